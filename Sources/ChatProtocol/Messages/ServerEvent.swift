@@ -1,0 +1,77 @@
+/// A `message` event: one broadcast chat line.
+public struct ChatLine: Sendable, Equatable {
+    /// Cluster-unique id.
+    public var id: String
+    /// Canonical nick of the sender.
+    public var from: String
+    /// The text exactly as the sender sent it.
+    public var text: String
+    /// Server receive time, milliseconds since the Unix epoch.
+    public var ts: Int64
+
+    /// Creates a chat line.
+    public init(id: String, from: String, text: String, ts: Int64) {
+        self.id = id
+        self.from = from
+        self.text = text
+        self.ts = ts
+    }
+}
+
+/// A `direct` event: a private line between two users.
+public struct DirectLine: Sendable, Equatable {
+    /// Cluster-unique id.
+    public var id: String
+    /// Canonical nick of the sender.
+    public var from: String
+    /// Canonical nick of the recipient.
+    public var to: String
+    /// The text exactly as the sender sent it.
+    public var text: String
+    /// Server receive time, milliseconds since the Unix epoch.
+    public var ts: Int64
+
+    /// Creates a direct line.
+    public init(id: String, from: String, to: String, text: String, ts: Int64) {
+        self.id = id
+        self.from = from
+        self.to = to
+        self.text = text
+        self.ts = ts
+    }
+}
+
+/// Why a user left.
+public enum LeaveReason: String, Sendable, Equatable, CaseIterable {
+    /// The connection closed or was closed (including for flooding or slowness).
+    case quit
+    /// The connection missed its heartbeats.
+    case timeout
+    /// The user's node died without cleaning up.
+    case nodeDown = "node_down"
+}
+
+/// Everything a server sends to a client.
+public enum ServerEvent: Sendable, Equatable {
+    /// `hello` succeeded.
+    case welcome(nick: String, node: String, users: [String], history: [ChatLine], ref: String?)
+    /// Someone else joined.
+    case joined(nick: String, ts: Int64)
+    /// Someone left.
+    case left(nick: String, ts: Int64, reason: LeaveReason)
+    /// A broadcast line; `ref` only on the sender's own copy.
+    case message(ChatLine, ref: String?)
+    /// A private line; `ref` only on the sender's own copy.
+    case direct(DirectLine, ref: String?)
+    /// Reply to `who`.
+    case users([String], ref: String?)
+    /// Reply to `ping`.
+    case pong(ref: String?)
+    /// A client message was refused.
+    case error(code: ErrorCode, message: String, ref: String?)
+
+    /// An `error` event with the code's standard sentence.
+    public static func error(_ code: ErrorCode, ref: String?) -> ServerEvent {
+        .error(code: code, message: code.defaultMessage, ref: ref)
+    }
+}

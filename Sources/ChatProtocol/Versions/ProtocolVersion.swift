@@ -1,0 +1,49 @@
+/// A version of the chat protocol, named by its WebSocket subprotocol.
+///
+/// A new version is a new case with its own codec beside `ChatV1Codec`;
+/// existing versions are never edited to make room for it.
+public enum ProtocolVersion: String, Sendable, CaseIterable, Comparable {
+    /// `chat.v1.json`: JSON text frames, PROTOCOL.md v1.
+    case v1 = "chat.v1.json"
+
+    /// The subprotocol token a client offers and the server echoes.
+    public var subprotocol: String { rawValue }
+
+    /// Every version this build serves, newest first.
+    public static let supported: [ProtocolVersion] = allCases.sorted(by: >)
+
+    private var number: Int {
+        switch self {
+        case .v1: 1
+        }
+    }
+
+    public static func < (lhs: ProtocolVersion, rhs: ProtocolVersion) -> Bool {
+        lhs.number < rhs.number
+    }
+
+    /// Picks the newest supported version among the `Sec-WebSocket-Protocol`
+    /// header values a client sent, or `nil` when none is supported.
+    ///
+    /// Each header value may list several comma-separated tokens.
+    public static func negotiate(offered headerValues: [String]) -> ProtocolVersion? {
+        let offered = Set(
+            headerValues
+                .flatMap { $0.split(separator: ",") }
+                .map { $0.trimmingASCIIWhitespace() }
+        )
+        return supported.first { offered.contains($0.subprotocol) }
+    }
+
+    /// The sentence a refused handshake's `text/plain` body carries.
+    public static var refusalText: String {
+        "unsupported or missing WebSocket subprotocol; supported subprotocols: "
+            + supported.map(\.subprotocol).joined(separator: ", ") + "\n"
+    }
+}
+
+extension Substring {
+    func trimmingASCIIWhitespace() -> String {
+        String(self.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    }
+}

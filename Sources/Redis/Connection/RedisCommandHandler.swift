@@ -1,0 +1,116 @@
+import NIOCore
+
+/// A command to write, and what to do with its reply.
+struct RedisRequest {
+    enum ReplyHandling {
+        /// Complete this promise with the reply.
+        case promise(EventLoopPromise<RedisReply>)
+        /// The caller does not need the reply; drop it when it arrives.
+        case discard
+        /// No reply of its own comes back: pub/sub confirmations arrive as pushes.
+        case push
+    }
+
+    var command: RedisCommand
+    var reply: ReplyHandling
+}
+
+/// Asks the handler to resume reading after the consumer of pushes caught up.
+struct RedisResumeReading {}
+
+/// Decodes replies with hiredis and matches them, in order, to the commands
+/// written on this connection, which makes pipelining free.
+///
+/// On a subscriber connection, `onPush` receives pub/sub pushes; when it
+/// returns `false` the handler stops reading from the socket until it gets
+/// a `RedisResumeReading` outbound event, so a slow consumer applies
+/// backpressure all the way to Redis instead of growing a buffer.
+final class RedisCommandHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = RedisRequest
+    typealias OutboundOut = ByteBuffer
+
+    private let reader = RESPReader()
+    private var pending = CircularBuffer<RedisRequest.ReplyHandling>(initialCapacity: 64)
+    private let onPush: ((RedisPush) -> Bool)?
+    private var isReadingPaused = false
+    private var hasPendingRead = false
+
+    /// - Parameter onPush: set on subscriber connections only.
+    init(onPush: ((RedisPush) -> Bool)? = nil) {
+        self.onPush = onPush
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request = unwrapOutboundIn(data)
+        switch request.reply {
+        case .promise, .discard: pending.append(request.reply)
+        case .push: break
+        }
+        context.write(wrapOutboundOut(request.command.bytes), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        do {
+            try buffer.withUnsafeReadableBytes { bytes throws(RedisError) in try reader.feed(bytes) }
+            while let reply = try reader.next() {
+                dispatch(reply)
+            }
+        } catch {
+            failAll(error)
+            context.close(promise: nil)
+        }
+    }
+
+    private func dispatch(_ reply: RedisReply) {
+        if let onPush, let push = RedisPush(reply) {
+            if !onPush(push) { isReadingPaused = true }
+            return
+        }
+        guard let handling = pending.popFirst() else {
+            // A reply nobody asked for; the server would have to be broken. Ignore it.
+            return
+        }
+        if case .promise(let promise) = handling {
+            promise.succeed(reply)
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if isReadingPaused {
+            hasPendingRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard event is RedisResumeReading else {
+            context.triggerUserOutboundEvent(event, promise: promise)
+            return
+        }
+        promise?.succeed()
+        isReadingPaused = false
+        if hasPendingRead {
+            hasPendingRead = false
+            context.read()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll(.notConnected("Redis connection closed"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        failAll(.notConnected("Redis connection failed: \(error)"))
+        context.close(promise: nil)
+    }
+
+    private func failAll(_ error: RedisError) {
+        while let handling = pending.popFirst() {
+            if case .promise(let promise) = handling { promise.fail(error) }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// A pipelined command connection to Redis that reconnects by itself.
+///
+/// The actor runs on its connection's event loop, so writing to the channel
+/// never hops threads, and many callers' commands share one connection:
+/// each command is written at once and replies are matched in order. Writes
+/// made in the same event-loop tick go out in one flush.
+///
+/// While Redis is unreachable, commands fail fast with `.notConnected`
+/// rather than queueing without bound; `run()` keeps reconnecting.
+public actor RedisConnection {
+    /// Where this connection goes.
+    public nonisolated let url: RedisURL
+    private nonisolated let eventLoop: any EventLoop
+    private let logger: Logger
+    private var channel: (any Channel)?
+    private var isFlushScheduled = false
+    private var isShutDown = false
+    private var observers = RedisConnectionObservers()
+    private var backoff = Backoff()
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        eventLoop.executor.asUnownedSerialExecutor()
+    }
+
+    /// Creates a connection; nothing is connected until `connect()` or `run()`.
+    public init(url: RedisURL, eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any(), logger: Logger) {
+        self.url = url
+        self.eventLoop = eventLoop
+        self.logger = logger
+    }
+
+    /// Whether a connection is up right now.
+    public var isConnected: Bool { channel != nil }
+
+    /// The connection state now and at every change: `true` when connected.
+    public func connectionStates() -> AsyncStream<Bool> {
+        observers.makeStream(current: channel != nil) { [weak self] id in
+            guard let self else { return }
+            Task { await self.removeObserver(id) }
+        }
+    }
+
+    private func removeObserver(_ id: Int) {
+        observers.remove(id)
+    }
+
+    /// Makes the first connection, so a node can refuse to start when Redis is unreachable.
+    public func connect() async throws(RedisError) {
+        guard channel == nil else { return }
+        guard !isShutDown else { throw RedisError(.shutDown, "Redis connection was shut down") }
+        let newChannel = try await RedisChannelConnector.connect(to: url, on: eventLoop)
+        attach(newChannel)
+    }
+
+    private func attach(_ newChannel: any Channel) {
+        channel = newChannel
+        backoff.reset()
+        observers.publish(true)
+        newChannel.closeFuture.whenComplete { _ in
+            self.assumeIsolated { $0.detach(newChannel) }
+        }
+    }
+
+    private func detach(_ closed: any Channel) {
+        guard channel === closed else { return }
+        channel = nil
+        observers.publish(false)
+        guard !isShutDown else { return }
+        logger.warning("Redis connection lost", metadata: ["redis": "\(url)"])
+    }
+
+    /// Keeps the connection up until the task is cancelled or `shutdown()` is called.
+    public func run() async {
+        while !isShutDown && !Task.isCancelled {
+            if let channel {
+                try? await channel.closeFuture.get()
+                continue
+            }
+            do {
+                try await connect()
+                logger.info("connected to Redis", metadata: ["redis": "\(url)"])
+            } catch {
+                logger.debug("Redis connection attempt failed", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: backoff.nextDelay())
+            }
+        }
+    }
+
+    /// Closes the connection and stops reconnecting.
+    public func shutdown() async {
+        isShutDown = true
+        observers.finishAll()
+        if let channel {
+            try? await channel.close()
+        }
+    }
+
+    /// Sends one command and returns its reply; an error reply is thrown as `.errorReply`.
+    public func send(_ command: RedisCommand) async throws(RedisError) -> RedisReply {
+        guard let channel else { throw .notConnected() }
+        let promise = eventLoop.makePromise(of: RedisReply.self)
+        write(RedisRequest(command: command, reply: .promise(promise)), to: channel)
+        let reply: RedisReply
+        do {
+            reply = try await promise.futureResult.get()
+        } catch let error as RedisError {
+            throw error
+        } catch {
+            throw .notConnected("Redis connection failed: \(error)")
+        }
+        if case .error(let text) = reply { throw RedisError(.errorReply, text) }
+        return reply
+    }
+
+    /// Sends several commands back to back in one flush and returns their
+    /// replies in order; error replies are returned, not thrown.
+    public func sendBatch(_ commands: [RedisCommand]) async throws(RedisError) -> [RedisReply] {
+        guard let channel else { throw .notConnected() }
+        let futures = commands.map { command in
+            let promise = eventLoop.makePromise(of: RedisReply.self)
+            write(RedisRequest(command: command, reply: .promise(promise)), to: channel)
+            return promise.futureResult
+        }
+        do {
+            return try await EventLoopFuture.whenAllSucceed(futures, on: eventLoop).get()
+        } catch let error as RedisError {
+            throw error
+        } catch {
+            throw .notConnected("Redis connection failed: \(error)")
+        }
+    }
+
+    /// Sends a command whose reply nobody needs; fails only when not connected.
+    public func sendWithoutReply(_ command: RedisCommand) throws(RedisError) {
+        guard let channel else { throw .notConnected() }
+        write(RedisRequest(command: command, reply: .discard), to: channel)
+    }
+
+    /// Sends `arguments` as one command; a shorthand for `send(RedisCommand(arguments))`.
+    @discardableResult
+    public func send(_ arguments: String...) async throws(RedisError) -> RedisReply {
+        try await send(RedisCommand(arguments))
+    }
+
+    private func write(_ request: RedisRequest, to channel: any Channel) {
+        channel.write(request, promise: nil)
+        guard !isFlushScheduled else { return }
+        isFlushScheduled = true
+        // Everything written during this event-loop tick leaves in one flush.
+        eventLoop.execute {
+            self.assumeIsolated { connection in
+                connection.isFlushScheduled = false
+                connection.channel?.flush()
+            }
+        }
+    }
+}

@@ -1,0 +1,204 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// A pub/sub connection to Redis that yields messages as an `AsyncSequence`
+/// and re-subscribes by itself after every reconnection.
+///
+/// One subscriber serves a whole node: it subscribes to the node's channels
+/// once and the node fans messages out locally. `messages` is bounded: when
+/// its consumer falls behind, the subscriber stops reading from the socket.
+public actor RedisSubscriber {
+    /// The messages of every subscribed channel and pattern, in arrival order.
+    /// It has a single consumer.
+    public typealias Messages = NIOAsyncSequenceProducer<
+        RedisPubSubMessage, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, ReadingDelegate
+    >
+
+    /// Where this subscriber connects.
+    public nonisolated let url: RedisURL
+    /// Every message received, across reconnections.
+    public nonisolated let messages: Messages
+    private nonisolated let eventLoop: any EventLoop
+    private let logger: Logger
+    private let source: Messages.Source
+    private var channel: (any Channel)?
+    private var channels: Set<String> = []
+    private var patterns: Set<String> = []
+    private var confirmationWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+    private var isShutDown = false
+    private var observers = RedisConnectionObservers()
+    private var backoff = Backoff()
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        eventLoop.executor.asUnownedSerialExecutor()
+    }
+
+    /// Resumes reading from Redis when the consumer of `messages` has caught up.
+    public struct ReadingDelegate: NIOAsyncSequenceProducerDelegate {
+        /// The subscriber's current channel, confined to its event loop.
+        let currentChannel: NIOLoopBoundBox<(any Channel)?>
+        let eventLoop: any EventLoop
+
+        public func produceMore() {
+            let currentChannel = self.currentChannel
+            eventLoop.execute {
+                currentChannel.value?.triggerUserOutboundEvent(RedisResumeReading(), promise: nil)
+            }
+        }
+
+        public func didTerminate() {}
+    }
+
+    /// Creates a subscriber; nothing is connected until `connect()` or `run()`.
+    public init(
+        url: RedisURL,
+        eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any(),
+        logger: Logger,
+        bufferedMessages: Int = 4096
+    ) {
+        self.url = url
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.currentChannel = NIOLoopBoundBox.makeBoxSendingValue(nil, as: (any Channel)?.self, eventLoop: eventLoop)
+        let result = Messages.makeSequence(
+            elementType: RedisPubSubMessage.self,
+            backPressureStrategy: .init(lowWatermark: bufferedMessages / 4, highWatermark: bufferedMessages),
+            finishOnDeinit: true,
+            delegate: ReadingDelegate(currentChannel: currentChannel, eventLoop: eventLoop)
+        )
+        self.messages = result.sequence
+        self.source = result.source
+    }
+
+    private nonisolated let currentChannel: NIOLoopBoundBox<(any Channel)?>
+
+    /// Whether a connection is up right now.
+    public var isConnected: Bool { channel != nil }
+
+    /// The connection state now and at every change: `true` when connected and subscribed.
+    public func connectionStates() -> AsyncStream<Bool> {
+        observers.makeStream(current: channel != nil) { [weak self] id in
+            guard let self else { return }
+            Task { await self.removeObserver(id) }
+        }
+    }
+
+    private func removeObserver(_ id: Int) {
+        observers.remove(id)
+    }
+
+    /// Subscribes to channels; returns once Redis confirmed them, or at once
+    /// while disconnected (they are subscribed on reconnection).
+    public func subscribe(_ names: [String]) async {
+        await change(names, command: "SUBSCRIBE") { channels.formUnion(names) }
+    }
+
+    /// Subscribes to glob patterns, as `PSUBSCRIBE`.
+    public func psubscribe(_ names: [String]) async {
+        await change(names, command: "PSUBSCRIBE") { patterns.formUnion(names) }
+    }
+
+    /// Unsubscribes from channels.
+    public func unsubscribe(_ names: [String]) {
+        channels.subtract(names)
+        channel?.writeAndFlush(RedisRequest(command: RedisCommand(["UNSUBSCRIBE"] + names), reply: .push), promise: nil)
+    }
+
+    private func change(_ names: [String], command: String, record: () -> Void) async {
+        guard !names.isEmpty else { return }
+        record()
+        guard let channel else { return }
+        channel.writeAndFlush(RedisRequest(command: RedisCommand([command] + names), reply: .push), promise: nil)
+        for name in names {
+            await withCheckedContinuation { continuation in
+                confirmationWaiters[name, default: []].append(continuation)
+            }
+        }
+    }
+
+    /// Makes the first connection, so a node can refuse to start when Redis is unreachable.
+    public func connect() async throws(RedisError) {
+        guard channel == nil else { return }
+        guard !isShutDown else { throw RedisError(.shutDown, "Redis subscriber was shut down") }
+        let newChannel = try await RedisChannelConnector.connect(to: url, on: eventLoop) { [weak self] push in
+            guard let self else { return true }
+            return self.assumeIsolated { $0.receive(push) }
+        }
+        channel = newChannel
+        currentChannel.value = newChannel
+        backoff.reset()
+        resubscribe(on: newChannel)
+        observers.publish(true)
+        newChannel.closeFuture.whenComplete { _ in
+            self.assumeIsolated { $0.detach(newChannel) }
+        }
+    }
+
+    private func resubscribe(on channel: any Channel) {
+        if !channels.isEmpty {
+            channel.write(RedisRequest(command: RedisCommand(["SUBSCRIBE"] + channels.sorted()), reply: .push), promise: nil)
+        }
+        if !patterns.isEmpty {
+            channel.write(RedisRequest(command: RedisCommand(["PSUBSCRIBE"] + patterns.sorted()), reply: .push), promise: nil)
+        }
+        channel.flush()
+    }
+
+    private func detach(_ closed: any Channel) {
+        guard channel === closed else { return }
+        channel = nil
+        currentChannel.value = nil
+        observers.publish(false)
+        // Nobody will confirm these now; the subscriptions are renewed on reconnection.
+        for waiters in confirmationWaiters.values { waiters.forEach { $0.resume() } }
+        confirmationWaiters = [:]
+        guard !isShutDown else { return }
+        logger.warning("Redis subscriber connection lost", metadata: ["redis": "\(url)"])
+    }
+
+    private func receive(_ push: RedisPush) -> Bool {
+        switch push {
+        case .message(let message):
+            switch source.yield(message) {
+            case .produceMore: return true
+            case .stopProducing: return false
+            case .dropped: return true
+            }
+        case .subscribed(let name):
+            if let waiters = confirmationWaiters.removeValue(forKey: name) {
+                waiters.forEach { $0.resume() }
+            }
+            return true
+        case .unsubscribed:
+            return true
+        }
+    }
+
+    /// Keeps the connection up until the task is cancelled or `shutdown()` is called.
+    public func run() async {
+        while !isShutDown && !Task.isCancelled {
+            if let channel {
+                try? await channel.closeFuture.get()
+                continue
+            }
+            do {
+                try await connect()
+                logger.info("Redis subscriber connected", metadata: ["redis": "\(url)"])
+            } catch {
+                logger.debug("Redis subscriber connection attempt failed", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: backoff.nextDelay())
+            }
+        }
+    }
+
+    /// Closes the connection, stops reconnecting and ends `messages`.
+    public func shutdown() async {
+        isShutDown = true
+        observers.finishAll()
+        source.finish()
+        if let channel {
+            try? await channel.close()
+        }
+    }
+}

@@ -1,0 +1,95 @@
+/// Where and how to reach Redis: `redis://[:password@]host:port[/db]`.
+public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
+    /// Host name or address.
+    public var host: String
+    /// TCP port; 6379 when the URL names none.
+    public var port: Int
+    /// Password for `AUTH`, if any.
+    public var password: String?
+    /// Database for `SELECT`; 0 by default.
+    public var database: Int
+
+    /// Creates a URL from its parts.
+    public init(host: String, port: Int = 6379, password: String? = nil, database: Int = 0) {
+        self.host = host
+        self.port = port
+        self.password = password
+        self.database = database
+    }
+
+    /// Parses a `redis://` URL, throwing an error that says what is wrong with it.
+    public init(parsing text: String) throws(RedisError) {
+        let prefix = "redis://"
+        guard text.hasPrefix(prefix) else {
+            throw RedisError(.invalidURL, "Redis URL must start with redis:// (got \"\(text)\")")
+        }
+        var rest = Substring(text.dropFirst(prefix.count))
+        var password: String?
+        if let at = rest.lastIndex(of: "@") {
+            let userInfo = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+            // Accept "redis://:pw@" and "redis://user:pw@" (the user is ignored by RESP2 AUTH).
+            if let colon = userInfo.firstIndex(of: ":") {
+                password = String(userInfo[userInfo.index(after: colon)...]).removingPercentEncoding()
+            } else if !userInfo.isEmpty {
+                password = String(userInfo).removingPercentEncoding()
+            }
+        }
+        var database = 0
+        if let slash = rest.firstIndex(of: "/") {
+            let dbText = rest[rest.index(after: slash)...]
+            rest = rest[..<slash]
+            if !dbText.isEmpty {
+                guard let db = Int(dbText), db >= 0 else {
+                    throw RedisError(.invalidURL, "Redis URL database must be a non-negative number (got \"\(dbText)\")")
+                }
+                database = db
+            }
+        }
+        var host = String(rest)
+        var port = 6379
+        if rest.hasPrefix("[") {
+            // IPv6 literal: [::1]:6379
+            guard let close = rest.firstIndex(of: "]") else {
+                throw RedisError(.invalidURL, "Redis URL has an unterminated IPv6 address")
+            }
+            host = String(rest[rest.index(after: rest.startIndex)..<close])
+            let after = rest[rest.index(after: close)...]
+            if after.hasPrefix(":") { port = try Self.port(after.dropFirst()) }
+        } else if let colon = rest.lastIndex(of: ":") {
+            host = String(rest[..<colon])
+            port = try Self.port(rest[rest.index(after: colon)...])
+        }
+        guard !host.isEmpty else { throw RedisError(.invalidURL, "Redis URL has no host (got \"\(text)\")") }
+        self.init(host: host, port: port, password: password, database: database)
+    }
+
+    private static func port(_ text: Substring) throws(RedisError) -> Int {
+        guard let port = Int(text), (1...65535).contains(port) else {
+            throw RedisError(.invalidURL, "Redis URL port must be 1-65535 (got \"\(text)\")")
+        }
+        return port
+    }
+
+    /// The URL without its password, safe for logs.
+    public var description: String {
+        "redis://\(password == nil ? "" : ":***@")\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)"
+    }
+}
+
+extension String {
+    fileprivate func removingPercentEncoding() -> String {
+        var bytes: [UInt8] = []
+        var iterator = Array(utf8).makeIterator()
+        while let byte = iterator.next() {
+            if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
+                let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16)
+            {
+                bytes.append(value)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

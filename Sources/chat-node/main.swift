@@ -1,0 +1,1 @@
+import ChatNode; import ArgumentParser; print("x")

@@ -1,0 +1,79 @@
+import ChatProtocol
+import Testing
+
+@Suite("Decoding client frames (chat.v1.json)")
+struct DecodingTests {
+    @Test("each message type decodes", arguments: [
+        (#"{"type":"hello","nick":"alice"}"#, ClientMessage.hello(nick: "alice")),
+        (#"{"type":"say","text":"hi"}"#, .say(text: "hi")),
+        (#"{"type":"whisper","to":"bob","text":"psst"}"#, .whisper(to: "bob", text: "psst")),
+        (#"{"type":"who"}"#, .who),
+        (#"{"type":"ping"}"#, .ping),
+    ])
+    func decodes(_ frame: String, _ expected: ClientMessage) {
+        #expect(ChatV1Codec.decode(frame) == DecodedFrame(ref: nil, message: .success(expected)))
+    }
+
+    @Test("unknown fields are ignored")
+    func unknownFields() {
+        let frame = #"{"type":"say","text":"hi","color":"red","extra":{"a":[1,2,null,true]}}"#
+        #expect(ChatV1Codec.decode(frame).message == .success(.say(text: "hi")))
+    }
+
+    @Test("a valid ref is kept")
+    func ref() {
+        #expect(ChatV1Codec.decode(#"{"type":"ping","ref":"r1"}"#) == DecodedFrame(ref: "r1", message: .success(.ping)))
+    }
+
+    @Test("malformed frames are bad_message", arguments: [
+        "", "not json", "[]", "\"hello\"", "42", "null", "{", #"{"type":"say","text":"hi"} x"#,
+        #"{"nick":"alice"}"#, #"{"type":5}"#, #"{"type":null}"#,
+        #"{"type":"hello"}"#, #"{"type":"hello","nick":5}"#, #"{"type":"say"}"#, #"{"type":"say","text":["hi"]}"#,
+        #"{"type":"whisper","text":"hi"}"#, #"{"type":"whisper","to":"bob"}"#, #"{"type":"whisper","to":1,"text":"x"}"#,
+        #"{"type":"ping","ref":5}"#, #"{"type":"ping","ref":null}"#,
+        #"{"type":"say","text":"\ud800"}"#, #"{"type":"say","text":"\udc00x"}"#, #"{"type":"say","text":"\ud800\u0041"}"#,
+        #"{'type':'ping'}"#, #"{"type":"ping",}"#, "{\"type\":\"say\",\"text\":\"a\u{0001}b\"}",
+        #"{"type":"ping","n":01}"#, #"{"type":"ping","n":1.}"#, #"{"type":"ping","n":tru}"#,
+    ])
+    func badMessage(_ frame: String) {
+        #expect(ChatV1Codec.decode(frame).message == .failure(.badMessage))
+    }
+
+    @Test("a ref longer than 64 scalars is bad_message and is not echoed")
+    func longRef() {
+        let frame = #"{"type":"ping","ref":""# + String(repeating: "x", count: 65) + #""}"#
+        #expect(ChatV1Codec.decode(frame) == DecodedFrame(ref: nil, message: .failure(.badMessage)))
+    }
+
+    @Test("an unknown type is unknown_type and keeps the ref")
+    func unknownType() {
+        #expect(ChatV1Codec.decode(#"{"type":"dance","ref":"r"}"#) == DecodedFrame(ref: "r", message: .failure(.unknownType)))
+    }
+
+    @Test("bad_message wins over unknown_type")
+    func precedence() {
+        #expect(ChatV1Codec.decode(#"{"type":"dance","ref":7}"#).message == .failure(.badMessage))
+    }
+
+    @Test("a missing field keeps the valid ref on the error")
+    func missingFieldKeepsRef() {
+        #expect(ChatV1Codec.decode(#"{"type":"say","ref":"r9"}"#) == DecodedFrame(ref: "r9", message: .failure(.badMessage)))
+    }
+
+    @Test("escaped surrogate pairs decode to one astral scalar")
+    func surrogatePair() {
+        #expect(ChatV1Codec.decode(#"{"type":"say","text":"\ud83d\ude00"}"#).message == .success(.say(text: "😀")))
+    }
+
+    @Test("escapes decode exactly")
+    func escapes() {
+        let frame = #"{"type":"say","text":"a\"b\\c\/d\n\t\u00e9"}"#
+        #expect(ChatV1Codec.decode(frame).message == .success(.say(text: "a\"b\\c/d\n\té")))
+    }
+
+    @Test("nesting beyond the depth limit is refused, not a crash")
+    func deepNesting() {
+        let frame = #"{"type":"ping","x":"# + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}"
+        #expect(ChatV1Codec.decode(frame).message == .failure(.badMessage))
+    }
+}

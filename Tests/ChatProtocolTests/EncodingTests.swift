@@ -1,0 +1,45 @@
+import ChatProtocol
+import Testing
+
+@Suite("Encoding server events (chat.v1.json)")
+struct EncodingTests {
+    private func json(_ event: ServerEvent) -> String {
+        String(decoding: ChatV1Codec.encode(event), as: UTF8.self)
+    }
+
+    @Test("message carries ref only when given")
+    func message() {
+        let line = ChatLine(id: "m1", from: "alice", text: "hi", ts: 1_700_000_000_000)
+        #expect(json(.message(line, ref: nil)) == #"{"type":"message","id":"m1","from":"alice","text":"hi","ts":1700000000000}"#)
+        #expect(json(.message(line, ref: "r")) == #"{"type":"message","id":"m1","from":"alice","text":"hi","ts":1700000000000,"ref":"r"}"#)
+    }
+
+    @Test("welcome lists users and history")
+    func welcome() {
+        let line = ChatLine(id: "m1", from: "bob", text: "yo", ts: 5)
+        let event = ServerEvent.welcome(nick: "alice", node: "n1", users: ["alice", "bob"], history: [line], ref: "h")
+        #expect(json(event) == #"{"type":"welcome","nick":"alice","node":"n1","users":["alice","bob"],"history":[{"type":"message","id":"m1","from":"bob","text":"yo","ts":5}],"ref":"h"}"#)
+    }
+
+    @Test("the other events")
+    func others() {
+        #expect(json(.joined(nick: "a", ts: 1)) == #"{"type":"joined","nick":"a","ts":1}"#)
+        #expect(json(.left(nick: "a", ts: 2, reason: .nodeDown)) == #"{"type":"left","nick":"a","ts":2,"reason":"node_down"}"#)
+        #expect(json(.users(["a"], ref: nil)) == #"{"type":"users","users":["a"]}"#)
+        #expect(json(.pong(ref: nil)) == #"{"type":"pong"}"#)
+        #expect(json(.direct(DirectLine(id: "d", from: "a", to: "b", text: "t", ts: 3), ref: nil))
+            == #"{"type":"direct","id":"d","from":"a","to":"b","text":"t","ts":3}"#)
+        #expect(json(.error(code: .nickTaken, message: "taken", ref: "x")) == #"{"type":"error","code":"nick_taken","message":"taken","ref":"x"}"#)
+    }
+
+    @Test("text round-trips exactly, whatever it contains")
+    func roundTrip() throws {
+        let texts = ["<img src=x onerror=\"window.pwned=1\">", "quote \" backslash \\ newline \n tab \t", "é vs e\u{0301}", "👩‍👩‍👧 \u{200D}", "\u{2028}\u{2029}"]
+        for text in texts {
+            let bytes = ChatV1Codec.encode(.message(ChatLine(id: "1", from: "a", text: text, ts: 0), ref: nil))
+            let parsed = try JSONParser.parse(bytes)
+            guard case .object(let object) = parsed else { Issue.record("not an object"); continue }
+            #expect(object["text"]?.stringValue.map { Array($0.unicodeScalars) } == Array(text.unicodeScalars))
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Logging
+import Redis
+import TestSupport
+import Testing
+
+@Suite("Redis command connection", .serialized)
+struct RedisConnectionTests {
+    let logger = Logger(label: "test")
+
+    @Test("10 000 pipelined commands get their replies in order")
+    func pipeliningKeepsOrder() async throws {
+        let server = try RedisServerProcess()
+        let connection = RedisConnection(url: try RedisURL(parsing: server.url), logger: logger)
+        try await connection.connect()
+        let replies = try await connection.sendBatch((1...10_000).map { _ in RedisCommand(["INCR", "counter"]) })
+        #expect(replies.map(\.integer) == (1...10_000).map { Int64($0) })
+        await connection.shutdown()
+    }
+
+    @Test("concurrent callers each get their own reply")
+    func concurrentCallers() async throws {
+        let server = try RedisServerProcess()
+        let connection = RedisConnection(url: try RedisURL(parsing: server.url), logger: logger)
+        try await connection.connect()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<1000 {
+                group.addTask {
+                    let reply = try await connection.send("ECHO", "value-\(index)")
+                    #expect(reply.string == "value-\(index)")
+                }
+            }
+            try await group.waitForAll()
+        }
+        await connection.shutdown()
+    }
+
+    @Test("an error reply surfaces as an error carrying Redis's text")
+    func errorReply() async throws {
+        let server = try RedisServerProcess()
+        let connection = RedisConnection(url: try RedisURL(parsing: server.url), logger: logger)
+        try await connection.connect()
+        try await connection.send("SET", "k", "not a number")
+        let error = await #expect(throws: RedisError.self) { try await connection.send("INCR", "k") }
+        #expect(error?.code == .errorReply)
+        #expect(error?.message.contains("not an integer") == true)
+        // The connection is still usable afterwards.
+        #expect(try await connection.send("PING").string == "PONG")
+        await connection.shutdown()
+    }
+
+    @Test("binary-safe values round-trip")
+    func binarySafe() async throws {
+        let server = try RedisServerProcess()
+        let connection = RedisConnection(url: try RedisURL(parsing: server.url), logger: logger)
+        try await connection.connect()
+        let value: [UInt8] = [0, 13, 10, 255, 36, 42]
+        _ = try await connection.send(RedisCommand([Array("SET".utf8), Array("bin".utf8), value]))
+        #expect(try await connection.send("GET", "bin") == .bulk(value))
+        await connection.shutdown()
+    }
+
+    @Test("AUTH is sent from the URL's password; a wrong one is refused")
+    func auth() async throws {
+        let server = try RedisServerProcess(password: "s3cret")
+        let good = RedisConnection(url: try RedisURL(parsing: "redis://:s3cret@127.0.0.1:\(server.port)/1"), logger: logger)
+        try await good.connect()
+        #expect(try await good.send("PING").string == "PONG")
+        await good.shutdown()
+
+        let bad = RedisConnection(url: try RedisURL(parsing: "redis://:wrong@127.0.0.1:\(server.port)"), logger: logger)
+        let error = await #expect(throws: RedisError.self) { try await bad.connect() }
+        #expect(error?.code == .errorReply)
+    }
+
+    @Test("an unreachable server is a connectionFailed error, and commands fail fast while down")
+    func unreachable() async throws {
+        let port = try FreePort.find()
+        let connection = RedisConnection(url: RedisURL(host: "127.0.0.1", port: port), logger: logger)
+        let error = await #expect(throws: RedisError.self) { try await connection.connect() }
+        #expect(error?.code == .connectionFailed)
+        let sendError = await #expect(throws: RedisError.self) { try await connection.send("PING") }
+        #expect(sendError?.code == .notConnected)
+    }
+
+    @Test("run() reconnects after the server restarts")
+    func reconnects() async throws {
+        let server = try RedisServerProcess()
+        let connection = RedisConnection(url: try RedisURL(parsing: server.url), logger: logger)
+        try await connection.connect()
+        let runner = Task { await connection.run() }
+        var states = await connection.connectionStates().makeAsyncIterator()
+        #expect(await states.next() == true)
+        server.stop()
+        #expect(await states.next() == false)
+        try server.start()
+        #expect(await states.next() == true)
+        #expect(try await connection.send("PING").string == "PONG")
+        await connection.shutdown()
+        runner.cancel()
+        await runner.value
+    }
+}

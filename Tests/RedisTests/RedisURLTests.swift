@@ -1,0 +1,29 @@
+import Redis
+import Testing
+
+@Suite("redis:// URLs")
+struct RedisURLTests {
+    @Test("host, port, password and database are read")
+    func full() throws {
+        let url = try RedisURL(parsing: "redis://:s3cret@cache.local:6380/2")
+        #expect(url == RedisURL(host: "cache.local", port: 6380, password: "s3cret", database: 2))
+    }
+
+    @Test("port and database default to 6379 and 0")
+    func defaults() throws {
+        #expect(try RedisURL(parsing: "redis://localhost") == RedisURL(host: "localhost"))
+        #expect(try RedisURL(parsing: "redis://[::1]:7000/") == RedisURL(host: "::1", port: 7000))
+    }
+
+    @Test("malformed URLs are refused with a reason", arguments: [
+        "http://localhost", "redis://", "redis://host:0", "redis://host:99999", "redis://host:abc", "redis://host/x", "localhost:6379",
+    ])
+    func malformed(_ text: String) {
+        #expect(throws: RedisError.self) { try RedisURL(parsing: text) }
+    }
+
+    @Test("the description hides the password")
+    func description() throws {
+        #expect(!(try RedisURL(parsing: "redis://:hunter2@h:1")).description.contains("hunter2"))
+    }
+}

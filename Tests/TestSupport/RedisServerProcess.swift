@@ -1,0 +1,75 @@
+import Foundation
+
+/// A private `redis-server` on a free loopback port, started for one test
+/// and stopped by it. Tests never touch a Redis they did not start.
+public final class RedisServerProcess: @unchecked Sendable {
+    // @unchecked: `process` is replaced only by start/stop, which a test calls
+    // sequentially from one task.
+    /// The port it listens on; kept across restarts.
+    public let port: Int
+    /// The password it requires, if any.
+    public let password: String?
+    private var process: Process?
+
+    /// Starts a server; `password` turns on `requirepass`.
+    public init(password: String? = nil) throws {
+        self.port = try FreePort.find()
+        self.password = password
+        try start()
+    }
+
+    deinit {
+        stop()
+    }
+
+    /// The URL a node or client uses to reach it.
+    public var url: String {
+        if let password { return "redis://:\(password)@127.0.0.1:\(port)" }
+        return "redis://127.0.0.1:\(port)"
+    }
+
+    /// Starts the server (again) on the same port, empty.
+    public func start() throws {
+        let process = Process()
+        process.executableURL = try Self.executable()
+        var arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"]
+        if let password { arguments += ["--requirepass", password] }
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        try waitUntilListening()
+    }
+
+    /// Stops the server and waits for it to exit.
+    public func stop() {
+        guard let process else { return }
+        self.process = nil
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    private func waitUntilListening() throws {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if FreePort.isListening(port) { return }
+            usleep(20_000)
+        }
+        throw TestSupportError("redis-server did not start listening on port \(port)")
+    }
+
+    private static func executable() throws -> URL {
+        for path in ["/usr/bin/redis-server", "/usr/local/bin/redis-server"] where FileManager.default.isExecutableFile(atPath: path) {
+            return URL(fileURLWithPath: path)
+        }
+        throw TestSupportError("redis-server is not installed; run ./scripts/test.sh, which installs it")
+    }
+}
+
+/// A failure of the test harness itself, not of the code under test.
+public struct TestSupportError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
