@@ -1,1 +1,62 @@
-import ChatNode; import ArgumentParser; print("x")
+import ArgumentParser
+import ChatNode
+import Foundation
+import Logging
+import ServiceLifecycle
+
+// `chat-node`: parse flags, then run the node. Errors are one line on
+// standard error and a non-zero exit; never a usage dump or a stack trace.
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("chat-node: \(message)\n".utf8))
+    exit(1)
+}
+
+let command: ChatNodeCommand
+do {
+    command = try ChatNodeCommand.parse(Array(CommandLine.arguments.dropFirst()))
+} catch {
+    if ChatNodeCommand.exitCode(for: error) == .success {
+        // --help and --version
+        print(ChatNodeCommand.fullMessage(for: error))
+        exit(0)
+    }
+    let message = ChatNodeCommand.message(for: error)
+        .split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+    fail(message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message)
+}
+
+let configuration: NodeConfiguration
+do {
+    configuration = try command.settings.resolve(environment: ProcessInfo.processInfo.environment)
+} catch {
+    fail(error.message)
+}
+
+LoggingSystem.bootstrap { label in
+    var handler = StreamLogHandler.standardError(label: label)
+    handler.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+    return handler
+}
+var logger = Logger(label: "chat-node")
+logger[metadataKey: "node"] = "\(configuration.nodeID)"
+
+do {
+    let server = try await ChatNodeServer(configuration: configuration, logger: logger) { host, port in
+        // Unbuffered, so a supervisor reading the pipe sees it at once.
+        FileHandle.standardOutput.write(Data("listening on http://\(host):\(port)\n".utf8))
+    }
+    let group = ServiceGroup(
+        configuration: .init(
+            services: server.services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+    )
+    try await group.run()
+} catch let error as NodeStartupError {
+    fail(error.message)
+} catch {
+    fail(StartupFailure.describe(error, configuration: configuration))
+}
+exit(0)

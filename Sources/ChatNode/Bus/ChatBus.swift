@@ -1,0 +1,77 @@
+import ChatProtocol
+
+/// The seam between sessions and the rest of the cluster.
+///
+/// Sessions talk to other users only through a bus. `InProcessBus` serves a
+/// node that runs alone; a Redis bus serves a cluster. A bus also owns the
+/// node's local fan-out, so it can admit a member atomically with its
+/// `welcome`: no event can fall between the snapshot a client receives and
+/// the moment it starts receiving events.
+///
+/// Every operation that changes or reads cluster state throws
+/// `BusError.unavailable` while the bus is unreachable.
+protocol ChatBus: Sendable {
+    /// Whether the bus can serve chat right now.
+    var isAvailable: Bool { get async }
+
+    /// Claims `member`'s nick cluster-wide. On success the bus has written
+    /// `welcome` (with `ref`) to the member, told everyone else `joined`,
+    /// and starts delivering events to the member.
+    func join(_ member: LocalMember, ref: String?) async throws(BusError) -> JoinOutcome
+
+    /// Releases the member's nick and tells everyone else `left`. Does
+    /// nothing if the member already left.
+    func leave(_ member: LocalMember, reason: LeaveReason) async
+
+    /// Sends `line` to everyone joined; the sender's own copy carries `ref`.
+    func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?) async throws(BusError)
+
+    /// Sends a private line to the user whose key is `recipient`, and the
+    /// sender's copy (with `ref`) to the sender.
+    func whisper(_ draft: DirectDraft, to recipient: NickKey, from sender: LocalMember, ref: String?) async throws(BusError) -> WhisperOutcome
+
+    /// Every joined nick in the cluster, in the protocol's list order.
+    func users() async throws(BusError) -> [String]
+
+    /// Background work (subscriptions, liveness) until the task is cancelled.
+    func run() async
+}
+
+/// The result of a `join`.
+enum JoinOutcome: Equatable {
+    case joined
+    case nickTaken
+}
+
+/// The result of a `whisper`.
+enum WhisperOutcome: Equatable {
+    case delivered
+    case noSuchUser
+}
+
+/// A direct message before the bus resolves its recipient's canonical nick.
+struct DirectDraft: Sendable {
+    var id: String
+    var from: String
+    var text: String
+    var ts: Int64
+
+    func line(to recipient: String) -> DirectLine {
+        DirectLine(id: id, from: from, to: recipient, text: text, ts: ts)
+    }
+}
+
+/// Why a bus operation failed.
+struct BusError: Error, Equatable {
+    enum Code: Equatable {
+        /// The cluster store is unreachable; the client gets `unavailable`.
+        case unavailable
+    }
+
+    let code: Code
+    let message: String
+
+    static func unavailable(_ message: String) -> BusError {
+        BusError(code: .unavailable, message: message)
+    }
+}

@@ -1,0 +1,73 @@
+import ChatProtocol
+import NIOCore
+
+/// The bus of a node that runs alone: the whole cluster is this process.
+///
+/// One actor owns the users, the history and the fan-out, so every
+/// operation is atomic and every recipient sees events in one order.
+actor InProcessBus: ChatBus {
+    private let nodeID: String
+    private let historyLength: Int
+    private let metrics: ChatMetrics
+    private var fanout = LocalFanout()
+    private var history: [ChatLine] = []
+
+    init(nodeID: String, historyLength: Int, metrics: ChatMetrics) {
+        self.nodeID = nodeID
+        self.historyLength = historyLength
+        self.metrics = metrics
+    }
+
+    var isAvailable: Bool { true }
+
+    func join(_ member: LocalMember, ref: String?) -> JoinOutcome {
+        guard fanout.member(member.nick.key) == nil else { return .nickTaken }
+        let users = (fanout.members.map(\.nick.canonical) + [member.nick.canonical]).sortedAsUserList()
+        member.outlet.send(encode(.welcome(nick: member.nick.canonical, node: nodeID, users: users, history: history, ref: ref)))
+        let delivered = fanout.broadcast(encode(.joined(nick: member.nick.canonical, ts: Clock.milliseconds())))
+        fanout.add(member)
+        metrics.eventsDelivered.increment(by: Int64(delivered + 1))
+        metrics.joinedUsers.increment()
+        return .joined
+    }
+
+    func leave(_ member: LocalMember, reason: LeaveReason) {
+        guard fanout.remove(member.nick.key, connectionID: member.connectionID) != nil else { return }
+        metrics.joinedUsers.decrement()
+        let delivered = fanout.broadcast(encode(.left(nick: member.nick.canonical, ts: Clock.milliseconds(), reason: reason)))
+        metrics.eventsDelivered.increment(by: Int64(delivered))
+    }
+
+    func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?) {
+        history.append(line)
+        if history.count > historyLength { history.removeFirst(history.count - historyLength) }
+        metrics.busPublishes.increment()
+        sender.outlet.send(encode(.message(line, ref: ref)))
+        let delivered = fanout.broadcast(encode(.message(line, ref: nil)), excluding: sender.connectionID)
+        metrics.eventsDelivered.increment(by: Int64(delivered + 1))
+    }
+
+    func whisper(_ draft: DirectDraft, to recipientKey: NickKey, from sender: LocalMember, ref: String?) -> WhisperOutcome {
+        guard let recipient = fanout.member(recipientKey) else { return .noSuchUser }
+        let line = draft.line(to: recipient.nick.canonical)
+        if recipient.connectionID != sender.connectionID {
+            recipient.outlet.send(encode(.direct(line, ref: nil)))
+            metrics.eventsDelivered.increment()
+        }
+        sender.outlet.send(encode(.direct(line, ref: ref)))
+        metrics.eventsDelivered.increment()
+        return .delivered
+    }
+
+    func users() -> [String] {
+        fanout.members.map(\.nick.canonical).sortedAsUserList()
+    }
+
+    func run() async {
+        // Nothing to maintain: there is no outside world to watch.
+    }
+
+    private func encode(_ event: ServerEvent) -> ByteBuffer {
+        ByteBuffer(bytes: ChatV1Codec.encode(event))
+    }
+}

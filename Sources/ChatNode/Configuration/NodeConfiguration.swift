@@ -1,0 +1,44 @@
+/// Everything a node is configured with: PROTOCOL.md §4's flags plus the
+/// limits that protect it.
+///
+/// Tests build one directly; `chat-node` builds one from flags and the environment.
+public struct NodeConfiguration: Sendable {
+    /// Address to bind.
+    public var host = "127.0.0.1"
+    /// Port to bind; 0 picks a free one.
+    public var port = 8080
+    /// The Redis to join a cluster through; `nil` runs the node alone with an in-process bus.
+    public var redisURL: String?
+    /// The id other nodes and clients see.
+    public var nodeID: String
+    /// Seconds between WebSocket pings; a connection silent for two intervals is dropped.
+    public var pingInterval: Duration = .seconds(15)
+    /// After this long without a heartbeat, a node counts as dead.
+    public var nodeTTL: Duration = .seconds(5)
+    /// Origins allowed to open `/chat` besides the same origin; `*` allows any.
+    public var allowedOrigins: [String] = []
+    /// Messages per second each connection may send; 0 turns the limit off.
+    public var rate: Double = 10
+    /// Messages a connection may send in a burst.
+    public var burst: Int = 30
+    /// Prefix of every Redis key and channel.
+    public var cluster = "chat"
+
+    /// A client must say `hello` within this long after the upgrade.
+    public var helloTimeout: Duration = .seconds(10)
+    /// Largest message a client may send, after defragmentation.
+    public var maximumMessageBytes = 16_384
+    /// Largest number of events waiting for a client that does not read.
+    public var maximumQueuedEvents = 1024
+    /// Largest number of bytes waiting for a client that does not read.
+    public var maximumQueuedBytes = 1 << 20
+    /// How long a closing connection waits for the client's close frame.
+    public var closeTimeout: Duration = .seconds(2)
+    /// How many `message` events `welcome` carries.
+    public var historyLength = 50
+
+    /// Creates a configuration with the protocol's defaults.
+    public init(nodeID: String) {
+        self.nodeID = nodeID
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import Redis
+
+/// The raw settings of a node as an operator gives them, flags and
+/// environment alike, before validation.
+///
+/// `chat-node` collects these from its flags; `resolve` applies the
+/// environment (a flag wins over its variable) and validates everything,
+/// so a bad value produces one clear sentence.
+public struct NodeSettings: Sendable {
+    public var host: String?
+    public var port: String?
+    public var redis: String?
+    public var nodeID: String?
+    public var pingInterval: String?
+    public var nodeTTL: String?
+    public var allowedOrigins: [String] = []
+    public var rate: String?
+    public var burst: String?
+    public var cluster: String?
+
+    /// Creates empty settings: every value comes from the environment or the defaults.
+    public init() {}
+
+    /// Applies the environment, validates, and returns the configuration.
+    public func resolve(environment: [String: String]) throws(ConfigurationError) -> NodeConfiguration {
+        func value(_ flag: String?, _ variable: String) -> String? {
+            flag ?? environment[variable].flatMap { $0.isEmpty ? nil : $0 }
+        }
+        let nodeID = value(self.nodeID, "CHAT_NODE_ID") ?? Self.defaultNodeID()
+        guard !nodeID.isEmpty, nodeID.count <= 128, !nodeID.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+            throw ConfigurationError("--node-id must be 1-128 characters without spaces")
+        }
+        var configuration = NodeConfiguration(nodeID: nodeID)
+        configuration.host = value(host, "CHAT_HOST") ?? configuration.host
+        if let text = value(port, "CHAT_PORT") {
+            guard let port = Int(text), (0...65535).contains(port) else {
+                throw ConfigurationError("--port must be a whole number from 0 to 65535 (got \"\(text)\")")
+            }
+            configuration.port = port
+        }
+        if let text = value(redis, "CHAT_REDIS") {
+            do {
+                _ = try RedisURL(parsing: text)
+            } catch {
+                throw ConfigurationError("--redis: \(error.message)")
+            }
+            configuration.redisURL = text
+        }
+        if let text = value(pingInterval, "CHAT_PING_INTERVAL") {
+            configuration.pingInterval = try Self.duration(text, flag: "--ping-interval")
+        }
+        if let text = value(nodeTTL, "CHAT_NODE_TTL") {
+            configuration.nodeTTL = try Self.duration(text, flag: "--node-ttl")
+        }
+        var origins = allowedOrigins
+        if origins.isEmpty, let text = environment["CHAT_ALLOWED_ORIGINS"] {
+            origins = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        for origin in origins where origin != "*" && OriginPolicy.normalizedOrigin(origin) == nil {
+            throw ConfigurationError("--allowed-origin must be * or scheme://host[:port] (got \"\(origin)\")")
+        }
+        configuration.allowedOrigins = origins
+        if let text = value(rate, "CHAT_RATE") {
+            guard let rate = Double(text), rate.isFinite, rate >= 0 else {
+                throw ConfigurationError("--rate must be a number of messages per second, 0 or more (got \"\(text)\")")
+            }
+            configuration.rate = rate
+        }
+        if let text = value(burst, "CHAT_BURST") {
+            guard let burst = Int(text), burst >= 1 else {
+                throw ConfigurationError("--burst must be a whole number of at least 1 (got \"\(text)\")")
+            }
+            configuration.burst = burst
+        }
+        if let text = value(cluster, "CHAT_CLUSTER") {
+            let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+            guard (1...32).contains(text.count), text.allSatisfy({ allowed.contains($0) }) else {
+                throw ConfigurationError("--cluster must be 1-32 of A-Z a-z 0-9 _ - (got \"\(text)\")")
+            }
+            configuration.cluster = text
+        }
+        return configuration
+    }
+
+    private static func duration(_ text: String, flag: String) throws(ConfigurationError) -> Duration {
+        guard let seconds = Double(text), seconds.isFinite, seconds > 0, seconds <= 86_400 else {
+            throw ConfigurationError("\(flag) must be a positive number of seconds (got \"\(text)\")")
+        }
+        return .nanoseconds(Int64(seconds * 1_000_000_000))
+    }
+
+    /// `hostname-pid`, with the short host name.
+    static func defaultNodeID() -> String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "node"
+        return "\(host.isEmpty ? "node" : host)-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+}
+
+/// A flag or environment value that cannot be used; `message` names it and says why.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    /// One sentence for the operator.
+    public let message: String
+
+    init(_ message: String) {
+        self.message = message
+    }
+
+    public var description: String { message }
+}

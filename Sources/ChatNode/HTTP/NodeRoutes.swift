@@ -1,0 +1,55 @@
+import HTTPTypes
+import Hummingbird
+
+/// The node's HTTP surface (PROTOCOL.md §3).
+enum NodeRoutes {
+    /// Builds the router: the web client, health, readiness, metrics, and the
+    /// answer to a `/chat` request that was not upgraded.
+    static func router(for node: ChatNode) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/") { _, _ in
+            WebClientPage.response()
+        }
+        router.get("/healthz") { _, _ in
+            plainText("ok\n")
+        }
+        router.get("/readyz") { _, _ in
+            if await node.isReady() { return plainText("ready\n") }
+            let reason = node.isDraining ? "draining\n" : "bus unavailable\n"
+            return plainText(reason, status: .serviceUnavailable)
+        }
+        router.get("/metrics") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: node.metrics.render()))
+            )
+        }
+        router.get("/chat") { request, _ in
+            let decision = HandshakeDecision.decide(
+                origin: request.headers[.origin],
+                host: request.head.authority,
+                offeredSubprotocols: request.headers[values: .secWebSocketProtocol],
+                originPolicy: node.originPolicy
+            )
+            switch decision {
+            case .refuse(let status, let reason):
+                return plainText(reason, status: HTTPResponse.Status(code: status))
+            case .upgrade:
+                // Origin and subprotocol are fine, so the request was not a WebSocket upgrade at all.
+                var response = plainText("/chat is a WebSocket endpoint; upgrade with subprotocol chat.v1.json\n", status: .upgradeRequired)
+                response.headers[.upgrade] = "websocket"
+                return response
+            }
+        }
+        return router
+    }
+
+    static func plainText(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "text/plain; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: text))
+        )
+    }
+}

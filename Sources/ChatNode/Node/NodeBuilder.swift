@@ -1,0 +1,51 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// Why a node could not start; `message` is the one line `chat-node` prints.
+public struct NodeStartupError: Error, CustomStringConvertible {
+    /// What went wrong, in words an operator can act on.
+    public let message: String
+
+    public var description: String { message }
+}
+
+/// A node ready to run: its services, in start order.
+public struct ChatNodeServer: Sendable {
+    /// The node's shared state.
+    public let node: ChatNode
+    /// Everything to run in one `ServiceGroup`, in this order: the bus, the
+    /// HTTP server, then the drain signal (shut down in reverse).
+    public let services: [any Service]
+
+    /// Builds a node from its configuration. `onListening` receives the bound
+    /// host and port once the server accepts connections.
+    public init(
+        configuration: NodeConfiguration,
+        logger: Logger,
+        onListening: @escaping @Sendable (_ host: String, _ port: Int) async -> Void = { _, _ in }
+    ) async throws(NodeStartupError) {
+        let metrics = ChatMetrics()
+        let bus: any ChatBus
+        if configuration.redisURL != nil {
+            throw NodeStartupError(message: "--redis is not supported by this build yet; run without it for a standalone node")
+        } else {
+            bus = InProcessBus(nodeID: configuration.nodeID, historyLength: configuration.historyLength, metrics: metrics)
+        }
+        let node = ChatNode(configuration: configuration, bus: bus, metrics: metrics, logger: logger)
+        let app = Application(
+            router: NodeRoutes.router(for: node),
+            server: HTTPServerBuilder { responder in ChatServerChannel(responder: responder, node: node) },
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                await onListening(configuration.host, port)
+            },
+            logger: logger
+        )
+        self.node = node
+        self.services = [BusService(bus: bus), app, DrainSignal(node: node)]
+    }
+}

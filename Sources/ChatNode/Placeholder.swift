@@ -1,1 +1,0 @@
-import Hummingbird; import Prometheus; import ServiceLifecycle; import NIOWebSocket; import Metrics

@@ -1,0 +1,62 @@
+import ArgumentParser
+import ChatNode
+
+/// The flags of `chat-node` (PROTOCOL.md §4). Values are taken as text and
+/// validated by `NodeSettings`, so every bad value gets the same kind of
+/// one-line error.
+struct ChatNodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat-node",
+        abstract: "A node of the Swift chat cluster: WebSocket chat at /chat, chat.v1.json.",
+        discussion: """
+            Every flag can also be set with the environment variable in brackets; the flag wins.
+            Without --redis the node runs alone with an in-process bus.
+            """,
+        version: ChatNodeVersion.current
+    )
+
+    @Option(help: "Address to bind. [CHAT_HOST] (default: 127.0.0.1)")
+    var host: String?
+
+    @Option(help: "Port to bind; 0 picks a free one. [CHAT_PORT] (default: 8080)")
+    var port: String?
+
+    @Option(help: "redis://[:password@]host:port[/db] to join a cluster. [CHAT_REDIS] (default: none, standalone)")
+    var redis: String?
+
+    @Option(name: .customLong("node-id"), help: "The id other nodes and clients see. [CHAT_NODE_ID] (default: hostname-pid)")
+    var nodeID: String?
+
+    @Option(name: .customLong("ping-interval"), help: "Seconds between heartbeats. [CHAT_PING_INTERVAL] (default: 15)")
+    var pingInterval: String?
+
+    @Option(name: .customLong("node-ttl"), help: "Seconds after which a silent node counts as dead. [CHAT_NODE_TTL] (default: 5)")
+    var nodeTTL: String?
+
+    @Option(name: .customLong("allowed-origin"), help: "Extra origin allowed to open /chat, or *; repeatable. [CHAT_ALLOWED_ORIGINS, comma-separated]")
+    var allowedOrigins: [String] = []
+
+    @Option(help: "Messages per second per connection; 0 turns the limit off. [CHAT_RATE] (default: 10)")
+    var rate: String?
+
+    @Option(help: "Messages per connection in a burst, at least 1. [CHAT_BURST] (default: 30)")
+    var burst: String?
+
+    @Option(help: "Prefix of every Redis key and channel: 1-32 of A-Z a-z 0-9 _ -. [CHAT_CLUSTER] (default: chat)")
+    var cluster: String?
+
+    var settings: NodeSettings {
+        var settings = NodeSettings()
+        settings.host = host
+        settings.port = port
+        settings.redis = redis
+        settings.nodeID = nodeID
+        settings.pingInterval = pingInterval
+        settings.nodeTTL = nodeTTL
+        settings.allowedOrigins = allowedOrigins
+        settings.rate = rate
+        settings.burst = burst
+        settings.cluster = cluster
+        return settings
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+@Suite("HTTP surface")
+struct NodeRoutesTests {
+    private func get(_ port: Int, _ path: String) async throws -> (Int, String, [AnyHashable: Any]) {
+        let url = URL(string: "http://127.0.0.1:\(port)\(path)")!
+        let (data, response) = try await URLSession.shared.data(from: url)
+        let http = response as! HTTPURLResponse
+        return (http.statusCode, String(decoding: data, as: UTF8.self), http.allHeaderFields)
+    }
+
+    @Test("healthz and readyz answer 200 on a running standalone node")
+    func health() async throws {
+        try await withNode { node in
+            let health = try await get(node.port, "/healthz")
+            let ready = try await get(node.port, "/readyz")
+            #expect(health.0 == 200)
+            #expect(ready.0 == 200)
+        }
+    }
+
+    @Test("metrics are Prometheus text with the documented names")
+    func metrics() async throws {
+        try await withNode { node in
+            let (joined, _) = try await node.join("metered")
+            try await joined.send(#"{"type":"say","text":"count me"}"#)
+            _ = await joined.nextMessage()
+            let (status, body, _) = try await get(node.port, "/metrics")
+            #expect(status == 200)
+            for name in [
+                "chat_connections", "chat_joined_users", "chat_messages_received_total", "chat_events_delivered_total",
+                "chat_bus_publishes_total", "chat_bus_failures_total", "chat_slow_consumer_dropped_events_total",
+            ] {
+                #expect(body.contains("\n\(name) ") || body.hasPrefix("\(name) ") || body.contains("# TYPE \(name) "), "missing \(name)")
+            }
+            #expect(body.contains("chat_joined_users 1"))
+            #expect(body.contains("chat_messages_received_total 2"))
+        }
+    }
+
+    @Test("/ serves a page with a strict Content-Security-Policy")
+    func page() async throws {
+        try await withNode { node in
+            let (status, body, headers) = try await get(node.port, "/")
+            #expect(status == 200)
+            #expect(body.contains("<html"))
+            let csp = headers["Content-Security-Policy"] as? String
+            #expect(csp?.contains("script-src 'self'") == true)
+            #expect(headers["X-Content-Type-Options"] as? String == "nosniff")
+        }
+    }
+
+    @Test("a plain GET of /chat says it is a WebSocket endpoint")
+    func plainChat() async throws {
+        try await withNode { node in
+            let url = URL(string: "http://127.0.0.1:\(node.port)/chat")!
+            var request = URLRequest(url: url)
+            request.setValue("chat.v1.json", forHTTPHeaderField: "Sec-WebSocket-Protocol")
+            let (_, response) = try await URLSession.shared.data(for: request)
+            #expect((response as! HTTPURLResponse).statusCode == 426)
+        }
+    }
+}

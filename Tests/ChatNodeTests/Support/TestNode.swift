@@ -1,0 +1,77 @@
+import ChatNode
+import ChatProtocol
+import Logging
+import ServiceLifecycle
+import TestSupport
+import Testing
+
+/// A node running in this test process on a free port, stopped by `withNode`.
+struct TestNode {
+    let port: Int
+    let server: ChatNodeServer
+
+    /// Opens a WebSocket to the node.
+    func connect(
+        subprotocols: [String]? = ["chat.v1.json"],
+        origin: String? = nil,
+        hostHeader: String? = nil,
+        autoPong: Bool = true
+    ) async throws -> WebSocketTestClient {
+        try await WebSocketTestClient.connect(
+            port: port, subprotocols: subprotocols, origin: origin, hostHeader: hostHeader, autoPong: autoPong
+        )
+    }
+
+    /// Opens a WebSocket and joins as `nick`; returns the client and its `welcome`.
+    func join(_ nick: String, autoPong: Bool = true) async throws -> (WebSocketTestClient, [String: JSONValue]) {
+        let client = try await connect(autoPong: autoPong)
+        try #require(client.handshake.status == 101)
+        try await client.send(#"{"type":"hello","nick":"\#(nick)"}"#)
+        let welcome = try #require(await client.nextMessage())
+        try #require(welcome["type"] == .string("welcome"), "expected welcome, got \(welcome)")
+        return (client, welcome)
+    }
+}
+
+/// Runs `body` against a fresh standalone node, then shuts the node down gracefully.
+func withNode<T>(
+    _ configure: (inout NodeConfiguration) -> Void = { _ in },
+    _ body: (TestNode) async throws -> T
+) async throws -> T {
+    var configuration = NodeConfiguration(nodeID: "test-node")
+    configuration.port = 0
+    configure(&configuration)
+    var logger = Logger(label: "test-node")
+    logger.logLevel = .critical
+    let ports = EventQueue<Int>()
+    let server = try await ChatNodeServer(configuration: configuration, logger: logger) { _, port in
+        ports.push(port)
+    }
+    let group = ServiceGroup(services: server.services, logger: logger)
+    let running = Task { try await group.run() }
+    guard let port = await ports.next(timeout: .seconds(10)) else {
+        running.cancel()
+        throw TestSupportError("node did not start listening")
+    }
+    do {
+        let result = try await body(TestNode(port: port, server: server))
+        await group.triggerGracefulShutdown()
+        try await running.value
+        return result
+    } catch {
+        await group.triggerGracefulShutdown()
+        _ = try? await running.value
+        throw error
+    }
+}
+
+extension Dictionary where Key == String, Value == JSONValue {
+    /// The string field `key`, for terse expectations.
+    func string(_ key: String) -> String? { self[key]?.stringValue }
+
+    /// The string-array field `key`.
+    func strings(_ key: String) -> [String]? {
+        guard case .array(let values) = self[key] else { return nil }
+        return values.compactMap(\.stringValue)
+    }
+}
