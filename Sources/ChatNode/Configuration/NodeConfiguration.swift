@@ -32,6 +32,10 @@ public struct NodeConfiguration: Sendable {
     public var maximumQueuedEvents = 1024
     /// Largest number of bytes waiting for a client that does not read.
     public var maximumQueuedBytes = 1 << 20
+    /// Kernel send buffer of each WebSocket connection. Fixed rather than
+    /// auto-tuned, so a client that stops reading pins a bounded amount of
+    /// kernel memory and is detected as slow soon.
+    public var socketSendBufferBytes = 128 * 1024
     /// How long a closing connection waits for the client's close frame.
     public var closeTimeout: Duration = .seconds(2)
     /// How many `message` events `welcome` carries.

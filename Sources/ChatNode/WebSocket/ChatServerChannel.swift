@@ -35,6 +35,7 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
             let refusal = NIOLoopBoundBox<(status: Int, reason: String)?>(nil, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<Connection>(
                 maxFrameSize: node.configuration.maximumMessageBytes,
+                enableAutomaticErrorHandling: false,
                 shouldUpgrade: { channel, head in
                     switch decide(head) {
                     case .refuse(let status, let reason):
@@ -47,6 +48,10 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
                 upgradePipelineHandler: { channel, head in
                     channel.eventLoop.makeCompletedFuture {
                         guard case .upgrade(let version) = decide(head) else { throw ChannelError.inappropriateOperationForState }
+                        try channel.syncOptions?.setOption(
+                            .socketOption(.so_sndbuf),
+                            value: SocketOptionValue(node.configuration.socketSendBufferBytes)
+                        )
                         try channel.pipeline.syncOperations.addHandler(
                             WebSocketConnectionHandler(settings: connectionSettings, metrics: node.metrics)
                         )

@@ -121,6 +121,18 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         context.fireChannelRead(wrapInboundOut(.message(bytes)))
     }
 
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let error = error as? NIOWebSocketError else {
+            context.fireErrorCaught(error)
+            return
+        }
+        // A frame the decoder refused (too big, bad control frame). Answer with
+        // the matching close code and keep reading until the client's close or the
+        // timeout: closing at once would reset the connection and lose the frame.
+        let code: WebSocketErrorCode = error == .invalidFrameLength ? .messageTooLarge : .protocolError
+        close(context: context, code: code, reason: code == .messageTooLarge ? "message too big" : "protocol error")
+    }
+
     private func receivedClose(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
         if isClosing {
             // The client answered our close frame: the handshake is complete.

@@ -1,0 +1,86 @@
+import ChatProtocol
+import Foundation
+import TestSupport
+import Testing
+
+@Suite("The chat-node executable")
+struct ChatNodeExecutableTests {
+    @Test("--help and --version print to standard output and exit 0")
+    func helpAndVersion() async throws {
+        let help = try await NodeProcess(arguments: ["--help"]).waitForExit()
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("--ping-interval"))
+        #expect(help.stdout.contains("CHAT_REDIS"))
+        let version = try await NodeProcess(arguments: ["--version"]).waitForExit()
+        #expect(version.status == 0)
+        #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
+    }
+
+    @Test("bad flags give exactly one line on standard error and a non-zero exit", arguments: [
+        ["--bogus"], ["--port", "x"], ["--port"], ["--ping-interval", "0"], ["--rate", "-1"], ["--burst", "0"],
+        ["--cluster", "no spaces"], ["--redis", "localhost:6379"], ["extra-argument"],
+    ])
+    func badFlags(_ arguments: [String]) async throws {
+        let outcome = try await NodeProcess(arguments: arguments).waitForExit()
+        #expect(outcome.status != 0)
+        #expect(outcome.stdout.isEmpty)
+        #expect(outcome.stderr.split(separator: "\n").count == 1, "stderr: \(outcome.stderr)")
+        #expect(!outcome.stderr.contains("USAGE"))
+    }
+
+    @Test("bad environment values are refused the same way")
+    func badEnvironment() async throws {
+        let outcome = try await NodeProcess(arguments: [], environment: ["CHAT_PING_INTERVAL": "-1"]).waitForExit()
+        #expect(outcome.status != 0)
+        #expect(outcome.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test("a port already in use gives one line on standard error and a non-zero exit")
+    func portInUse() async throws {
+        let first = try NodeProcess(arguments: ["--port", "0"])
+        let port = try await first.waitUntilListening()
+        let second = try await NodeProcess(arguments: ["--port", String(port)]).waitForExit()
+        #expect(second.status != 0)
+        #expect(second.stderr.split(separator: "\n").count == 1, "stderr: \(second.stderr)")
+        #expect(second.stderr.contains("in use"))
+        first.signal(SIGTERM)
+        #expect(await first.waitForExit().status == 0)
+    }
+
+    @Test("SIGTERM closes clients with 1001, tells others they left, and exits 0")
+    func sigterm() async throws {
+        let node = try NodeProcess(arguments: ["--port", "0", "--node-id", "exe"])
+        let port = try await node.waitUntilListening()
+        let alice = try await WebSocketTestClient.connect(port: port)
+        try await alice.send(#"{"type":"hello","nick":"alice"}"#)
+        #expect(await alice.nextMessage()?.string("type") == "welcome")
+        let bob = try await WebSocketTestClient.connect(port: port)
+        try await bob.send(#"{"type":"hello","nick":"bob"}"#)
+        #expect(await bob.nextMessage()?.string("type") == "welcome")
+        #expect(await alice.nextMessage()?.string("type") == "joined")
+
+        let started = ContinuousClock.now
+        node.signal(SIGTERM)
+        var codes: [UInt16?] = []
+        for client in [alice, bob] {
+            var code: UInt16?
+            while let event = await client.next(timeout: .seconds(5)) {
+                if case .close(let received, _) = event { code = received }
+                if event == .disconnected { break }
+            }
+            codes.append(code)
+        }
+        #expect(codes == [1001, 1001])
+        let outcome = await node.waitForExit()
+        #expect(outcome.status == 0)
+        #expect(ContinuousClock.now - started < .seconds(5))
+    }
+
+    @Test("SIGINT also shuts down cleanly")
+    func sigint() async throws {
+        let node = try NodeProcess(arguments: ["--port", "0"])
+        _ = try await node.waitUntilListening()
+        node.signal(SIGINT)
+        #expect(await node.waitForExit().status == 0)
+    }
+}

@@ -1,0 +1,134 @@
+import ChatProtocol
+import TestSupport
+import Testing
+
+@Suite("Transport rules of a connection")
+struct TransportRulesTests {
+    @Test("a binary frame closes with 1003")
+    func binary() async throws {
+        try await withNode { node in
+            let client = try await node.connect()
+            try await client.sendFrame(opcode: 0x2, payload: [1, 2, 3])
+            #expect(await client.closeCode() == .some(1003))
+        }
+    }
+
+    @Test("invalid UTF-8 in a text frame closes with 1007")
+    func invalidUTF8() async throws {
+        try await withNode { node in
+            let client = try await node.connect()
+            try await client.sendFrame(opcode: 0x1, payload: [0x7B, 0xC3, 0x28, 0x7D])
+            #expect(await client.closeCode() == .some(1007))
+        }
+    }
+
+    @Test("a message of 16384 bytes is accepted; 16385 bytes close with 1009")
+    func sizeLimitSingleFrame() async throws {
+        try await withNode { node in
+            let client = try await node.connect()
+            let envelope = #"{"type":"ping","pad":""}"#
+            let padding = String(repeating: "x", count: 16_384 - envelope.utf8.count)
+            try await client.send(#"{"type":"ping","pad":"\#(padding)"}"#)
+            #expect(await client.nextMessage()?.string("type") == "pong")
+            try await client.send(#"{"type":"ping","pad":"\#(padding)x"}"#)
+            #expect(await client.closeCode() == .some(1009))
+        }
+    }
+
+    @Test("the size limit applies after defragmentation")
+    func sizeLimitFragmented() async throws {
+        try await withNode { node in
+            let client = try await node.connect()
+            let chunk = [UInt8](repeating: 0x20, count: 10_000)
+            try await client.sendFrame(opcode: 0x1, payload: chunk, fin: false)
+            try await client.sendFrame(opcode: 0x0, payload: chunk, fin: true)
+            #expect(await client.closeCode() == .some(1009))
+        }
+    }
+
+    @Test("a fragmented message is reassembled")
+    func fragments() async throws {
+        try await withNode { node in
+            let client = try await node.connect()
+            try await client.sendFrame(opcode: 0x1, payload: Array(#"{"type":"pi"#.utf8), fin: false)
+            try await client.sendFrame(opcode: 0x0, payload: Array(#"ng","ref":"#.utf8), fin: false)
+            try await client.sendFrame(opcode: 0x0, payload: Array(#""f"}"#.utf8), fin: true)
+            let pong = try #require(await client.nextMessage())
+            #expect(pong.string("type") == "pong")
+            #expect(pong.string("ref") == "f")
+        }
+    }
+
+    @Test("without a successful hello the connection is closed with 1008 after the hello timeout")
+    func helloTimeout() async throws {
+        try await withNode({ $0.helloTimeout = .milliseconds(300) }) { node in
+            let client = try await node.connect()
+            try await client.send(#"{"type":"hello","nick":"bad nick"}"#)
+            #expect(await client.nextMessage()?.string("code") == "nick_invalid")
+            #expect(await client.closeCode(timeout: .seconds(3)) == .some(1008))
+
+            let (joined, _) = try await node.join("quick")
+            #expect(await joined.next(timeout: .milliseconds(600)) == nil)
+        }
+    }
+
+    @Test("the server pings; a client that stops answering is dropped and others see left/timeout")
+    func heartbeatTimeout() async throws {
+        try await withNode({ $0.pingInterval = .milliseconds(200) }) { node in
+            let (watcher, _) = try await node.join("watcher")
+            let (silent, _) = try await node.join("silent", autoPong: false)
+            _ = await watcher.nextMessage()
+            #expect(await silent.next(timeout: .seconds(1)) == .ping)
+            let left = try #require(await watcher.nextMessage(timeout: .seconds(3)))
+            #expect(left.string("type") == "left")
+            #expect(left.string("nick") == "silent")
+            #expect(left.string("reason") == "timeout")
+            // The peer is presumed gone: the TCP connection just ends.
+            var sawDisconnect = false
+            while let event = await silent.next(timeout: .seconds(1)) {
+                if event == .disconnected { sawDisconnect = true }
+            }
+            #expect(sawDisconnect)
+            // A client that answers pings stays connected through several intervals.
+            try await watcher.send(#"{"type":"ping"}"#)
+            #expect(await watcher.nextMessage()?.string("type") == "pong")
+        }
+    }
+
+    @Test("a client that stops reading is closed; others keep receiving")
+    func slowConsumer() async throws {
+        try await withNode({
+            $0.rate = 0
+            $0.maximumQueuedEvents = 64
+            $0.maximumQueuedBytes = 64 * 1024
+        }) { node in
+            let (sender, _) = try await node.join("sender")
+            let (reader, _) = try await node.join("reader")
+            let (stuck, _) = try await node.join("stuck")
+            try await stuck.pauseReading()
+            _ = await sender.nextMessage(); _ = await sender.nextMessage(); _ = await reader.nextMessage()
+            let text = String(repeating: "y", count: 1900)
+            let count = 1000
+            for index in 0..<count {
+                try await sender.send(#"{"type":"say","text":"\#(index) \#(text)"}"#)
+            }
+            var received = 0
+            var sawStuckLeave = false
+            while received < count, let event = await reader.nextMessage() {
+                if event.string("type") == "message" { received += 1 }
+                if event.string("type") == "left", event.string("nick") == "stuck" {
+                    sawStuckLeave = true
+                    #expect(event.string("reason") == "quit")
+                }
+            }
+            #expect(received == count)
+            if !sawStuckLeave {
+                let left = await reader.nextMessage(timeout: .seconds(5))
+                #expect(left?.string("nick") == "stuck")
+            }
+            let metrics = node.server.node.metrics.render()
+            #expect(metrics.contains("chat_slow_consumer_disconnects_total 1"))
+            #expect(!metrics.contains("chat_slow_consumer_dropped_events_total 0\n"))
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Synchronization
+
+/// The real `chat-node` executable, run as a child process by a test.
+public final class NodeProcess: Sendable {
+    /// What a finished process printed and how it exited.
+    public struct Outcome: Sendable {
+        public let status: Int32
+        public let stdout: String
+        public let stderr: String
+    }
+
+    private let process: Process
+    private let stdoutLines = EventQueue<String>()
+    private let output = Mutex<(stdout: String, stderr: String)>(("", ""))
+    private let finished = EventQueue<Int32>()
+
+    /// The executable built next to the test bundle.
+    public static var executableURL: URL {
+        let testBinary = URL(fileURLWithPath: CommandLine.arguments[0])
+        var directory = testBinary.deletingLastPathComponent()
+        // `swift test` runs `<bin>/<package>PackageTests.xctest`.
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("chat-node").path), directory.path != "/" {
+            directory = directory.deletingLastPathComponent()
+        }
+        return directory.appendingPathComponent("chat-node")
+    }
+
+    /// Starts `chat-node` with `arguments`; `environment` is added to a clean one.
+    public init(arguments: [String], environment: [String: String] = [:]) throws {
+        let process = Process()
+        process.executableURL = Self.executableURL
+        process.arguments = arguments
+        process.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"].merging(environment) { $1 }
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = FileHandle.nullDevice
+        self.process = process
+        let lines = stdoutLines
+        stdout.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
+            let text = String(decoding: data, as: UTF8.self)
+            self?.output.withLock { $0.stdout += text }
+            for line in text.split(separator: "\n") { lines.push(String(line)) }
+        }
+        stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
+            self?.output.withLock { $0.stderr += String(decoding: data, as: UTF8.self) }
+        }
+        let finished = self.finished
+        process.terminationHandler = { process in finished.push(process.terminationStatus) }
+        try process.run()
+    }
+
+    /// Waits for `listening on http://HOST:PORT` and returns the port.
+    public func waitUntilListening(timeout: Duration = .seconds(20)) async throws -> Int {
+        while let line = await stdoutLines.next(timeout: timeout) {
+            if line.hasPrefix("listening on http://"), let port = line.split(separator: ":").last.flatMap({ Int($0) }) {
+                return port
+            }
+        }
+        throw TestSupportError("chat-node did not print its listening line; stderr: \(output.withLock { $0.stderr })")
+    }
+
+    /// Sends a signal, e.g. `SIGTERM` or `SIGKILL`.
+    public func signal(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// Waits for the process to exit; kills it if it outlives `timeout`.
+    public func waitForExit(timeout: Duration = .seconds(20)) async -> Outcome {
+        let status: Int32
+        if let exited = await finished.next(timeout: timeout) {
+            status = exited
+        } else {
+            signal(SIGKILL)
+            status = await finished.next(timeout: .seconds(5)) ?? -1
+        }
+        // Let the pipes drain.
+        try? await Task.sleep(for: .milliseconds(100))
+        let (stdout, stderr) = output.withLock { ($0.stdout, $0.stderr) }
+        return Outcome(status: status, stdout: stdout, stderr: stderr)
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
