@@ -24,6 +24,22 @@ struct RedisSubscriberTests {
         await publisher.shutdown()
     }
 
+    @Test("subscribing to several channels at once waits for every confirmation")
+    func severalChannels() async throws {
+        let server = try RedisServerProcess()
+        let url = try RedisURL(parsing: server.url)
+        let publisher = RedisConnection(url: url, logger: logger)
+        let subscriber = RedisSubscriber(url: url, logger: logger)
+        try await publisher.connect()
+        try await subscriber.connect()
+        await subscriber.subscribe(["a", "b", "c"])
+        for channel in ["a", "b", "c"] {
+            #expect(try await publisher.send("PUBLISH", channel, channel).integer == 1)
+        }
+        await subscriber.shutdown()
+        await publisher.shutdown()
+    }
+
     @Test("pattern subscriptions report the pattern and the channel")
     func patterns() async throws {
         let server = try RedisServerProcess()

@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import Redis
 import ServiceLifecycle
 
 /// Why a node could not start; `message` is the one line `chat-node` prints.
@@ -29,8 +30,14 @@ public struct ChatNodeServer: Sendable {
     ) async throws(NodeStartupError) {
         let metrics = ChatMetrics()
         let bus: any ChatBus
-        if configuration.redisURL != nil {
-            throw NodeStartupError(message: "--redis is not supported by this build yet; run without it for a standalone node")
+        if let text = configuration.redisURL {
+            let url: RedisURL
+            do {
+                url = try RedisURL(parsing: text)
+            } catch {
+                throw NodeStartupError(message: "--redis: \(error.message)")
+            }
+            bus = try await RedisBus.start(configuration: configuration, url: url, metrics: metrics, logger: logger)
         } else {
             bus = InProcessBus(nodeID: configuration.nodeID, historyLength: configuration.historyLength, metrics: metrics)
         }

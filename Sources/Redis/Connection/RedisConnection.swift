@@ -77,7 +77,12 @@ public actor RedisConnection {
     public func run() async {
         while !isShutDown && !Task.isCancelled {
             if let channel {
-                try? await channel.closeFuture.get()
+                // Cancelling `run()` closes the connection, which ends this wait.
+                await withTaskCancellationHandler {
+                    try? await channel.closeFuture.get()
+                } onCancel: {
+                    channel.close(promise: nil)
+                }
                 continue
             }
             do {
@@ -101,7 +106,7 @@ public actor RedisConnection {
 
     /// Sends one command and returns its reply; an error reply is thrown as `.errorReply`.
     public func send(_ command: RedisCommand) async throws(RedisError) -> RedisReply {
-        guard let channel else { throw .notConnected() }
+        guard let channel, channel.isActive else { throw .notConnected() }
         let promise = eventLoop.makePromise(of: RedisReply.self)
         write(RedisRequest(command: command, reply: .promise(promise)), to: channel)
         let reply: RedisReply
@@ -119,7 +124,7 @@ public actor RedisConnection {
     /// Sends several commands back to back in one flush and returns their
     /// replies in order; error replies are returned, not thrown.
     public func sendBatch(_ commands: [RedisCommand]) async throws(RedisError) -> [RedisReply] {
-        guard let channel else { throw .notConnected() }
+        guard let channel, channel.isActive else { throw .notConnected() }
         let futures = commands.map { command in
             let promise = eventLoop.makePromise(of: RedisReply.self)
             write(RedisRequest(command: command, reply: .promise(promise)), to: channel)
@@ -136,7 +141,7 @@ public actor RedisConnection {
 
     /// Sends a command whose reply nobody needs; fails only when not connected.
     public func sendWithoutReply(_ command: RedisCommand) throws(RedisError) {
-        guard let channel else { throw .notConnected() }
+        guard let channel, channel.isActive else { throw .notConnected() }
         write(RedisRequest(command: command, reply: .discard), to: channel)
     }
 
@@ -146,6 +151,9 @@ public actor RedisConnection {
         try await send(RedisCommand(arguments))
     }
 
+    /// Writes on the channel's own event loop (this actor's executor) after
+    /// checking it is active, so the request reaches the handler, which
+    /// fails it if the connection drops: no reply promise is ever orphaned.
     private func write(_ request: RedisRequest, to channel: any Channel) {
         channel.write(request, promise: nil)
         guard !isFlushScheduled else { return }

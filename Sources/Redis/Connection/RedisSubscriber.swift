@@ -25,7 +25,8 @@ public actor RedisSubscriber {
     private var channel: (any Channel)?
     private var channels: Set<String> = []
     private var patterns: Set<String> = []
-    private var confirmationWaiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+    /// Callers of `subscribe` waiting for Redis to confirm every name they asked for.
+    private var confirmationWaiters: [(remaining: Set<String>, continuation: CheckedContinuation<Void, Never>)] = []
     private var isShutDown = false
     private var observers = RedisConnectionObservers()
     private var backoff = Backoff()
@@ -109,11 +110,10 @@ public actor RedisSubscriber {
         guard !names.isEmpty else { return }
         record()
         guard let channel else { return }
-        channel.writeAndFlush(RedisRequest(command: RedisCommand([command] + names), reply: .push), promise: nil)
-        for name in names {
-            await withCheckedContinuation { continuation in
-                confirmationWaiters[name, default: []].append(continuation)
-            }
+        await withCheckedContinuation { continuation in
+            // Registered before writing, so no confirmation can arrive unobserved.
+            confirmationWaiters.append((Set(names), continuation))
+            channel.writeAndFlush(RedisRequest(command: RedisCommand([command] + names), reply: .push), promise: nil)
         }
     }
 
@@ -151,8 +151,8 @@ public actor RedisSubscriber {
         currentChannel.value = nil
         observers.publish(false)
         // Nobody will confirm these now; the subscriptions are renewed on reconnection.
-        for waiters in confirmationWaiters.values { waiters.forEach { $0.resume() } }
-        confirmationWaiters = [:]
+        for waiter in confirmationWaiters { waiter.continuation.resume() }
+        confirmationWaiters = []
         guard !isShutDown else { return }
         logger.warning("Redis subscriber connection lost", metadata: ["redis": "\(url)"])
     }
@@ -166,8 +166,11 @@ public actor RedisSubscriber {
             case .dropped: return true
             }
         case .subscribed(let name):
-            if let waiters = confirmationWaiters.removeValue(forKey: name) {
-                waiters.forEach { $0.resume() }
+            for index in confirmationWaiters.indices.reversed() {
+                confirmationWaiters[index].remaining.remove(name)
+                if confirmationWaiters[index].remaining.isEmpty {
+                    confirmationWaiters.remove(at: index).continuation.resume()
+                }
             }
             return true
         case .unsubscribed:
@@ -179,7 +182,12 @@ public actor RedisSubscriber {
     public func run() async {
         while !isShutDown && !Task.isCancelled {
             if let channel {
-                try? await channel.closeFuture.get()
+                // Cancelling `run()` closes the connection, which ends this wait.
+                await withTaskCancellationHandler {
+                    try? await channel.closeFuture.get()
+                } onCancel: {
+                    channel.close(promise: nil)
+                }
                 continue
             }
             do {

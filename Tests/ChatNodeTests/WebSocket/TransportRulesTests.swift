@@ -74,11 +74,11 @@ struct TransportRulesTests {
 
     @Test("the server pings; a client that stops answering is dropped and others see left/timeout")
     func heartbeatTimeout() async throws {
-        try await withNode({ $0.pingInterval = .milliseconds(200) }) { node in
+        try await withNode({ $0.pingInterval = .milliseconds(500) }) { node in
             let (watcher, _) = try await node.join("watcher")
             let (silent, _) = try await node.join("silent", autoPong: false)
             _ = await watcher.nextMessage()
-            #expect(await silent.next(timeout: .seconds(1)) == .ping)
+            #expect(await silent.next(timeout: .seconds(2)) == .ping)
             let left = try #require(await watcher.nextMessage(timeout: .seconds(3)))
             #expect(left.string("type") == "left")
             #expect(left.string("nick") == "silent")

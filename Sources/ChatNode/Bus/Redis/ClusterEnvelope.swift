@@ -1,0 +1,144 @@
+import ChatProtocol
+
+/// An event as nodes send it to each other through Redis.
+///
+/// The envelope is JSON with a version `v`. Nodes ignore fields and kinds
+/// they do not know, so a newer node can add optional fields (or new kinds
+/// older nodes skip) during a rolling upgrade.
+struct ClusterEnvelope: Equatable {
+    /// The envelope format this build writes.
+    static let version: Int64 = 1
+
+    enum Event: Equatable {
+        case message(ChatLine)
+        /// A direct line for the connection `connection` on the receiving instance.
+        case direct(DirectLine, connection: UInt64)
+        /// `owner` is the joining connection, `instance/connection`.
+        case joined(nick: String, owner: String, ts: Int64)
+        case left(nick: String, owner: String, ts: Int64, reason: LeaveReason)
+    }
+
+    /// The instance that produced the event; it has already applied it locally.
+    var origin: String
+    var event: Event
+
+    func encoded() -> [UInt8] {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.member("v", Self.version)
+        writer.member("origin", origin)
+        switch event {
+        case .message(let line):
+            writer.member("kind", "message")
+            writer.member("id", line.id)
+            writer.member("from", line.from)
+            writer.member("text", line.text)
+            writer.member("ts", line.ts)
+        case .direct(let line, let connection):
+            writer.member("kind", "direct")
+            writer.member("id", line.id)
+            writer.member("from", line.from)
+            writer.member("to", line.to)
+            writer.member("text", line.text)
+            writer.member("ts", line.ts)
+            writer.member("conn", String(connection))
+        case .joined(let nick, let owner, let ts):
+            writer.member("kind", "joined")
+            writer.member("nick", nick)
+            writer.member("owner", owner)
+            writer.member("ts", ts)
+        case .left(let nick, let owner, let ts, let reason):
+            writer.member("kind", "left")
+            writer.member("nick", nick)
+            writer.member("owner", owner)
+            writer.member("ts", ts)
+            writer.member("reason", reason.rawValue)
+        }
+        writer.endObject()
+        return writer.bytes
+    }
+
+    /// Decodes an envelope; nil for malformed ones and kinds this build does not know.
+    static func decode(_ bytes: [UInt8]) -> ClusterEnvelope? {
+        guard case .object(let object) = try? JSONParser.parse(bytes),
+            let origin = object["origin"]?.stringValue,
+            let kind = object["kind"]?.stringValue
+        else { return nil }
+        func string(_ name: String) -> String? { object[name]?.stringValue }
+        func integer(_ name: String) -> Int64? {
+            guard case .number(let text) = object[name] else { return nil }
+            return Int64(text)
+        }
+        switch kind {
+        case "message":
+            guard let id = string("id"), let from = string("from"), let text = string("text"), let ts = integer("ts") else { return nil }
+            return ClusterEnvelope(origin: origin, event: .message(ChatLine(id: id, from: from, text: text, ts: ts)))
+        case "direct":
+            guard let id = string("id"), let from = string("from"), let to = string("to"), let text = string("text"),
+                let ts = integer("ts"), let connection = string("conn").flatMap({ UInt64($0) })
+            else { return nil }
+            return ClusterEnvelope(
+                origin: origin,
+                event: .direct(DirectLine(id: id, from: from, to: to, text: text, ts: ts), connection: connection)
+            )
+        case "joined":
+            guard let nick = string("nick"), let owner = string("owner"), let ts = integer("ts") else { return nil }
+            return ClusterEnvelope(origin: origin, event: .joined(nick: nick, owner: owner, ts: ts))
+        case "left":
+            guard let nick = string("nick"), let owner = string("owner"), let ts = integer("ts"),
+                let reason = string("reason").flatMap(LeaveReason.init(rawValue:))
+            else { return nil }
+            return ClusterEnvelope(origin: origin, event: .left(nick: nick, owner: owner, ts: ts, reason: reason))
+        default:
+            return nil
+        }
+    }
+}
+
+/// Who holds a nick: the value stored under the nick's key in the users hash.
+struct PresenceRecord: Equatable {
+    var nick: String
+    var instance: String
+    var node: String
+    var connection: UInt64
+
+    func encoded() -> [UInt8] {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.member("nick", nick)
+        writer.member("inst", instance)
+        writer.member("node", node)
+        writer.member("conn", String(connection))
+        writer.endObject()
+        return writer.bytes
+    }
+
+    /// The `owner` string events carry for this holder.
+    var owner: String { "\(instance)/\(connection)" }
+
+    static func decode(_ bytes: [UInt8]) -> PresenceRecord? {
+        guard case .object(let object) = try? JSONParser.parse(bytes),
+            let nick = object["nick"]?.stringValue,
+            let instance = object["inst"]?.stringValue,
+            let node = object["node"]?.stringValue,
+            let connection = object["conn"]?.stringValue.flatMap({ UInt64($0) })
+        else { return nil }
+        return PresenceRecord(nick: nick, instance: instance, node: node, connection: connection)
+    }
+}
+
+extension ChatLine {
+    /// The line as stored in the history list: a `message` event without `ref`.
+    var storedForm: [UInt8] {
+        ChatV1Codec.encode(.message(self, ref: nil))
+    }
+
+    /// Reads a line back from the history list.
+    init?(storedForm bytes: [UInt8]) {
+        guard case .object(let object) = try? JSONParser.parse(bytes),
+            let id = object["id"]?.stringValue, let from = object["from"]?.stringValue,
+            let text = object["text"]?.stringValue, case .number(let tsText) = object["ts"], let ts = Int64(tsText)
+        else { return nil }
+        self.init(id: id, from: from, text: text, ts: ts)
+    }
+}

@@ -1,0 +1,48 @@
+/// Lua scripts that make multi-step presence changes atomic in Redis, so
+/// two nodes can never both win a nick or both announce the same `left`.
+enum ClusterScripts {
+    /// Claims a nick and announces it in one step.
+    /// KEYS: users, events. ARGV: nick key, presence record, joined envelope.
+    /// Returns 1 when claimed, 0 when the nick is taken.
+    static let claim = """
+        if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+          redis.call('PUBLISH', KEYS[2], ARGV[3])
+          return 1
+        end
+        return 0
+        """
+
+    /// Releases a nick only if this holder still has it, and announces it.
+    /// KEYS: users, events. ARGV: nick key, presence record, left envelope.
+    /// Returns 1 when released.
+    static let release = """
+        if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+          redis.call('HDEL', KEYS[1], ARGV[1])
+          redis.call('PUBLISH', KEYS[2], ARGV[3])
+          return 1
+        end
+        return 0
+        """
+
+    /// Removes every user of a dead instance and announces each `left` with
+    /// `node_down` exactly once, whichever node runs it first.
+    /// KEYS: users, events, instances. ARGV: dead instance, ts.
+    /// Returns the number of users removed.
+    static let reap = """
+        local all = redis.call('HGETALL', KEYS[1])
+        local removed = 0
+        for i = 1, #all, 2 do
+          local ok, record = pcall(cjson.decode, all[i + 1])
+          if ok and record.inst == ARGV[1] then
+            redis.call('HDEL', KEYS[1], all[i])
+            redis.call('PUBLISH', KEYS[2], cjson.encode({
+              v = 1, origin = '', kind = 'left', nick = record.nick,
+              owner = record.inst .. '/' .. record.conn, ts = tonumber(ARGV[2]), reason = 'node_down'
+            }))
+            removed = removed + 1
+          end
+        end
+        redis.call('SREM', KEYS[3], ARGV[1])
+        return removed
+        """
+}

@@ -1,0 +1,204 @@
+import ChatProtocol
+import Redis
+
+extension RedisBus {
+    /// Runs the connections, the event stream, liveness and reaping until cancelled.
+    func run() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.commands.run() }
+            group.addTask { await self.subscriber.run() }
+            group.addTask {
+                for await message in self.subscriber.messages {
+                    await self.receive(message)
+                }
+            }
+            group.addTask {
+                for await isUp in await self.commands.connectionStates() {
+                    await self.connectionChanged(commands: isUp)
+                }
+            }
+            group.addTask {
+                for await isUp in await self.subscriber.connectionStates() {
+                    await self.connectionChanged(subscriber: isUp)
+                }
+            }
+            group.addTask { await self.every(self.nodeTTL / 3) { try await $0.announceAlive() } }
+            group.addTask { await self.every(min(self.nodeTTL / 4, .milliseconds(500))) { try await $0.reapDeadInstances() } }
+            // Wait here until the node shuts down, then leave the cluster while
+            // the connections are still up, and stop everything.
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(3600))
+            }
+            await withdraw()
+            group.cancelAll()
+        }
+    }
+
+    private func every(_ interval: Duration, _ body: @Sendable (isolated RedisBus) async throws -> Void) async {
+        while !Task.isCancelled {
+            if isAvailable {
+                do {
+                    try await body(self)
+                } catch {
+                    logger.debug("cluster maintenance failed", metadata: ["error": "\(error)"])
+                }
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    private func connectionChanged(commands: Bool? = nil, subscriber: Bool? = nil) {
+        let wasAvailable = isAvailable
+        if let commands { isCommandConnectionUp = commands }
+        if let subscriber { isSubscriberUp = subscriber }
+        if wasAvailable && !isAvailable {
+            logger.warning("Redis unreachable: refusing chat until it is back")
+            isResyncNeeded = true
+        }
+        if !wasAvailable && isAvailable && isResyncNeeded {
+            isResyncNeeded = false
+            Task { await self.resynchronize() }
+        }
+    }
+
+    /// Refreshes this instance's liveness key. If another node reaped this
+    /// instance meanwhile (it looked dead), registers the users again.
+    func announceAlive() async throws(BusError) {
+        let ttl = max(Int64(nodeTTL.components.seconds * 1000 + nodeTTL.components.attoseconds / 1_000_000_000_000_000), 100)
+        let replies = try await batch([
+            RedisCommand(["SET", keys.alive(instance), nodeID, "PX", String(ttl)]),
+            RedisCommand(["SADD", keys.instances, instance]),
+        ])
+        if replies.last?.integer == 1 && fanout.count > 0 {
+            logger.warning("this node was presumed dead by the cluster; registering its users again")
+            await resynchronize()
+        }
+    }
+
+    /// Finds instances whose liveness key expired and removes their users.
+    func reapDeadInstances() async throws(BusError) {
+        guard case .array(let members) = try await batch([RedisCommand(["SMEMBERS", keys.instances])]).first else { return }
+        let others = members.compactMap(\.string).filter { $0 != instance }
+        guard !others.isEmpty else { return }
+        let alive = try await batch(others.map { RedisCommand(["EXISTS", keys.alive($0)]) })
+        for (other, exists) in zip(others, alive) where exists.integer == 0 {
+            let removed = try await run(
+                script: ClusterScripts.reap,
+                keys: [keys.users, keys.events, keys.instances],
+                arguments: [Array(other.utf8), Array(String(Clock.milliseconds()).utf8)]
+            )
+            if removed > 0 {
+                logger.info("removed the users of a dead node", metadata: ["instance": "\(other)", "users": "\(removed)"])
+            }
+        }
+    }
+
+    /// After an outage: claims this node's users again (Redis may have
+    /// restarted empty), removes records of users who left meanwhile, then
+    /// reconciles the view once the other nodes had time to do the same.
+    func resynchronize() async {
+        do {
+            try await announceAlive()
+            try await reregisterLocalUsers()
+            try await removeStaleRecords()
+            try? await Task.sleep(for: .milliseconds(1500))
+            try await reconcile()
+            logger.info("resynchronised with Redis")
+        } catch {
+            isResyncNeeded = true
+            logger.warning("resynchronisation with Redis failed; will retry on reconnection", metadata: ["error": "\(error.message)"])
+        }
+    }
+
+    private func reregisterLocalUsers() async throws(BusError) {
+        for member in Array(fanout.members) {
+            let owner = owner(of: member.connectionID)
+            let announcement = ClusterEnvelope(
+                origin: instance, event: .joined(nick: member.nick.canonical, owner: owner, ts: Clock.milliseconds())
+            )
+            let record = record(for: member)
+            let claimed = try await run(
+                script: ClusterScripts.claim,
+                keys: [keys.users, keys.events],
+                arguments: [Array(member.nick.key.value.utf8), record.encoded(), announcement.encoded()]
+            )
+            guard claimed == 0 else { continue }
+            let current = try await batch([RedisCommand(["HGET", keys.users, member.nick.key.value])])
+            if case .bulk(let bytes) = current.first, PresenceRecord.decode(bytes) == record { continue }
+            // Someone else took the nick while this node could not defend it.
+            logger.warning("nick taken during the outage; disconnecting its local holder", metadata: ["nick": "\(member.nick)"])
+            member.outlet.close(.goingAway, reason: "nick taken during a cluster outage; reconnect")
+        }
+    }
+
+    private func removeStaleRecords() async throws(BusError) {
+        guard case .array(let flat) = try await batch([RedisCommand(["HGETALL", keys.users])]).first else { return }
+        for index in stride(from: 0, to: flat.count - 1, by: 2) {
+            guard case .bulk(let bytes) = flat[index + 1], let record = PresenceRecord.decode(bytes),
+                record.instance == instance, let key = flat[index].string
+            else { continue }
+            if let member = fanout.member(NickKey(storedValue: key)), member.connectionID == record.connection { continue }
+            let announcement = ClusterEnvelope(
+                origin: instance, event: .left(nick: record.nick, owner: record.owner, ts: Clock.milliseconds(), reason: .quit)
+            )
+            _ = try await run(
+                script: ClusterScripts.release,
+                keys: [keys.users, keys.events],
+                arguments: [Array(key.utf8), bytes, announcement.encoded()]
+            )
+        }
+    }
+
+    /// Makes the view equal to Redis's users (and loads the history when the
+    /// view has none), telling local clients about every difference.
+    func reconcile() async throws(BusError) {
+        reconciliationBuffer = []
+        defer { reconciliationBuffer = nil }
+        let replies = try await batch([
+            RedisCommand(["HGETALL", keys.users]),
+            RedisCommand(["LRANGE", keys.history, "0", String(view.historyLength - 1)]),
+        ])
+        var target = ClusterView(historyLength: view.historyLength)
+        if case .array(let flat) = replies[0] {
+            for index in stride(from: 1, to: flat.count, by: 2) {
+                if case .bulk(let bytes) = flat[index], let record = PresenceRecord.decode(bytes) {
+                    _ = target.insert(record.nick, owner: record.owner)
+                }
+            }
+        }
+        // Events that arrived while the snapshot was in flight may be newer than it.
+        for event in reconciliationBuffer ?? [] {
+            switch event {
+            case .joined(let nick, let owner, _): _ = target.insert(nick, owner: owner)
+            case .left(let nick, let owner, _, _): _ = target.remove(nick, owner: owner)
+            case .message, .direct: break
+            }
+        }
+        let ts = Clock.milliseconds()
+        for (key, entry) in view.users where target.users[key] == nil {
+            _ = view.remove(entry.nick, owner: entry.owner)
+            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(encode(.left(nick: entry.nick, ts: ts, reason: .quit)))))
+        }
+        for entry in target.users.values {
+            if view.insert(entry.nick, owner: entry.owner) {
+                metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(encode(.joined(nick: entry.nick, ts: ts)))))
+            }
+        }
+        if view.history.isEmpty, case .array(let stored) = replies[1] {
+            view.replaceHistory(stored.reversed().compactMap { reply in
+                guard case .bulk(let bytes) = reply else { return nil }
+                return ChatLine(storedForm: bytes)
+            })
+        }
+    }
+
+    /// On shutdown: tells the cluster this instance is gone and closes Redis.
+    private func withdraw() async {
+        _ = try? await batch([
+            RedisCommand(["DEL", keys.alive(instance)]),
+            RedisCommand(["SREM", keys.instances, instance]),
+        ])
+        await commands.shutdown()
+        await subscriber.shutdown()
+    }
+}

@@ -1,0 +1,211 @@
+import ChatProtocol
+import Logging
+import NIOCore
+import Redis
+
+/// The bus of a cluster node: presence, history and events in Redis.
+///
+/// - Nicks are claimed atomically in one hash (`ClusterScripts.claim`), so
+///   exactly one node wins a race.
+/// - Each chat line is one `PUBLISH` to the cluster's event channel; a
+///   direct line is published only to the inbox of the instance that holds
+///   the recipient.
+/// - Events this node causes are applied to its own clients at once, in the
+///   sender's order; the copies Redis echoes back are ignored. Events from
+///   other nodes arrive through one subscriber connection and are encoded
+///   once per node.
+/// - The node's `ClusterView` is what its clients were told; it is
+///   reconciled with Redis after every outage.
+actor RedisBus: ChatBus {
+    let keys: ClusterKeys
+    /// Random per process, so a restarted node never mistakes old records for its own.
+    let instance: String
+    let nodeID: String
+    let nodeTTL: Duration
+    let commands: RedisConnection
+    let subscriber: RedisSubscriber
+    let metrics: ChatMetrics
+    let logger: Logger
+    var fanout = LocalFanout()
+    var view: ClusterView
+    var isCommandConnectionUp = true
+    var isSubscriberUp = true
+    var isResyncNeeded = false
+    /// Events received while a reconciliation waits for its snapshot.
+    var reconciliationBuffer: [ClusterEnvelope.Event]?
+
+    init(configuration: NodeConfiguration, commands: RedisConnection, subscriber: RedisSubscriber, metrics: ChatMetrics, logger: Logger) {
+        self.keys = ClusterKeys(prefix: configuration.cluster)
+        self.instance = String(UInt64.random(in: .min ... .max), radix: 36)
+        self.nodeID = configuration.nodeID
+        self.nodeTTL = configuration.nodeTTL
+        self.commands = commands
+        self.subscriber = subscriber
+        self.metrics = metrics
+        self.logger = logger
+        self.view = ClusterView(historyLength: configuration.historyLength)
+    }
+
+    /// Connects to Redis, subscribes, and loads the cluster's users and history.
+    /// Fails with one operator-readable sentence when Redis is unreachable.
+    static func start(configuration: NodeConfiguration, url: RedisURL, metrics: ChatMetrics, logger: Logger) async throws(NodeStartupError) -> RedisBus {
+        let commands = RedisConnection(url: url, logger: logger)
+        let subscriber = RedisSubscriber(url: url, logger: logger)
+        do {
+            try await commands.connect()
+            try await subscriber.connect()
+            _ = try await commands.send("PING")
+        } catch {
+            await commands.shutdown()
+            await subscriber.shutdown()
+            throw NodeStartupError(message: "cannot use Redis at \(url.host):\(url.port): \(error.message)")
+        }
+        let bus = RedisBus(configuration: configuration, commands: commands, subscriber: subscriber, metrics: metrics, logger: logger)
+        await subscriber.subscribe([bus.keys.events, bus.keys.inbox(bus.instance)])
+        do {
+            try await bus.announceAlive()
+            try await bus.reconcile()
+        } catch {
+            throw NodeStartupError(message: "cannot load cluster state from Redis at \(url.host):\(url.port): \(error.message)")
+        }
+        return bus
+    }
+
+    var isAvailable: Bool { isCommandConnectionUp && isSubscriberUp }
+
+    func owner(of connectionID: UInt64) -> String { "\(instance)/\(connectionID)" }
+
+    func record(for member: LocalMember) -> PresenceRecord {
+        PresenceRecord(nick: member.nick.canonical, instance: instance, node: nodeID, connection: member.connectionID)
+    }
+
+    // MARK: ChatBus
+
+    func join(_ member: LocalMember, ref: String?) async throws(BusError) -> JoinOutcome {
+        try requireAvailable()
+        let ts = Clock.milliseconds()
+        let owner = owner(of: member.connectionID)
+        let announcement = ClusterEnvelope(origin: instance, event: .joined(nick: member.nick.canonical, owner: owner, ts: ts))
+        let claimed = try await run(
+            script: ClusterScripts.claim,
+            keys: [keys.users, keys.events],
+            arguments: [Array(member.nick.key.value.utf8), record(for: member).encoded(), announcement.encoded()]
+        )
+        guard claimed == 1 else { return .nickTaken }
+        metrics.busPublishes.increment()
+        // From here to `fanout.add` nothing awaits: the welcome and the start of
+        // event delivery happen in one step, so no event falls in between.
+        _ = view.insert(member.nick.canonical, owner: owner)
+        member.outlet.send(encode(.welcome(nick: member.nick.canonical, node: nodeID, users: view.sortedUsers, history: view.history, ref: ref)))
+        let delivered = fanout.broadcast(encode(.joined(nick: member.nick.canonical, ts: ts)))
+        fanout.add(member)
+        metrics.eventsDelivered.increment(by: Int64(delivered + 1))
+        metrics.joinedUsers.increment()
+        return .joined
+    }
+
+    func leave(_ member: LocalMember, reason: LeaveReason) async {
+        guard fanout.remove(member.nick.key, connectionID: member.connectionID) != nil else { return }
+        metrics.joinedUsers.decrement()
+        let ts = Clock.milliseconds()
+        let owner = owner(of: member.connectionID)
+        if view.remove(member.nick.canonical, owner: owner) {
+            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(encode(.left(nick: member.nick.canonical, ts: ts, reason: reason)))))
+        }
+        let announcement = ClusterEnvelope(origin: instance, event: .left(nick: member.nick.canonical, owner: owner, ts: ts, reason: reason))
+        do {
+            _ = try await run(
+                script: ClusterScripts.release,
+                keys: [keys.users, keys.events],
+                arguments: [Array(member.nick.key.value.utf8), record(for: member).encoded(), announcement.encoded()]
+            )
+        } catch {
+            // Redis is down: the record is removed when the node resynchronises.
+            isResyncNeeded = true
+            logger.debug("could not release nick; will clean up after reconnecting", metadata: ["nick": "\(member.nick)"])
+        }
+    }
+
+    func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?) async throws(BusError) {
+        try requireAvailable()
+        let envelope = ClusterEnvelope(origin: instance, event: .message(line))
+        let replies = try await batch([
+            RedisCommand([Array("LPUSH".utf8), Array(keys.history.utf8), line.storedForm]),
+            RedisCommand(["LTRIM", keys.history, "0", String(view.historyLength - 1)]),
+            RedisCommand([Array("PUBLISH".utf8), Array(keys.events.utf8), envelope.encoded()]),
+        ])
+        guard case .integer = replies.last else { throw failure("PUBLISH was refused: \(replies.last.map { "\($0)" } ?? "")") }
+        metrics.busPublishes.increment()
+        _ = view.record(line)
+        sender.outlet.send(encode(.message(line, ref: ref)))
+        let delivered = fanout.broadcast(encode(.message(line, ref: nil)), excluding: sender.connectionID)
+        metrics.eventsDelivered.increment(by: Int64(delivered + 1))
+    }
+
+    func whisper(_ draft: DirectDraft, to recipientKey: NickKey, from sender: LocalMember, ref: String?) async throws(BusError) -> WhisperOutcome {
+        try requireAvailable()
+        let reply = try await batch([RedisCommand(["HGET", keys.users, recipientKey.value])])
+        guard case .bulk(let bytes) = reply.first, let holder = PresenceRecord.decode(bytes) else { return .noSuchUser }
+        let line = draft.line(to: holder.nick)
+        if holder.instance == instance {
+            if let recipient = fanout.member(recipientKey), recipient.connectionID == holder.connection,
+                recipient.connectionID != sender.connectionID
+            {
+                recipient.outlet.send(encode(.direct(line, ref: nil)))
+                metrics.eventsDelivered.increment()
+            } else if fanout.member(recipientKey) == nil {
+                return .noSuchUser
+            }
+        } else {
+            let envelope = ClusterEnvelope(origin: instance, event: .direct(line, connection: holder.connection))
+            let receivers = try await batch([
+                RedisCommand([Array("PUBLISH".utf8), Array(keys.inbox(holder.instance).utf8), envelope.encoded()])
+            ])
+            metrics.busPublishes.increment()
+            // Nobody listens on a dead instance's inbox: its users are about to be reaped.
+            guard receivers.first?.integer ?? 0 > 0 else { return .noSuchUser }
+        }
+        sender.outlet.send(encode(.direct(line, ref: ref)))
+        metrics.eventsDelivered.increment()
+        return .delivered
+    }
+
+    func users() async throws(BusError) -> [String] {
+        try requireAvailable()
+        return view.sortedUsers
+    }
+
+    // MARK: Helpers
+
+    func requireAvailable() throws(BusError) {
+        guard isAvailable else { throw failure("not connected to Redis") }
+    }
+
+    func failure(_ message: String) -> BusError {
+        metrics.busFailures.increment()
+        return .unavailable(message)
+    }
+
+    func batch(_ commands: [RedisCommand]) async throws(BusError) -> [RedisReply] {
+        do {
+            return try await self.commands.sendBatch(commands)
+        } catch {
+            throw failure(error.message)
+        }
+    }
+
+    func run(script: String, keys: [String], arguments: [[UInt8]]) async throws(BusError) -> Int64 {
+        let command = RedisCommand(
+            [Array("EVAL".utf8), Array(script.utf8), Array(String(keys.count).utf8)] + keys.map { Array($0.utf8) } + arguments
+        )
+        let replies = try await batch([command])
+        guard let value = replies.first?.integer else {
+            throw failure("script failed: \(replies.first.map { "\($0)" } ?? "no reply")")
+        }
+        return value
+    }
+
+    func encode(_ event: ServerEvent) -> ByteBuffer {
+        ByteBuffer(bytes: ChatV1Codec.encode(event))
+    }
+}
