@@ -1,0 +1,158 @@
+import ChatProtocol
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+@Suite("Node and Redis failures")
+struct ClusterFailureTests {
+    @Test("kill -9 of a node: each other client gets exactly one left/node_down per user, and the nick is free again")
+    func nodeDeath() async throws {
+        try await withCluster(nodes: 2) { cluster in
+            let victim = try NodeProcess(arguments: [
+                "--port", "0", "--redis", cluster.redis.url, "--node-ttl", "1", "--node-id", "victim",
+            ])
+            let victimPort = try await victim.waitUntilListening()
+            let doomed = try await WebSocketTestClient.connect(port: victimPort)
+            try await doomed.send(#"{"type":"hello","nick":"doomed"}"#)
+            #expect(await doomed.nextMessage()?.string("type") == "welcome")
+            let (watcherA, welcomeA) = try await cluster.nodes[0].join("watcherA")
+            let (watcherB, _) = try await cluster.nodes[1].join("watcherB")
+            #expect(welcomeA.strings("users")?.contains("doomed") == true)
+            _ = await watcherA.next(ofType: "joined")
+
+            let killedAt = ContinuousClock.now
+            victim.signal(SIGKILL)
+            for watcher in [watcherA, watcherB] {
+                let left = await watcher.next(ofType: "left", timeout: .seconds(6))
+                #expect(left?.string("nick") == "doomed")
+                #expect(left?.string("reason") == "node_down")
+            }
+            let detection = ContinuousClock.now - killedAt
+            #expect(detection < .seconds(3), "node-ttl 1 s + 2 s")
+            print("node death detected after \(detection)")
+            for watcher in [watcherA, watcherB] {
+                #expect(await watcher.next(ofType: "left", timeout: .seconds(1)) == nil)
+            }
+            let (_, welcome) = try await cluster.nodes[1].join("doomed")
+            #expect(welcome.string("nick") == "doomed")
+        }
+    }
+
+    @Test("SIGTERM of a node: its clients get 1001, the others see left/quit, the nick is free at once")
+    func nodeShutdown() async throws {
+        try await withCluster(nodes: 1) { cluster in
+            let leaving = try NodeProcess(arguments: ["--port", "0", "--redis", cluster.redis.url, "--node-id", "leaving"])
+            let port = try await leaving.waitUntilListening()
+            let client = try await WebSocketTestClient.connect(port: port)
+            try await client.send(#"{"type":"hello","nick":"mover"}"#)
+            #expect(await client.nextMessage()?.string("type") == "welcome")
+            let (watcher, _) = try await cluster.nodes[0].join("watcher")
+
+            leaving.signal(SIGTERM)
+            #expect(await client.closeCode() == .some(1001))
+            let left = await watcher.next(ofType: "left")
+            #expect(left?.string("nick") == "mover")
+            #expect(left?.string("reason") == "quit")
+            let (_, welcome) = try await cluster.nodes[0].join("mover")
+            #expect(welcome.string("nick") == "mover")
+            #expect(await leaving.waitForExit().status == 0)
+        }
+    }
+
+    @Test("Redis outage: clients stay, chat is unavailable and readyz 503; after a restart with an empty Redis presence is complete again")
+    func redisOutage() async throws {
+        try await withCluster(nodes: 2) { cluster in
+            let (alice, _) = try await cluster.nodes[0].join("alice")
+            let (bob, _) = try await cluster.nodes[1].join("bob")
+            let (carol, _) = try await cluster.nodes[1].join("carol")
+            var aliceList = UserList(["alice", "bob", "carol"])
+            _ = await alice.next(ofType: "joined"); _ = await alice.next(ofType: "joined")
+
+            cluster.redis.stop()
+            #expect(await waitUntil { await readiness(cluster.nodes[0].port) == 503 })
+            try await alice.send(#"{"type":"say","text":"anyone?","ref":"s"}"#)
+            let refused = await alice.next(ofType: "error")
+            #expect(refused?.string("code") == "unavailable")
+            #expect(refused?.string("ref") == "s")
+            try await alice.send(#"{"type":"who"}"#)
+            #expect(await alice.next(ofType: "error")?.string("code") == "unavailable")
+            let newcomer = try await cluster.nodes[0].connect()
+            try await newcomer.send(#"{"type":"hello","nick":"newcomer"}"#)
+            #expect(await newcomer.next(ofType: "error")?.string("code") == "unavailable")
+            await carol.disconnect()
+
+            let restartedAt = ContinuousClock.now
+            try cluster.redis.start()
+            var users: [String]?
+            let complete = await waitUntil(timeout: .seconds(10)) {
+                try? await alice.send(#"{"type":"who"}"#)
+                while let event = await alice.nextMessage(timeout: .milliseconds(500)) {
+                    aliceList.apply(event)
+                    if event.string("type") == "users" {
+                        users = event.strings("users")
+                        return users == ["alice", "bob"]
+                    }
+                }
+                return false
+            }
+            #expect(complete, "who after restart: \(users ?? [])")
+            print("presence complete \(ContinuousClock.now - restartedAt) after the Redis restart")
+            #expect(await readiness(cluster.nodes[0].port) == 200)
+            // Let any late reconciliation events arrive, then compare.
+            while let event = await alice.nextMessage(timeout: .seconds(2)) { aliceList.apply(event) }
+            #expect(aliceList.sorted == ["alice", "bob"])
+
+            try await bob.send(#"{"type":"say","text":"back"}"#)
+            #expect(await alice.next(ofType: "message")?.string("text") == "back")
+        }
+    }
+
+    @Test("an unreachable --redis at start-up is one line on standard error and a non-zero exit")
+    func unreachableAtStartup() async throws {
+        let port = try FreePort.find()
+        let outcome = try await NodeProcess(arguments: ["--port", "0", "--redis", "redis://127.0.0.1:\(port)"]).waitForExit()
+        #expect(outcome.status != 0)
+        #expect(outcome.stdout.isEmpty)
+        #expect(outcome.stderr.split(separator: "\n").count == 1, "stderr: \(outcome.stderr)")
+        #expect(outcome.stderr.contains("Redis"))
+    }
+}
+
+/// A client's user list as built from `welcome`, `joined` and `left`.
+struct UserList {
+    private var nicks: Set<String>
+
+    init(_ nicks: [String]) {
+        self.nicks = Set(nicks)
+    }
+
+    mutating func apply(_ event: [String: JSONValue]) {
+        switch event["type"]?.stringValue {
+        case "joined": if let nick = event["nick"]?.stringValue { nicks.insert(nick) }
+        case "left": if let nick = event["nick"]?.stringValue { nicks.remove(nick) }
+        default: break
+        }
+    }
+
+    var sorted: [String] { Array(nicks).sortedAsUserList() }
+}
+
+func readiness(_ port: Int) async -> Int {
+    let url = URL(string: "http://127.0.0.1:\(port)/readyz")!
+    guard let (_, response) = try? await URLSession.shared.data(from: url) else { return 0 }
+    return (response as? HTTPURLResponse)?.statusCode ?? 0
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+func waitUntil(timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(100))
+    }
+    return false
+}
