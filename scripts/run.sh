@@ -1,9 +1,69 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds chat-node, and starts a standalone node.
-# Extra arguments go to chat-node, e.g. ./scripts/run.sh --port 9000
+# Starts a local chat cluster on loopback: redis-server, three chat-node
+# processes and HAProxy in front, and prints the one URL to open.
+# Ctrl-C stops everything.
+#
+#   ./scripts/run.sh            the local cluster
+#   ./scripts/run.sh --single   one standalone node (no Redis), extra flags go to chat-node
+#
+# Ports: CHAT_LB_PORT (8080), CHAT_NODE_PORTS ("8081 8082 8083"), CHAT_REDIS_PORT (6390).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/setup.sh
+if [ "${1:-}" = "--single" ]; then
+    shift
+    ./scripts/setup.sh
+    swift build --product chat-node
+    exec "$(swift build --show-bin-path)/chat-node" "$@"
+fi
+
+./scripts/setup.sh haproxy
 swift build --product chat-node
-exec "$(swift build --show-bin-path)/chat-node" "$@"
+bin="$(swift build --show-bin-path)/chat-node"
+
+lb_port=${CHAT_LB_PORT:-8080}
+redis_port=${CHAT_REDIS_PORT:-6390}
+read -r -a node_ports <<< "${CHAT_NODE_PORTS:-8081 8082 8083}"
+run_dir=$(mktemp -d -t chat-cluster.XXXXXX)
+pids=()
+
+stop_all() {
+    trap - INT TERM EXIT
+    echo "stopping the cluster..."
+    # Nodes first (they drain their clients through Redis), then HAProxy and Redis.
+    for pid in "${pids[@]:1}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]:1}"; do wait "$pid" 2>/dev/null || true; done
+    kill -TERM "${pids[0]}" 2>/dev/null || true
+    wait "${pids[0]}" 2>/dev/null || true
+    echo "stopped; logs were in $run_dir"
+}
+trap stop_all INT TERM EXIT
+
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no > "$run_dir/redis.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do
+    redis-cli -p "$redis_port" ping > /dev/null 2>&1 && break
+    sleep 0.1
+done
+
+index=1
+for port in "${node_ports[@]}"; do
+    "$bin" --port "$port" --redis "redis://127.0.0.1:$redis_port" --node-id "node-$index" \
+        > "$run_dir/node-$index.out" 2> "$run_dir/node-$index.log" &
+    pids+=($!)
+    index=$((index + 1))
+done
+for index in $(seq ${#node_ports[@]}); do
+    for _ in $(seq 100); do
+        grep -q "listening on" "$run_dir/node-$index.out" 2>/dev/null && break
+        sleep 0.1
+    done
+done
+
+./scripts/local-haproxy-config.sh "$lb_port" "${node_ports[@]}" > "$run_dir/haproxy.cfg"
+haproxy -f "$run_dir/haproxy.cfg" -db > "$run_dir/haproxy.log" 2>&1 &
+pids+=($!)
+
+echo "chat cluster is up: open http://127.0.0.1:$lb_port"
+echo "(nodes on ports ${node_ports[*]}, Redis on $redis_port, logs in $run_dir; Ctrl-C stops everything)"
+wait -n "${pids[@]}" || true

@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/setup.sh
+./scripts/setup.sh haproxy docker-compose
 swift build --build-tests
 swift test --skip-build "$@"

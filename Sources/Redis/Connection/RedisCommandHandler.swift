@@ -5,6 +5,8 @@ struct RedisRequest {
     enum ReplyHandling {
         /// Complete this promise with the reply.
         case promise(EventLoopPromise<RedisReply>)
+        /// Add the reply to a batch, which completes once all its replies arrived.
+        case batch(RedisReplyBatch)
         /// The caller does not need the reply; drop it when it arrives.
         case discard
         /// No reply of its own comes back: pub/sub confirmations arrive as pushes.
@@ -44,7 +46,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
         switch request.reply {
-        case .promise, .discard: pending.append(request.reply)
+        case .promise, .discard, .batch: pending.append(request.reply)
         case .push: break
         }
         context.write(wrapOutboundOut(request.command.bytes), promise: promise)
@@ -72,8 +74,10 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             // A reply nobody asked for; the server would have to be broken. Ignore it.
             return
         }
-        if case .promise(let promise) = handling {
-            promise.succeed(reply)
+        switch handling {
+        case .promise(let promise): promise.succeed(reply)
+        case .batch(let batch): batch.append(reply)
+        case .discard, .push: break
         }
     }
 
@@ -110,7 +114,40 @@ final class RedisCommandHandler: ChannelDuplexHandler {
 
     private func failAll(_ error: RedisError) {
         while let handling = pending.popFirst() {
-            if case .promise(let promise) = handling { promise.fail(error) }
+            switch handling {
+            case .promise(let promise): promise.fail(error)
+            case .batch(let batch): batch.fail(error)
+            case .discard, .push: break
+            }
         }
+    }
+}
+
+/// Collects the replies of commands written back to back, completing one
+/// promise for all of them instead of allocating one per command.
+final class RedisReplyBatch: @unchecked Sendable {
+    // @unchecked: created on the connection's event loop and then touched only
+    // by the command handler, on that same loop.
+    let promise: EventLoopPromise<[RedisReply]>
+    private let expected: Int
+    private var replies: [RedisReply] = []
+    private var isFailed = false
+
+    init(expected: Int, promise: EventLoopPromise<[RedisReply]>) {
+        self.expected = expected
+        self.promise = promise
+        replies.reserveCapacity(expected)
+    }
+
+    func append(_ reply: RedisReply) {
+        guard !isFailed else { return }
+        replies.append(reply)
+        if replies.count == expected { promise.succeed(replies) }
+    }
+
+    func fail(_ error: RedisError) {
+        guard !isFailed else { return }
+        isFailed = true
+        promise.fail(error)
     }
 }

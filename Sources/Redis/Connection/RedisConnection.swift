@@ -125,13 +125,13 @@ public actor RedisConnection {
     /// replies in order; error replies are returned, not thrown.
     public func sendBatch(_ commands: [RedisCommand]) async throws(RedisError) -> [RedisReply] {
         guard let channel, channel.isActive else { throw .notConnected() }
-        let futures = commands.map { command in
-            let promise = eventLoop.makePromise(of: RedisReply.self)
-            write(RedisRequest(command: command, reply: .promise(promise)), to: channel)
-            return promise.futureResult
+        guard !commands.isEmpty else { return [] }
+        let batch = RedisReplyBatch(expected: commands.count, promise: eventLoop.makePromise())
+        for command in commands {
+            write(RedisRequest(command: command, reply: .batch(batch)), to: channel)
         }
         do {
-            return try await EventLoopFuture.whenAllSucceed(futures, on: eventLoop).get()
+            return try await batch.promise.futureResult.get()
         } catch let error as RedisError {
             throw error
         } catch {

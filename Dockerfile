@@ -1,0 +1,28 @@
+# Multi-stage build: compile chat-node with the Swift toolchain, ship it on a
+# slim Debian with only the hiredis runtime library.
+ARG SWIFT_VERSION=6.3
+FROM swift:${SWIFT_VERSION}-bookworm AS build
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libhiredis-dev pkg-config \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# Resolve dependencies in their own layer so source edits do not refetch them.
+COPY Package.swift ./
+RUN mkdir -p Sources Tests && swift package resolve || true
+COPY Sources ./Sources
+COPY Tests ./Tests
+RUN swift build -c release --product chat-node --static-swift-stdlib \
+    && cp "$(swift build -c release --show-bin-path)/chat-node" /chat-node
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libhiredis0.14 \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /chat-node /usr/local/bin/chat-node
+USER nobody
+ENV CHAT_HOST=0.0.0.0 \
+    CHAT_PORT=8080
+EXPOSE 8080
+# SIGTERM drains the node: clients get 1001 and reconnect through the load balancer.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["chat-node"]

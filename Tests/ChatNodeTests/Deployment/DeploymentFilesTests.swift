@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+
+/// The repository's root, found from this file's path.
+private let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// Runs a command from the repository root; returns its exit status and output.
+private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    process.currentDirectoryURL = repositoryRoot
+    var environment = ProcessInfo.processInfo.environment
+    environment["PATH"] = (environment["PATH"] ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin"
+    process.environment = environment
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+@Suite("Deployment files")
+struct DeploymentFilesTests {
+    @Test("docker-compose.yml is valid (docker-compose config)")
+    func composeFile() throws {
+        let result = try run(["docker-compose", "-f", "docker-compose.yml", "config", "-q"])
+        #expect(result.status == 0, "\(result.output)")
+    }
+
+    @Test("the compose file publishes only the load balancer and lets chat scale")
+    func composeShape() throws {
+        let result = try run(["docker-compose", "-f", "docker-compose.yml", "config"])
+        #expect(result.status == 0)
+        let config = result.output
+        #expect(config.contains("published: 8080") || config.contains("8080:8080"))
+        #expect(!config.contains("container_name"))
+        #expect(config.contains("CHAT_REDIS: redis://redis:6379"))
+    }
+
+    @Test("the HAProxy configuration of the compose deployment passes haproxy -c")
+    func composeHAProxy() throws {
+        let result = try run(["haproxy", "-c", "-f", "deploy/haproxy/haproxy.cfg"])
+        #expect(result.status == 0, "\(result.output)")
+        let config = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/haproxy/haproxy.cfg"), encoding: .utf8)
+        #expect(config.contains("balance leastconn"))
+        #expect(config.contains("GET /readyz"))
+        #expect(config.contains("timeout tunnel"))
+    }
+
+    @Test("the local cluster's generated HAProxy configuration passes haproxy -c")
+    func localHAProxy() throws {
+        let rendered = try run(["bash", "scripts/local-haproxy-config.sh", "18080", "18081", "18082", "18083"])
+        #expect(rendered.status == 0)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("chat-local-\(UUID().uuidString).cfg")
+        try rendered.output.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let result = try run(["haproxy", "-c", "-f", file.path])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(rendered.output.contains("server node-3 127.0.0.1:18083 check"))
+    }
+}
