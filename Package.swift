@@ -82,8 +82,10 @@ let package = Package(
         .executableTarget(
             name: "chat-bench",
             dependencies: [
-                "Redis", "ChatProtocol", "TestSupport",
+                "Redis", "ChatProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]

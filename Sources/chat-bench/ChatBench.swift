@@ -4,7 +4,6 @@ import Foundation
 import Histogram
 import Logging
 import Redis
-import TestSupport
 
 /// Benchmarks that report what they measured; nothing here asserts a target.
 @main
@@ -65,35 +64,17 @@ struct FanoutBenchmark: AsyncParsableCommand {
     @Option(help: "Messages per second the sender attempts") var rate = 500.0
 
     func run() async throws {
-        var receivers: [WebSocketTestClient] = []
-        for index in 0..<clients {
-            let client = try await WebSocketTestClient.connect(port: ports[index % ports.count])
-            try await client.send(#"{"type":"hello","nick":"r\#(index)"}"#)
-            _ = await client.nextMessage()
-            receivers.append(client)
-        }
-        let sender = try await WebSocketTestClient.connect(port: ports[0])
-        try await sender.send(#"{"type":"hello","nick":"sender"}"#)
-        _ = await sender.nextMessage()
-        try await Task.sleep(for: .milliseconds(500))
-
         let origin = ContinuousClock.now
+        var receivers: [LatencyProbe] = []
+        for index in 0..<clients {
+            receivers.append(try await LatencyProbe.connect(port: ports[index % ports.count], nick: "r\(index)", origin: origin))
+        }
+        let sender = try await LatencyProbe.connect(port: ports[0], nick: "sender", origin: origin)
+        try await Task.sleep(for: .seconds(1))
+
         func micros() -> UInt64 {
             let elapsed = ContinuousClock.now - origin
             return UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
-        }
-        let collectors = receivers.map { client in
-            Task { () -> Histogram<UInt64> in
-                var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-                var received = 0
-                while received < messages, let event = await client.nextMessage(timeout: .seconds(10)) {
-                    guard event["type"]?.stringValue == "message", let text = event["text"]?.stringValue,
-                        let sent = UInt64(text.dropFirst(2)) else { continue }
-                    _ = histogram.record(micros() - sent)
-                    received += 1
-                }
-                return histogram
-            }
         }
         let started = ContinuousClock.now
         let interval = Duration.seconds(1 / rate)
@@ -102,11 +83,23 @@ struct FanoutBenchmark: AsyncParsableCommand {
             let due = started + interval * (index + 1)
             if due > .now { try await Task.sleep(until: due) }
         }
+        let sent = ContinuousClock.now - started
+        let expected = UInt64(messages * clients)
         var total = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-        for collector in collectors { total.add(await collector.value) }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            total = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+            for receiver in receivers { total.add(try await receiver.histogram()) }
+            if total.totalCount >= expected { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
         let elapsed = ContinuousClock.now - started
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print("fan-out: \(messages) messages x \(clients) receivers over \(ports.count) node(s): \(total.totalCount) deliveries in \(String(format: "%.2f", seconds)) s (\(String(format: "%.0f", Double(total.totalCount) / seconds)) per second)")
+        func seconds(_ duration: Duration) -> Double {
+            Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        }
+        print("fan-out: \(messages) messages (sent in \(String(format: "%.2f", seconds(sent))) s) x \(clients) receivers over \(ports.count) node(s): \(total.totalCount)/\(expected) deliveries in \(String(format: "%.2f", seconds(elapsed))) s (\(String(format: "%.0f", Double(total.totalCount) / seconds(elapsed))) per second)")
         print("latency µs: p50 \(total.valueAtPercentile(50)) p90 \(total.valueAtPercentile(90)) p99 \(total.valueAtPercentile(99)) max \(total.maxRecorded)")
+        for receiver in receivers { try? await receiver.channel.close() }
+        try? await sender.channel.close()
     }
 }

@@ -108,6 +108,11 @@ public final class WebSocketTestClient: Sendable {
         await events.next(timeout: timeout)
     }
 
+    /// The next event, waiting as long as it takes; nil once the connection ended.
+    public func next() async -> Event? {
+        await events.next()
+    }
+
     /// The next text message as a JSON object, skipping pings; nil on timeout or another event.
     public func nextMessage(timeout: Duration = .seconds(5)) async -> [String: JSONValue]? {
         while let event = await next(timeout: timeout) {
