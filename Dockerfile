@@ -12,13 +12,16 @@ RUN mkdir -p Sources Tests && swift package resolve || true
 COPY Sources ./Sources
 COPY Tests ./Tests
 RUN swift build -c release --product chat-node --static-swift-stdlib \
-    && cp "$(swift build -c release --show-bin-path)/chat-node" /chat-node
+    && mkdir /staging \
+    && cp "$(swift build -c release --show-bin-path)/chat-node" /staging/ \
+    && cp -R "$(swift build -c release --show-bin-path)/swift-chat-cluster_ChatNode.resources" /staging/
 
 FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libhiredis0.14 \
     && rm -rf /var/lib/apt/lists/*
-COPY --from=build /chat-node /usr/local/bin/chat-node
+# The web client's files travel in the resource bundle next to the executable.
+COPY --from=build /staging/ /usr/local/bin/
 USER nobody
 ENV CHAT_HOST=0.0.0.0 \
     CHAT_PORT=8080

@@ -7,7 +7,7 @@ shift
 
 cat <<CONFIG
 global
-    maxconn 10000
+    maxconn 4096
 
 defaults
     mode http

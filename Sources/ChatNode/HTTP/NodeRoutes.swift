@@ -7,8 +7,13 @@ enum NodeRoutes {
     /// answer to a `/chat` request that was not upgraded.
     static func router(for node: ChatNode) -> Router<BasicRequestContext> {
         let router = Router()
-        router.get("/") { _, _ in
-            WebClientPage.response()
+        let assets = WebClientAssets()
+        router.get("/") { request, _ in
+            assets.response(for: "/index.html", host: request.head.authority) ?? plainText("web client missing\n", status: .notFound)
+        }
+        router.get("/app/**") { request, _ in
+            let path = String(request.uri.path.dropFirst("/app".count))
+            return assets.response(for: path, host: request.head.authority) ?? plainText("not found\n", status: .notFound)
         }
         router.get("/healthz") { _, _ in
             plainText("ok\n")

@@ -1,0 +1,72 @@
+// One WebSocket to the chat endpoint that reconnects by itself with
+// jittered exponential backoff. Emits 'status' and 'event' events.
+
+export class ChatConnection extends EventTarget {
+  constructor(url, protocol) {
+    super();
+    this.url = url;
+    this.protocol = protocol;
+    this.socket = null;
+    this.attempt = 0;
+    this.retryTimer = null;
+    this.wanted = false;
+  }
+
+  get isOpen() {
+    return this.socket !== null && this.socket.readyState === WebSocket.OPEN;
+  }
+
+  open() {
+    this.wanted = true;
+    if (this.socket) return;
+    this.emitStatus('connecting', { attempt: this.attempt });
+    let socket;
+    try {
+      socket = new WebSocket(this.url, [this.protocol.SUBPROTOCOL]);
+    } catch (error) {
+      this.scheduleRetry();
+      return;
+    }
+    this.socket = socket;
+    socket.addEventListener('open', () => {
+      this.attempt = 0;
+      this.emitStatus('open', {});
+    });
+    socket.addEventListener('message', (message) => {
+      const event = this.protocol.decode(message.data);
+      if (event) this.dispatchEvent(new CustomEvent('event', { detail: event }));
+    });
+    socket.addEventListener('close', (close) => {
+      this.socket = null;
+      this.emitStatus('closed', { code: close.code, reason: close.reason });
+      if (this.wanted) this.scheduleRetry();
+    });
+  }
+
+  close() {
+    this.wanted = false;
+    clearTimeout(this.retryTimer);
+    if (this.socket) this.socket.close(1000);
+  }
+
+  /** Sends a client message; returns false when not connected. */
+  send(message) {
+    if (!this.isOpen) return false;
+    this.socket.send(this.protocol.encode(message));
+    return true;
+  }
+
+  scheduleRetry() {
+    clearTimeout(this.retryTimer);
+    // Full jitter: clients of a dead node must not all return at the same instant.
+    const ceiling = Math.min(10000, 500 * 2 ** this.attempt);
+    const delay = 250 + Math.random() * ceiling;
+    this.attempt += 1;
+    this.emitStatus('waiting', { delay });
+    this.retryTimer = setTimeout(() => this.open(), delay);
+  }
+
+  emitStatus(state, detail) {
+    this.dispatchEvent(new CustomEvent('status', { detail: { state, ...detail } }));
+  }
+}

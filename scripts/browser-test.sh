@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs the web client's browser tests: headless Chromium driven by Selenium
+# against a real local cluster. Screenshots go to artifacts/screenshots/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/setup.sh haproxy chromium chromium-driver python3-venv
+swift build --product chat-node
+
+venv=.venv-browser
+if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c "import selenium" 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "selenium>=4.20" "pytest>=8"
+fi
+"$venv/bin/pytest" -q Tests/Browser "$@"
