@@ -36,13 +36,13 @@ struct RateLimitTests {
 
     @Test("tokens refill at the configured rate")
     func refill() async throws {
-        try await withNode({ $0.rate = 20; $0.burst = 1 }) { node in
+        try await withNode({ $0.rate = 1; $0.burst = 1 }) { node in
             let client = try await node.connect()
             try await client.send(#"{"type":"ping"}"#)
             try await client.send(#"{"type":"ping"}"#)
             #expect(await client.nextMessage()?.string("type") == "pong")
             #expect(await client.nextMessage()?.string("code") == "rate_limited")
-            try await Task.sleep(for: .milliseconds(150))
+            try await Task.sleep(for: .milliseconds(1100))
             try await client.send(#"{"type":"ping"}"#)
             #expect(await client.nextMessage()?.string("type") == "pong")
         }
