@@ -1,0 +1,79 @@
+import ChatProtocol
+import Testing
+
+@testable import ChatNode
+
+@Suite("Cluster view")
+struct ClusterViewTests {
+    @Test("joined is forwarded once; a repeat or a new holder of a listed nick is not")
+    func inserts() {
+        var view = ClusterView(historyLength: 50)
+        let first = view.insert("Åsa", owner: "a/1")
+        let repeated = view.insert("Åsa", owner: "a/1")
+        let newHolder = view.insert("åsa", owner: "b/7")
+        #expect(first)
+        #expect(!repeated)
+        #expect(!newHolder)
+        #expect(view.sortedUsers == ["åsa"])
+    }
+
+    @Test("left is forwarded only for the current holder of the nick")
+    func removes() {
+        var view = ClusterView(historyLength: 50)
+        _ = view.insert("bob", owner: "a/1")
+        _ = view.insert("bob", owner: "b/2")
+        let formerHolder = view.remove("bob", owner: "a/1")
+        let currentHolder = view.remove("BOB", owner: "b/2")
+        let again = view.remove("bob", owner: "b/2")
+        #expect(!formerHolder)
+        #expect(currentHolder)
+        #expect(!again)
+        #expect(view.sortedUsers.isEmpty)
+    }
+
+    @Test("history keeps the newest lines and drops duplicates by id")
+    func history() {
+        var view = ClusterView(historyLength: 3)
+        for index in 1...5 {
+            _ = view.record(ChatLine(id: "m\(index)", from: "a", text: "\(index)", ts: Int64(index)))
+        }
+        let duplicate = view.record(ChatLine(id: "m5", from: "a", text: "again", ts: 9))
+        #expect(!duplicate)
+        #expect(view.history.map(\.id) == ["m3", "m4", "m5"])
+    }
+}
+
+@Suite("Cluster envelopes")
+struct ClusterEnvelopeTests {
+    @Test("every kind round-trips", arguments: [
+        ClusterEnvelope.Event.message(ChatLine(id: "x-1", from: "Åsa", text: "hi \"there\"\n<b>", ts: 1_732_500_000_123)),
+        .direct(DirectLine(id: "x-2", from: "a", to: "b", text: "psst", ts: 5), connection: 42),
+        .joined(nick: "नमस्ते", owner: "inst/9", ts: 7),
+        .left(nick: "bob", owner: "inst/3", ts: 8, reason: .nodeDown),
+    ])
+    func roundTrip(_ event: ClusterEnvelope.Event) {
+        let envelope = ClusterEnvelope(origin: "abc", event: event)
+        #expect(ClusterEnvelope.decode(envelope.encoded()) == envelope)
+    }
+
+    @Test("unknown kinds and malformed payloads are ignored; extra fields are fine")
+    func tolerance() {
+        #expect(ClusterEnvelope.decode(Array(#"{"v":2,"origin":"o","kind":"reaction","emoji":"👍"}"#.utf8)) == nil)
+        #expect(ClusterEnvelope.decode(Array("not json".utf8)) == nil)
+        let newer = #"{"v":2,"origin":"o","kind":"joined","nick":"a","owner":"i/1","ts":3,"avatar":"x"}"#
+        #expect(ClusterEnvelope.decode(Array(newer.utf8))?.event == .joined(nick: "a", owner: "i/1", ts: 3))
+    }
+
+    @Test("the reap script's left envelope (written by Lua cjson) decodes")
+    func reapFormat() {
+        let lua = #"{"reason":"node_down","origin":"","nick":"\u00c5sa","kind":"left","owner":"i\/4","v":1,"ts":1732500000123}"#
+        #expect(ClusterEnvelope.decode(Array(lua.utf8))?.event == .left(nick: "Åsa", owner: "i/4", ts: 1_732_500_000_123, reason: .nodeDown))
+    }
+
+    @Test("presence records round-trip")
+    func presence() {
+        let record = PresenceRecord(nick: "Åsa", instance: "i", node: "node-1", connection: 12)
+        #expect(PresenceRecord.decode(record.encoded()) == record)
+        #expect(record.owner == "i/12")
+    }
+}
