@@ -8,15 +8,25 @@ import Redis
 /// environment (a flag wins over its variable) and validates everything,
 /// so a bad value produces one clear sentence.
 public struct NodeSettings: Sendable {
+    /// `--host` [CHAT_HOST]: address to bind.
     public var host: String?
+    /// `--port` [CHAT_PORT]: port to bind, 0 for any free one.
     public var port: String?
+    /// `--redis` [CHAT_REDIS]: `redis://` URL of the cluster's Redis.
     public var redis: String?
+    /// `--node-id` [CHAT_NODE_ID]: the id other nodes and clients see.
     public var nodeID: String?
+    /// `--ping-interval` [CHAT_PING_INTERVAL]: seconds between heartbeats.
     public var pingInterval: String?
+    /// `--node-ttl` [CHAT_NODE_TTL]: seconds after which a silent node is dead.
     public var nodeTTL: String?
+    /// `--allowed-origin`, repeatable [CHAT_ALLOWED_ORIGINS, comma-separated].
     public var allowedOrigins: [String] = []
+    /// `--rate` [CHAT_RATE]: messages per second per connection, 0 for no limit.
     public var rate: String?
+    /// `--burst` [CHAT_BURST]: messages per connection in a burst.
     public var burst: String?
+    /// `--cluster` [CHAT_CLUSTER]: prefix of every Redis key and channel.
     public var cluster: String?
 
     /// Creates empty settings: every value comes from the environment or the defaults.
