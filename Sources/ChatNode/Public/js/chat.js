@@ -206,6 +206,12 @@ export class ChatPanel {
       return;
     }
     if (!this.joined && event.code === 'unavailable') {
+      if (this.rejoining) {
+        // The cluster's bus is down; keep the connection and try again shortly.
+        this.system('Chat is temporarily unavailable; rejoining when it is back…');
+        setTimeout(() => { if (!this.joined) this.sendHello(); }, 2000);
+        return;
+      }
       this.dom.joinButton.disabled = false;
       this.dom.nickError.textContent = 'Chat is temporarily unavailable. Try again in a moment.';
       return;
