@@ -3,6 +3,11 @@
 # As root it runs apt-get; otherwise it prints the exact command and fails.
 set -euo pipefail
 
+if ! command -v swift >/dev/null 2>&1; then
+    echo "swift is not on PATH; install the Swift 6 toolchain from swift.org first" >&2
+    exit 1
+fi
+
 packages=(pkg-config libhiredis-dev redis-server redis-tools "$@")
 
 missing=()
@@ -27,7 +32,3 @@ else
     exit 1
 fi
 
-if ! command -v swift >/dev/null 2>&1; then
-    echo "swift is not on PATH; install the Swift 6 toolchain from swift.org first" >&2
-    exit 1
-fi
