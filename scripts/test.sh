@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds once, runs every Swift test, then the web
-# client's browser tests (headless Chromium against a real local cluster).
+# Installs what is missing, builds once, runs every Swift test, the web
+# client's protocol tests (node), then its browser tests (headless Chromium
+# against a real local cluster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/setup.sh haproxy docker-compose chromium chromium-driver python3-venv
+extra=()
+command -v node > /dev/null 2>&1 || extra+=(nodejs)
+./scripts/setup.sh haproxy docker-compose chromium chromium-driver python3-venv "${extra[@]}"
 swift build --build-tests
 swift test --skip-build "$@"
+node --test Tests/WebClient
 ./scripts/browser-test.sh
