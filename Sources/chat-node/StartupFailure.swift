@@ -1,6 +1,5 @@
 import ChatNode
 import NIOCore
-import ServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc
@@ -19,9 +18,6 @@ enum StartupFailure {
             if error.errnoCode == EACCES {
                 return "cannot listen on \(configuration.host):\(configuration.port): permission denied"
             }
-        }
-        if let error = error as? ServiceGroupError {
-            return "stopped: \(error)"
         }
         return "stopped: \(error)"
     }

@@ -7,14 +7,20 @@ import Testing
 struct RedisSubscriberTests {
     let logger = Logger(label: "test")
 
+    /// A connected publisher and subscriber for `server`.
+    private func connectedPair(to server: RedisServerProcess, bufferedMessages: Int = 4096) async throws -> (RedisConnection, RedisSubscriber) {
+        let url = try RedisURL(parsing: server.url)
+        let publisher = RedisConnection(url: url, logger: logger)
+        let subscriber = RedisSubscriber(url: url, logger: logger, bufferedMessages: bufferedMessages)
+        try await publisher.connect()
+        try await subscriber.connect()
+        return (publisher, subscriber)
+    }
+
     @Test("a published message arrives on the subscribed channel")
     func roundTrip() async throws {
         let server = try RedisServerProcess()
-        let url = try RedisURL(parsing: server.url)
-        let publisher = RedisConnection(url: url, logger: logger)
-        let subscriber = RedisSubscriber(url: url, logger: logger)
-        try await publisher.connect()
-        try await subscriber.connect()
+        let (publisher, subscriber) = try await connectedPair(to: server)
         await subscriber.subscribe(["room"])
         #expect(try await publisher.send("PUBLISH", "room", "hello").integer == 1)
         var messages = subscriber.messages.makeAsyncIterator()
@@ -27,11 +33,7 @@ struct RedisSubscriberTests {
     @Test("subscribing to several channels at once waits for every confirmation")
     func severalChannels() async throws {
         let server = try RedisServerProcess()
-        let url = try RedisURL(parsing: server.url)
-        let publisher = RedisConnection(url: url, logger: logger)
-        let subscriber = RedisSubscriber(url: url, logger: logger)
-        try await publisher.connect()
-        try await subscriber.connect()
+        let (publisher, subscriber) = try await connectedPair(to: server)
         await subscriber.subscribe(["a", "b", "c"])
         for channel in ["a", "b", "c"] {
             #expect(try await publisher.send("PUBLISH", channel, channel).integer == 1)
@@ -43,11 +45,7 @@ struct RedisSubscriberTests {
     @Test("pattern subscriptions report the pattern and the channel")
     func patterns() async throws {
         let server = try RedisServerProcess()
-        let url = try RedisURL(parsing: server.url)
-        let publisher = RedisConnection(url: url, logger: logger)
-        let subscriber = RedisSubscriber(url: url, logger: logger)
-        try await publisher.connect()
-        try await subscriber.connect()
+        let (publisher, subscriber) = try await connectedPair(to: server)
         await subscriber.psubscribe(["node.*"])
         try await publisher.send("PUBLISH", "node.7", "x")
         var messages = subscriber.messages.makeAsyncIterator()
@@ -59,11 +57,7 @@ struct RedisSubscriberTests {
     @Test("many messages arrive in publish order")
     func order() async throws {
         let server = try RedisServerProcess()
-        let url = try RedisURL(parsing: server.url)
-        let publisher = RedisConnection(url: url, logger: logger)
-        let subscriber = RedisSubscriber(url: url, logger: logger, bufferedMessages: 64)
-        try await publisher.connect()
-        try await subscriber.connect()
+        let (publisher, subscriber) = try await connectedPair(to: server, bufferedMessages: 64)
         await subscriber.subscribe(["seq"])
         let count = 5000
         _ = try await publisher.sendBatch((0..<count).map { RedisCommand(["PUBLISH", "seq", String($0)]) })
@@ -80,11 +74,7 @@ struct RedisSubscriberTests {
     @Test("after a server restart the subscriber re-subscribes and later messages arrive")
     func survivesRestart() async throws {
         let server = try RedisServerProcess()
-        let url = try RedisURL(parsing: server.url)
-        let publisher = RedisConnection(url: url, logger: logger)
-        let subscriber = RedisSubscriber(url: url, logger: logger)
-        try await publisher.connect()
-        try await subscriber.connect()
+        let (publisher, subscriber) = try await connectedPair(to: server)
         await subscriber.subscribe(["room"])
         let runners = [Task { await publisher.run() }, Task { await subscriber.run() }]
 

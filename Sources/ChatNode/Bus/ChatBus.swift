@@ -1,4 +1,5 @@
 import ChatProtocol
+import NIOCore
 
 /// The seam between sessions and the rest of the cluster.
 ///
@@ -35,6 +36,14 @@ protocol ChatBus: Sendable {
 
     /// Background work (subscriptions, liveness) until the task is cancelled.
     func run() async
+}
+
+extension ChatBus {
+    /// Encodes an event once for all local recipients. Only `chat.v1.json`
+    /// exists; a second version will need one encoding per version in use.
+    func encode(_ event: ServerEvent) -> ByteBuffer {
+        ByteBuffer(bytes: ChatV1Codec.encode(event))
+    }
 }
 
 /// The result of a `join`.

@@ -66,8 +66,4 @@ actor InProcessBus: ChatBus {
     func run() async {
         // Nothing to maintain: there is no outside world to watch.
     }
-
-    private func encode(_ event: ServerEvent) -> ByteBuffer {
-        ByteBuffer(bytes: ChatV1Codec.encode(event))
-    }
 }

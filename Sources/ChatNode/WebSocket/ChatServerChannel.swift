@@ -32,22 +32,23 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
-            let refusal = NIOLoopBoundBox<(status: Int, reason: String)?>(nil, eventLoop: channel.eventLoop)
+            // The handshake is decided once, in `shouldUpgrade`; the pipeline
+            // handlers that run next read the decision from here.
+            let decision = NIOLoopBoundBox<HandshakeDecision?>(nil, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<Connection>(
                 maxFrameSize: node.configuration.maximumMessageBytes,
                 enableAutomaticErrorHandling: false,
                 shouldUpgrade: { channel, head in
-                    switch decide(head) {
-                    case .refuse(let status, let reason):
-                        refusal.value = (status, reason)
+                    let decided = decide(head)
+                    decision.value = decided
+                    guard case .upgrade(let version) = decided else {
                         return channel.eventLoop.makeSucceededFuture(nil)
-                    case .upgrade(let version):
-                        return channel.eventLoop.makeSucceededFuture(HTTPHeaders([("Sec-WebSocket-Protocol", version.subprotocol)]))
                     }
+                    return channel.eventLoop.makeSucceededFuture(HTTPHeaders([("Sec-WebSocket-Protocol", version.subprotocol)]))
                 },
-                upgradePipelineHandler: { channel, head in
+                upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
-                        guard case .upgrade(let version) = decide(head) else { throw ChannelError.inappropriateOperationForState }
+                        guard case .upgrade(let version) = decision.value else { throw ChannelError.inappropriateOperationForState }
                         try channel.syncOptions?.setOption(
                             .socketOption(.so_sndbuf),
                             value: SocketOptionValue(node.configuration.socketSendBufferBytes)
@@ -70,8 +71,8 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
                             wrappingChannelSynchronously: channel,
                             configuration: .init(isOutboundHalfClosureEnabled: true)
                         )
-                        if let refused = refusal.value {
-                            return .refusedUpgrade(http, status: refused.status, reason: refused.reason)
+                        if case .refuse(let status, let reason) = decision.value {
+                            return .refusedUpgrade(http, status: status, reason: reason)
                         }
                         return .http(http)
                     }

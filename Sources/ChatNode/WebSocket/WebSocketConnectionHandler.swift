@@ -54,16 +54,18 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        heartbeatTask?.cancel()
-        helloTimer?.cancel()
-        closeTimer?.cancel()
+        cancelTimers()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        cancelTimers()
+        context.fireChannelInactive()
+    }
+
+    private func cancelTimers() {
         heartbeatTask?.cancel()
         helloTimer?.cancel()
         closeTimer?.cancel()
-        context.fireChannelInactive()
     }
 
     // MARK: Inbound

@@ -10,6 +10,12 @@ public enum JSONValue: Sendable, Equatable {
     case bool(Bool)
     case null
 
+    /// The value as a whole number, for numbers written without fraction or exponent.
+    public var int64Value: Int64? {
+        if case .number(let text) = self { return Int64(text) }
+        return nil
+    }
+
     /// The string payload, or `nil` when the value is of another JSON type.
     public var stringValue: String? {
         if case .string(let value) = self { return value }

@@ -51,10 +51,6 @@ public enum ChatV1Codec {
     /// Encodes one event as compact JSON, ready to be a text frame's payload.
     public static func encode(_ event: ServerEvent) -> [UInt8] {
         var writer = JSONWriter()
-        if case .message(let line, let ref) = event {
-            write(line, ref: ref, into: &writer)
-            return writer.bytes
-        }
         writer.beginObject()
         switch event {
         case .welcome(let nick, let node, let users, let history, let ref):
@@ -64,7 +60,11 @@ public enum ChatV1Codec {
             writer.member("users", users)
             writer.key("history")
             writer.beginArray()
-            for line in history { write(line, ref: nil, into: &writer) }
+            for line in history {
+                writer.beginObject()
+                writeMessageFields(line, ref: nil, into: &writer)
+                writer.endObject()
+            }
             writer.endArray()
             writer.optionalMember("ref", ref)
         case .joined(let nick, let ts):
@@ -76,8 +76,8 @@ public enum ChatV1Codec {
             writer.member("nick", nick)
             writer.member("ts", ts)
             writer.member("reason", reason.rawValue)
-        case .message:
-            preconditionFailure("written above")
+        case .message(let line, let ref):
+            writeMessageFields(line, ref: ref, into: &writer)
         case .direct(let line, let ref):
             writer.member("type", "direct")
             writer.member("id", line.id)
@@ -103,14 +103,12 @@ public enum ChatV1Codec {
         return writer.bytes
     }
 
-    private static func write(_ line: ChatLine, ref: String?, into writer: inout JSONWriter) {
-        writer.beginObject()
+    private static func writeMessageFields(_ line: ChatLine, ref: String?, into writer: inout JSONWriter) {
         writer.member("type", "message")
         writer.member("id", line.id)
         writer.member("from", line.from)
         writer.member("text", line.text)
         writer.member("ts", line.ts)
         writer.optionalMember("ref", ref)
-        writer.endObject()
     }
 }

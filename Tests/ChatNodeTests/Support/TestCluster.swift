@@ -1,7 +1,5 @@
 import ChatNode
 import ChatProtocol
-import Logging
-import ServiceLifecycle
 import TestSupport
 import Testing
 
@@ -18,35 +16,17 @@ func withCluster<T>(
     _ body: (TestCluster) async throws -> T
 ) async throws -> T {
     let redis = try RedisServerProcess()
-    var logger = Logger(label: "test-cluster")
-    logger.logLevel = .critical
-    var groups: [ServiceGroup] = []
-    var runs: [Task<Void, any Error>] = []
-    var nodes: [TestNode] = []
     defer { redis.stop() }
-    do {
-        for index in 0..<count {
-            var configuration = NodeConfiguration(nodeID: "node-\(index)")
-            configuration.port = 0
-            configuration.redisURL = redis.url
-            configuration.nodeTTL = .seconds(1)
-            configure(&configuration)
-            let ports = EventQueue<Int>()
-            let server = try await ChatNodeServer(configuration: configuration, logger: logger) { _, port in ports.push(port) }
-            let group = ServiceGroup(services: server.services, logger: logger)
-            groups.append(group)
-            runs.append(Task { try await group.run() })
-            guard let port = await ports.next(timeout: .seconds(10)) else { throw TestSupportError("node \(index) did not start") }
-            nodes.append(TestNode(port: port, server: server))
-        }
-        let result = try await body(TestCluster(redis: redis, nodes: nodes))
-        for group in groups.reversed() { await group.triggerGracefulShutdown() }
-        for run in runs { try await run.value }
-        return result
-    } catch {
-        for group in groups { await group.triggerGracefulShutdown() }
-        for run in runs { _ = try? await run.value }
-        throw error
+    let configurations = (0..<count).map { index in
+        var configuration = NodeConfiguration(nodeID: "node-\(index)")
+        configuration.port = 0
+        configuration.redisURL = redis.url
+        configuration.nodeTTL = .seconds(1)
+        configure(&configuration)
+        return configuration
+    }
+    return try await withRunningNodes(configurations) { nodes in
+        try await body(TestCluster(redis: redis, nodes: nodes))
     }
 }
 

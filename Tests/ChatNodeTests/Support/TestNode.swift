@@ -41,26 +41,36 @@ func withNode<T>(
     var configuration = NodeConfiguration(nodeID: "test-node")
     configuration.port = 0
     configure(&configuration)
+    return try await withRunningNodes([configuration]) { nodes in try await body(nodes[0]) }
+}
+
+/// Starts one node per configuration in this process, runs `body`, then shuts
+/// them down gracefully in reverse order (also when `body` throws).
+func withRunningNodes<T>(_ configurations: [NodeConfiguration], _ body: ([TestNode]) async throws -> T) async throws -> T {
     var logger = Logger(label: "test-node")
     logger.logLevel = .critical
-    let ports = EventQueue<Int>()
-    let server = try await ChatNodeServer(configuration: configuration, logger: logger) { _, port in
-        ports.push(port)
-    }
-    let group = ServiceGroup(services: server.services, logger: logger)
-    let running = Task { try await group.run() }
-    guard let port = await ports.next(timeout: .seconds(10)) else {
-        running.cancel()
-        throw TestSupportError("node did not start listening")
-    }
+    var groups: [ServiceGroup] = []
+    var runs: [Task<Void, any Error>] = []
+    var nodes: [TestNode] = []
     do {
-        let result = try await body(TestNode(port: port, server: server))
-        await group.triggerGracefulShutdown()
-        try await running.value
+        for configuration in configurations {
+            let ports = EventQueue<Int>()
+            let server = try await ChatNodeServer(configuration: configuration, logger: logger) { _, port in ports.push(port) }
+            let group = ServiceGroup(services: server.services, logger: logger)
+            groups.append(group)
+            runs.append(Task { try await group.run() })
+            guard let port = await ports.next(timeout: .seconds(10)) else {
+                throw TestSupportError("node \(configuration.nodeID) did not start listening")
+            }
+            nodes.append(TestNode(port: port, server: server))
+        }
+        let result = try await body(nodes)
+        for group in groups.reversed() { await group.triggerGracefulShutdown() }
+        for run in runs { try await run.value }
         return result
     } catch {
-        await group.triggerGracefulShutdown()
-        _ = try? await running.value
+        for group in groups.reversed() { await group.triggerGracefulShutdown() }
+        for run in runs { _ = try? await run.value }
         throw error
     }
 }

@@ -65,14 +65,11 @@ struct ClusterEnvelope: Equatable {
             let kind = object["kind"]?.stringValue
         else { return nil }
         func string(_ name: String) -> String? { object[name]?.stringValue }
-        func integer(_ name: String) -> Int64? {
-            guard case .number(let text) = object[name] else { return nil }
-            return Int64(text)
-        }
+        func integer(_ name: String) -> Int64? { object[name]?.int64Value }
         switch kind {
         case "message":
-            guard let id = string("id"), let from = string("from"), let text = string("text"), let ts = integer("ts") else { return nil }
-            return ClusterEnvelope(origin: origin, event: .message(ChatLine(id: id, from: from, text: text, ts: ts)))
+            guard let line = ChatLine(fields: object) else { return nil }
+            return ClusterEnvelope(origin: origin, event: .message(line))
         case "direct":
             guard let id = string("id"), let from = string("from"), let to = string("to"), let text = string("text"),
                 let ts = integer("ts"), let connection = string("conn").flatMap({ UInt64($0) })
@@ -135,10 +132,7 @@ extension ChatLine {
 
     /// Reads a line back from the history list.
     init?(storedForm bytes: [UInt8]) {
-        guard case .object(let object) = try? JSONParser.parse(bytes),
-            let id = object["id"]?.stringValue, let from = object["from"]?.stringValue,
-            let text = object["text"]?.stringValue, case .number(let tsText) = object["ts"], let ts = Int64(tsText)
-        else { return nil }
-        self.init(id: id, from: from, text: text, ts: ts)
+        guard case .object(let object) = try? JSONParser.parse(bytes) else { return nil }
+        self.init(fields: object)
     }
 }

@@ -112,17 +112,8 @@ extension RedisBus {
 
     private func reregisterLocalUsers() async throws(BusError) {
         for member in Array(fanout.members) {
-            let owner = owner(of: member.connectionID)
-            let announcement = ClusterEnvelope(
-                origin: instance, event: .joined(nick: member.nick.canonical, owner: owner, ts: Clock.milliseconds())
-            )
+            if try await claim(member, ts: Clock.milliseconds()) { continue }
             let record = record(for: member)
-            let claimed = try await run(
-                script: ClusterScripts.claim,
-                keys: [keys.users, keys.events],
-                arguments: [Array(member.nick.key.value.utf8), record.encoded(), announcement.encoded()]
-            )
-            guard claimed == 0 else { continue }
             let current = try await batch([RedisCommand(["HGET", keys.users, member.nick.key.value])])
             if case .bulk(let bytes) = current.first, PresenceRecord.decode(bytes) == record { continue }
             // Someone else took the nick while this node could not defend it.
@@ -141,11 +132,7 @@ extension RedisBus {
             let announcement = ClusterEnvelope(
                 origin: instance, event: .left(nick: record.nick, owner: record.owner, ts: Clock.milliseconds(), reason: .quit)
             )
-            _ = try await run(
-                script: ClusterScripts.release,
-                keys: [keys.users, keys.events],
-                arguments: [Array(key.utf8), bytes, announcement.encoded()]
-            )
+            try await release(key: key, record: bytes, announcing: announcement)
         }
     }
 

@@ -85,13 +85,7 @@ actor RedisBus: ChatBus {
         try requireAvailable()
         let ts = Clock.milliseconds()
         let owner = owner(of: member.connectionID)
-        let announcement = ClusterEnvelope(origin: instance, event: .joined(nick: member.nick.canonical, owner: owner, ts: ts))
-        let claimed = try await run(
-            script: ClusterScripts.claim,
-            keys: [keys.users, keys.events],
-            arguments: [Array(member.nick.key.value.utf8), record(for: member).encoded(), announcement.encoded()]
-        )
-        guard claimed == 1 else { return .nickTaken }
+        guard try await claim(member, ts: ts) else { return .nickTaken }
         metrics.busPublishes.increment()
         // From here to `fanout.add` nothing awaits: the welcome and the start of
         // event delivery happen in one step, so no event falls in between.
@@ -114,11 +108,7 @@ actor RedisBus: ChatBus {
         }
         let announcement = ClusterEnvelope(origin: instance, event: .left(nick: member.nick.canonical, owner: owner, ts: ts, reason: reason))
         do {
-            _ = try await run(
-                script: ClusterScripts.release,
-                keys: [keys.users, keys.events],
-                arguments: [Array(member.nick.key.value.utf8), record(for: member).encoded(), announcement.encoded()]
-            )
+            try await release(key: member.nick.key.value, record: record(for: member).encoded(), announcing: announcement)
         } catch {
             // Redis is down: the record is removed when the node resynchronises.
             isResyncNeeded = true
@@ -148,13 +138,10 @@ actor RedisBus: ChatBus {
         guard case .bulk(let bytes) = reply.first, let holder = PresenceRecord.decode(bytes) else { return .noSuchUser }
         let line = draft.line(to: holder.nick)
         if holder.instance == instance {
-            if let recipient = fanout.member(recipientKey), recipient.connectionID == holder.connection,
-                recipient.connectionID != sender.connectionID
-            {
+            guard let recipient = fanout.member(recipientKey) else { return .noSuchUser }
+            if recipient.connectionID == holder.connection, recipient.connectionID != sender.connectionID {
                 recipient.outlet.send(encode(.direct(line, ref: nil)))
                 metrics.eventsDelivered.increment()
-            } else if fanout.member(recipientKey) == nil {
-                return .noSuchUser
             }
         } else {
             let envelope = ClusterEnvelope(origin: instance, event: .direct(line, connection: holder.connection))
@@ -176,6 +163,28 @@ actor RedisBus: ChatBus {
     }
 
     // MARK: Helpers
+
+    /// Claims the member's nick and announces `joined` atomically; false when it is taken.
+    func claim(_ member: LocalMember, ts: Int64) async throws(BusError) -> Bool {
+        let announcement = ClusterEnvelope(
+            origin: instance, event: .joined(nick: member.nick.canonical, owner: owner(of: member.connectionID), ts: ts)
+        )
+        let claimed = try await run(
+            script: ClusterScripts.claim,
+            keys: [keys.users, keys.events],
+            arguments: [Array(member.nick.key.value.utf8), record(for: member).encoded(), announcement.encoded()]
+        )
+        return claimed == 1
+    }
+
+    /// Removes the record under `key` if it is still `record`, announcing `announcement` if so.
+    func release(key: String, record: [UInt8], announcing announcement: ClusterEnvelope) async throws(BusError) {
+        _ = try await run(
+            script: ClusterScripts.release,
+            keys: [keys.users, keys.events],
+            arguments: [Array(key.utf8), record, announcement.encoded()]
+        )
+    }
 
     func requireAvailable() throws(BusError) {
         guard isAvailable else { throw failure("not connected to Redis") }
@@ -203,9 +212,5 @@ actor RedisBus: ChatBus {
             throw failure("script failed: \(replies.first.map { "\($0)" } ?? "no reply")")
         }
         return value
-    }
-
-    func encode(_ event: ServerEvent) -> ByteBuffer {
-        ByteBuffer(bytes: ChatV1Codec.encode(event))
     }
 }
