@@ -32,17 +32,24 @@ protocol ChatBus: Sendable {
     func whisper(_ draft: DirectDraft, to recipient: NickKey, from sender: LocalMember, ref: String?) async throws(BusError) -> WhisperOutcome
 
     /// Every joined nick in the cluster, in the protocol's list order.
-    func users() async throws(BusError) -> [String]
+    func users() async throws(BusError) -> EncodedNickList
+
+    /// The node is shutting down: releases every local user in one step
+    /// (the other nodes' clients see them leave with `quit`) and stops
+    /// delivering to local clients, which are about to be closed and are
+    /// not told about each other's departure.
+    func drain() async
 
     /// Background work (subscriptions, liveness) until the task is cancelled.
     func run() async
 }
 
 extension ChatBus {
-    /// Encodes an event once for all local recipients. Only `chat.v1.json`
-    /// exists; a second version will need one encoding per version in use.
-    func encode(_ event: ServerEvent) -> ByteBuffer {
-        ByteBuffer(bytes: ChatV1Codec.encode(event))
+    /// Encodes and frames an event once for all local recipients. Only
+    /// `chat.v1.json` exists; a second version will need one frame per
+    /// version in use.
+    func frame(_ event: ServerEvent) -> ByteBuffer {
+        ServerFrame.text(ChatV1Codec.encode(event))
     }
 }
 

@@ -19,6 +19,8 @@ struct ClusterView {
     }
 
     private(set) var users: [NickKey: Entry] = [:]
+    /// The same users in list order, ready to send.
+    private(set) var list = SortedNickList()
     private(set) var history: [ChatLine] = []
     private var historyIDs: Set<String> = []
     let historyLength: Int
@@ -30,17 +32,29 @@ struct ClusterView {
     /// Adds a user held by `owner`; true when the nick was not listed, so
     /// clients must be told. A new holder of a listed nick replaces the old one silently.
     mutating func insert(_ nick: String, owner: String) -> Bool {
-        let key = Nick(trustedCanonical: nick).key
-        let isNew = users[key] == nil
-        users[key] = Entry(nick: nick, owner: owner)
-        return isNew
+        insert(Nick(trustedCanonical: nick), owner: owner)
+    }
+
+    /// Adds a user whose key is already known; see `insert(_:owner:)`.
+    mutating func insert(_ nick: Nick, owner: String) -> Bool {
+        let previous = users.updateValue(Entry(nick: nick.canonical, owner: owner), forKey: nick.key)
+        if previous?.nick != nick.canonical {
+            if previous != nil { list.remove(nick.key) }
+            list.insert(nick)
+        }
+        return previous == nil
     }
 
     /// Removes a user if `owner` still holds the nick; true when clients must be told.
     mutating func remove(_ nick: String, owner: String) -> Bool {
-        let key = Nick(trustedCanonical: nick).key
+        remove(Nick(trustedCanonical: nick).key, owner: owner)
+    }
+
+    /// Removes the user with this key if `owner` still holds the nick.
+    mutating func remove(_ key: NickKey, owner: String) -> Bool {
         guard users[key]?.owner == owner else { return false }
         users[key] = nil
+        list.remove(key)
         return true
     }
 
@@ -64,7 +78,5 @@ struct ClusterView {
     }
 
     /// The users in the protocol's list order.
-    var sortedUsers: [String] {
-        users.values.map(\.nick).sortedAsUserList()
-    }
+    var sortedUsers: [String] { list.nicks }
 }

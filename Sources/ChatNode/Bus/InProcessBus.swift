@@ -10,6 +10,7 @@ actor InProcessBus: ChatBus {
     private let historyLength: Int
     private let metrics: ChatMetrics
     private var fanout = LocalFanout()
+    private var list = SortedNickList()
     private var history: [ChatLine] = []
 
     init(nodeID: String, historyLength: Int, metrics: ChatMetrics) {
@@ -22,9 +23,9 @@ actor InProcessBus: ChatBus {
 
     func join(_ member: LocalMember, ref: String?) -> JoinOutcome {
         guard fanout.member(member.nick.key) == nil else { return .nickTaken }
-        let users = (fanout.members.map(\.nick.canonical) + [member.nick.canonical]).sortedAsUserList()
-        member.outlet.send(encode(.welcome(nick: member.nick.canonical, node: nodeID, users: users, history: history, ref: ref)))
-        let delivered = fanout.broadcast(encode(.joined(nick: member.nick.canonical, ts: Clock.milliseconds())))
+        list.insert(member.nick)
+        member.outlet.send(frame(.welcome(nick: member.nick.canonical, node: nodeID, users: list.encoded, history: history, ref: ref)))
+        let delivered = fanout.broadcast(frame(.joined(nick: member.nick.canonical, ts: Clock.milliseconds())))
         fanout.add(member)
         metrics.eventsDelivered.increment(by: Int64(delivered + 1))
         metrics.joinedUsers.increment()
@@ -33,8 +34,9 @@ actor InProcessBus: ChatBus {
 
     func leave(_ member: LocalMember, reason: LeaveReason) {
         guard fanout.remove(member.nick.key, connectionID: member.connectionID) != nil else { return }
+        list.remove(member.nick.key)
         metrics.joinedUsers.decrement()
-        let delivered = fanout.broadcast(encode(.left(nick: member.nick.canonical, ts: Clock.milliseconds(), reason: reason)))
+        let delivered = fanout.broadcast(frame(.left(nick: member.nick.canonical, ts: Clock.milliseconds(), reason: reason)))
         metrics.eventsDelivered.increment(by: Int64(delivered))
     }
 
@@ -42,8 +44,8 @@ actor InProcessBus: ChatBus {
         history.append(line)
         if history.count > historyLength { history.removeFirst(history.count - historyLength) }
         metrics.busPublishes.increment()
-        sender.outlet.send(encode(.message(line, ref: ref)))
-        let delivered = fanout.broadcast(encode(.message(line, ref: nil)), excluding: sender.connectionID)
+        sender.outlet.send(frame(.message(line, ref: ref)))
+        let delivered = fanout.broadcast(frame(.message(line, ref: nil)), excluding: sender)
         metrics.eventsDelivered.increment(by: Int64(delivered + 1))
     }
 
@@ -51,16 +53,23 @@ actor InProcessBus: ChatBus {
         guard let recipient = fanout.member(recipientKey) else { return .noSuchUser }
         let line = draft.line(to: recipient.nick.canonical)
         if recipient.connectionID != sender.connectionID {
-            recipient.outlet.send(encode(.direct(line, ref: nil)))
+            recipient.outlet.send(frame(.direct(line, ref: nil)))
             metrics.eventsDelivered.increment()
         }
-        sender.outlet.send(encode(.direct(line, ref: ref)))
+        sender.outlet.send(frame(.direct(line, ref: ref)))
         metrics.eventsDelivered.increment()
         return .delivered
     }
 
-    func users() -> [String] {
-        fanout.members.map(\.nick.canonical).sortedAsUserList()
+    func users() -> EncodedNickList {
+        list.encoded
+    }
+
+    func drain() {
+        // Nobody else is left to tell: every client here is about to be closed.
+        let removed = fanout.removeAll()
+        list.removeAll()
+        metrics.joinedUsers.decrement(by: Double(removed.count))
     }
 
     func run() async {

@@ -12,21 +12,27 @@ struct LocalMember: Sendable {
     let outlet: ConnectionOutlet
 }
 
-/// The write side of one client connection. Writing never waits: the
-/// connection's handler queues (boundedly) and flushes.
+/// The write side of one client connection, usable from any thread.
+/// Writing never waits: the connection's outbound buffer queues (boundedly)
+/// and flushes once per event-loop tick.
 struct ConnectionOutlet: Sendable {
-    let channel: any Channel
+    let buffer: NIOLoopBound<OutboundBuffer>
+    let transport: NIOLoopBound<WebSocketConnectionHandler>
+    /// The delivery of the connection's event loop, which fan-out goes through.
+    let delivery: NIOLoopBound<LoopDelivery>
 
-    /// Queues an encoded event for the client.
-    func send(_ buffer: ByteBuffer) {
-        channel.write(OutboundItem.event(buffer), promise: nil)
+    /// The event loop the connection lives on.
+    var eventLoop: any EventLoop { buffer.eventLoop }
+
+    /// Queues a framed event for the client. Calls from one thread keep their order.
+    func send(_ frame: ByteBuffer) {
+        let buffer = self.buffer
+        eventLoop.execute { buffer.value.enqueue(frame) }
     }
 
     /// Sends a close frame with `code`, then closes.
     func close(_ code: WebSocketErrorCode, reason: String) {
-        channel.write(OutboundItem.close(code, reason: reason), promise: nil)
+        let transport = self.transport
+        eventLoop.execute { transport.value.close(code: code, reason: reason) }
     }
-
-    /// The event loop the connection lives on; fan-out batches per loop.
-    var eventLoop: any EventLoop { channel.eventLoop }
 }

@@ -28,10 +28,18 @@ public struct NodeConfiguration: Sendable {
     public var helloTimeout: Duration = .seconds(10)
     /// Largest message a client may send, after defragmentation.
     public var maximumMessageBytes = 16_384
-    /// Largest number of events waiting for a client that does not read.
-    public var maximumQueuedEvents = 1024
-    /// Largest number of bytes waiting for a client that does not read.
+    /// Largest number of bytes waiting for a client that does not read,
+    /// beyond what the socket and NIO already hold.
     public var maximumQueuedBytes = 1 << 20
+    /// A connection must send a complete HTTP request head within this long.
+    public var requestHeadTimeout: Duration = .seconds(10)
+    /// An HTTP connection idle this long between requests is closed.
+    public var httpIdleTimeout: Duration = .seconds(60)
+    /// Longest a draining node waits for the bus to release its users.
+    public var drainBusTimeout: Duration = .milliseconds(1500)
+    /// Pending TCP connections the listening socket holds; a connect storm
+    /// beyond it would overflow the listen queue.
+    public var listenBacklog = 4096
     /// Kernel send buffer of each WebSocket connection. Fixed rather than
     /// auto-tuned, so a client that stops reading pins a bounded amount of
     /// kernel memory and is detected as slow soon.

@@ -6,7 +6,7 @@ enum NodeRoutes {
     /// Builds the router: the web client, health, readiness, metrics, and the
     /// answer to a `/chat` request that was not upgraded.
     static func router(for node: ChatNode) -> Router<BasicRequestContext> {
-        let router = Router()
+        let router = Router(options: .autoGenerateHeadEndpoints)
         let assets = WebClientAssets()
         router.get("/") { request, _ in
             assets.response(for: "/index.html", host: request.head.authority) ?? plainText("web client missing\n", status: .notFound)

@@ -30,6 +30,9 @@ public struct ChatMetrics: Sendable {
     let rateLimited: CoreMetrics.Counter
     /// Connections dropped for missing heartbeats.
     let heartbeatTimeouts: CoreMetrics.Counter
+    /// The largest gap so far between two successful liveness refreshes, in
+    /// seconds; a node is presumed dead when it exceeds `--node-ttl`.
+    let livenessRefreshGapMax: CoreMetrics.Gauge
 
     /// Creates the metrics in a fresh registry.
     public init() {
@@ -46,6 +49,7 @@ public struct ChatMetrics: Sendable {
         slowConsumerDisconnects = CoreMetrics.Counter(label: "chat_slow_consumer_disconnects_total", factory: factory)
         rateLimited = CoreMetrics.Counter(label: "chat_rate_limited_total", factory: factory)
         heartbeatTimeouts = CoreMetrics.Counter(label: "chat_heartbeat_timeouts_total", factory: factory)
+        livenessRefreshGapMax = CoreMetrics.Gauge(label: "chat_liveness_refresh_gap_max_seconds", factory: factory)
         // Meters appear in the output only once touched; start them at zero.
         connections.set(0)
         joinedUsers.set(0)

@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import Synchronization
 
 /// What every session and route of one node shares: its configuration,
@@ -12,11 +13,14 @@ public final class ChatNode: Sendable {
     let originPolicy: OriginPolicy
     let messageIDs = MessageIDGenerator()
     let logger: Logger
+    /// The per-event-loop fan-out and connection registry.
+    let deliveries: EventLoopDeliveries
     private let draining = Atomic<Bool>(false)
     private let connectionCounter = Atomic<UInt64>(0)
 
-    init(configuration: NodeConfiguration, bus: any ChatBus, metrics: ChatMetrics, logger: Logger) {
+    init(configuration: NodeConfiguration, bus: any ChatBus, deliveries: EventLoopDeliveries, metrics: ChatMetrics, logger: Logger) {
         self.configuration = configuration
+        self.deliveries = deliveries
         self.bus = bus
         self.metrics = metrics
         self.originPolicy = OriginPolicy(allowedOrigins: configuration.allowedOrigins)
@@ -35,6 +39,29 @@ public final class ChatNode: Sendable {
     /// Marks the node as shutting down: `/readyz` answers 503 from now on.
     func beginDraining() {
         draining.store(true, ordering: .relaxed)
+    }
+
+    /// Shuts the chat side down: refuses new sessions, releases every local
+    /// user in one bus operation (others see them leave), then closes every
+    /// WebSocket connection with 1001 so its client reconnects elsewhere.
+    ///
+    /// Releasing waits at most `drainBusTimeout`: an unreachable Redis must
+    /// not hold up the shutdown (its records are then reaped as a dead node's).
+    func drain() async {
+        beginDraining()
+        let bus = self.bus
+        let (finished, continuation) = AsyncStream<Void>.makeStream()
+        Task {
+            await bus.drain()
+            continuation.yield()
+        }
+        let timeout = configuration.drainBusTimeout
+        Task {
+            try? await Task.sleep(for: timeout)
+            continuation.yield()
+        }
+        for await _ in finished { break }
+        deliveries.closeAll(.goingAway, reason: "node shutting down")
     }
 
     /// A fresh id for a new connection.

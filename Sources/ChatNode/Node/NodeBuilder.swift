@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOPosix
 import Redis
 import ServiceLifecycle
 
@@ -41,15 +42,27 @@ public struct ChatNodeServer: Sendable {
         } else {
             bus = InProcessBus(nodeID: configuration.nodeID, historyLength: configuration.historyLength, metrics: metrics)
         }
-        let node = ChatNode(configuration: configuration, bus: bus, metrics: metrics, logger: logger)
+        let group = MultiThreadedEventLoopGroup.singleton
+        let deliveries: EventLoopDeliveries
+        do {
+            deliveries = try await EventLoopDeliveries.make(for: group)
+        } catch {
+            throw NodeStartupError(message: "cannot prepare the event loops: \(error)")
+        }
+        let node = ChatNode(configuration: configuration, bus: bus, deliveries: deliveries, metrics: metrics, logger: logger)
         let app = Application(
             router: NodeRoutes.router(for: node),
             server: HTTPServerBuilder { responder in ChatServerChannel(responder: responder, node: node) },
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port),
+                serverName: nil,
+                backlog: configuration.listenBacklog
+            ),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
                 await onListening(configuration.host, port)
             },
+            eventLoopGroupProvider: .shared(group),
             logger: logger
         )
         self.node = node

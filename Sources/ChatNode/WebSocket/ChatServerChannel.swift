@@ -17,7 +17,8 @@ import NIOWebSocket
 /// then, so it cannot continue to the router.)
 struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
     enum Connection: Sendable {
-        case webSocket(NIOAsyncChannel<ConnectionEvent, OutboundItem>, ProtocolVersion)
+        /// The connection now runs on its event loop, in its handlers.
+        case webSocket
         case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
         case refusedUpgrade(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>, status: Int, reason: String)
     }
@@ -49,15 +50,8 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
                         guard case .upgrade(let version) = decision.value else { throw ChannelError.inappropriateOperationForState }
-                        try channel.syncOptions?.setOption(
-                            .socketOption(.so_sndbuf),
-                            value: SocketOptionValue(node.configuration.socketSendBufferBytes)
-                        )
-                        try channel.pipeline.syncOperations.addHandler(
-                            WebSocketConnectionHandler(settings: connectionSettings, metrics: node.metrics)
-                        )
-                        let webSocket = try NIOAsyncChannel<ConnectionEvent, OutboundItem>(wrappingChannelSynchronously: channel)
-                        return .webSocket(webSocket, version)
+                        try addChatHandlers(to: channel, version: version)
+                        return .webSocket
                     }
                 }
             )
@@ -66,7 +60,7 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
                 notUpgradingCompletionHandler: { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-                        try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: .seconds(60), logger: logger))
+                        try channel.pipeline.syncOperations.addHandler(HTTPConnectionStateHandler(idleTimeout: node.configuration.httpIdleTimeout, logger: logger))
                         let http = try NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>(
                             wrappingChannelSynchronously: channel,
                             configuration: .init(isOutboundHalfClosureEnabled: true)
@@ -78,6 +72,7 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
                     }
                 }
             )
+            try channel.pipeline.syncOperations.addHandler(RequestHeadDeadline(timeout: TimeAmount(node.configuration.requestHeadTimeout)))
             var pipelineConfiguration = NIOUpgradableHTTPServerPipelineConfiguration(upgradeConfiguration: upgradeConfiguration)
             pipelineConfiguration.enablePipelining = false
             pipelineConfiguration.enableErrorHandling = false
@@ -94,11 +89,9 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
                 await handleHTTP(asyncChannel: http, logger: logger)
             case .refusedUpgrade(let http, let status, let reason):
                 try await refuse(http, status: status, reason: reason)
-            case .webSocket(let webSocket, let version):
-                try await webSocket.executeThenClose { inbound, _ in
-                    let session = ChatSession(node: node, channel: webSocket.channel, version: version)
-                    await session.run(inbound: inbound)
-                }
+            case .webSocket:
+                // The session lives in the channel's handlers; no task waits for it.
+                break
             }
         } catch {
             logger.debug("connection ended with an error", metadata: ["error": "\(error)"])
@@ -120,21 +113,45 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
         }
     }
 
-    private var connectionSettings: WebSocketConnectionHandler.Settings {
+    /// Turns an upgraded channel into a chat connection: the outbound buffer
+    /// next to the head (after NIO's frame encoder, which frames control
+    /// frames into it), then the transport rules, then the session.
+    private func addChatHandlers(to channel: any Channel, version: ProtocolVersion) throws {
         let configuration = node.configuration
-        return WebSocketConnectionHandler.Settings(
-            maximumMessageBytes: configuration.maximumMessageBytes,
-            maximumQueuedEvents: configuration.maximumQueuedEvents,
+        let operations = channel.pipeline.syncOperations
+        try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketSendBufferBytes))
+        let delivery = node.deliveries.delivery(on: channel.eventLoop)
+        let connectionID = node.nextConnectionID()
+        let buffer = OutboundBuffer(
+            connectionID: connectionID,
             maximumQueuedBytes: configuration.maximumQueuedBytes,
-            pingInterval: TimeAmount(configuration.pingInterval),
-            helloTimeout: TimeAmount(configuration.helloTimeout),
-            closeTimeout: TimeAmount(configuration.closeTimeout)
+            delivery: delivery.value,
+            metrics: node.metrics
+        )
+        let transport = WebSocketConnectionHandler(
+            settings: .init(
+                maximumMessageBytes: configuration.maximumMessageBytes,
+                pingInterval: TimeAmount(configuration.pingInterval),
+                closeTimeout: TimeAmount(configuration.closeTimeout)
+            ),
+            delivery: delivery.value
+        )
+        let outlet = ConnectionOutlet(
+            buffer: NIOLoopBound(buffer, eventLoop: channel.eventLoop),
+            transport: NIOLoopBound(transport, eventLoop: channel.eventLoop),
+            delivery: delivery
+        )
+        try operations.addHandler(buffer, position: .first)
+        try operations.addHandler(transport)
+        try operations.addHandler(
+            ChatSessionHandler(node: node, connectionID: connectionID, version: version, outlet: outlet, buffer: buffer, transport: transport)
         )
     }
 
     private func decide(_ head: HTTPRequestHead) -> HandshakeDecision {
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
         guard path == "/chat" else { return .refuse(status: 404, reason: "not found\n") }
+        guard !node.isDraining else { return .refuse(status: 503, reason: "node shutting down; connect to another node\n") }
         return HandshakeDecision.decide(
             origin: head.headers.first(name: "Origin"),
             host: head.headers.first(name: "Host"),

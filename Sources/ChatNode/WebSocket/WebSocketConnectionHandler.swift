@@ -1,71 +1,77 @@
 import NIOCore
 import NIOWebSocket
 
-/// Owns one WebSocket connection on its event loop: assembles text messages,
-/// enforces the transport rules (1003, 1007, 1009), runs the heartbeat and
-/// the hello timeout, and guards the outbound queue against slow consumers.
+/// Owns one WebSocket connection's transport on its event loop: assembles
+/// text messages, enforces the transport rules (1003, 1007, 1009), runs the
+/// heartbeat and the close handshake.
 ///
-/// Outbound events are written as soon as the socket can take them and
-/// flushed once per event-loop tick. While the socket cannot take more, they
-/// wait in a bounded backlog; a client whose backlog overflows is closed
-/// with 1008 instead of growing the node's memory.
-final class WebSocketConnectionHandler: ChannelDuplexHandler {
+/// Outbound events do not pass through it: the fan-out hands them to the
+/// connection's `OutboundBuffer`. The control frames it writes (pong, ping,
+/// close) travel the pipeline into that same buffer, so they keep their place.
+final class WebSocketConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = WebSocketFrame
     typealias InboundOut = ConnectionEvent
-    typealias OutboundIn = OutboundItem
     typealias OutboundOut = WebSocketFrame
 
     /// The limits and intervals a connection runs with.
     struct Settings {
         var maximumMessageBytes: Int
-        var maximumQueuedEvents: Int
-        var maximumQueuedBytes: Int
         var pingInterval: TimeAmount
-        var helloTimeout: TimeAmount
         var closeTimeout: TimeAmount
     }
 
     private let settings: Settings
-    private let metrics: ChatMetrics
+    private let delivery: LoopDelivery
+    private var context: ChannelHandlerContext?
     private var fragments: ByteBuffer?
     private var lastHeard = NIODeadline.now()
     private var heartbeatTask: Scheduled<Void>?
     private var heartbeatTicks = 0
-    private var helloTimer: Scheduled<Void>?
     private var closeTimer: Scheduled<Void>?
     private var isClosing = false
-    private var backlog = CircularBuffer<ByteBuffer>()
-    private var backlogBytes = 0
-    private var isFlushScheduled = false
 
-    init(settings: Settings, metrics: ChatMetrics) {
+    init(settings: Settings, delivery: LoopDelivery) {
         self.settings = settings
-        self.metrics = metrics
+        self.delivery = delivery
     }
 
     // MARK: Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         lastHeard = .now()
+        delivery.register(self)
         scheduleHeartbeat(context: context)
-        helloTimer = context.eventLoop.assumeIsolated().scheduleTask(in: settings.helloTimeout) { [self] in
-            close(context: context, code: .policyViolation, reason: "no hello within the time limit")
-        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        cancelTimers()
+        ended()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        cancelTimers()
+        ended()
         context.fireChannelInactive()
     }
 
-    private func cancelTimers() {
+    private func ended() {
         heartbeatTask?.cancel()
-        helloTimer?.cancel()
         closeTimer?.cancel()
+        delivery.unregister(self)
+        context = nil
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case is SlowConsumerDetected:
+            close(code: .policyViolation, reason: "client too slow to read")
+        case is ChannelShouldQuiesceEvent:
+            close(code: .goingAway, reason: "node shutting down")
+        case ChannelEvent.inputClosed:
+            // The client closed its side without a close frame; nothing more can arrive.
+            context.close(promise: nil)
+        default:
+            context.fireUserInboundEventTriggered(event)
+        }
     }
 
     // MARK: Inbound
@@ -102,8 +108,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         case .binary where !isClosing:
             close(context: context, code: .unacceptableData, reason: "binary frames are not supported")
         case .ping where !isClosing:
-            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
-            scheduleFlush(context: context)
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
         case .connectionClose:
             receivedClose(frame, context: context)
         default:
@@ -184,77 +189,21 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
         }
         heartbeatTicks += 1
         if heartbeatTicks % 2 == 0 {
-            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer())), promise: nil)
-            scheduleFlush(context: context)
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer())), promise: nil)
         }
         scheduleHeartbeat(context: context)
     }
 
-    // MARK: Outbound
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch unwrapOutboundIn(data) {
-        case .event(let buffer):
-            promise?.succeed()
-            enqueue(buffer, context: context)
-        case .close(let code, let reason):
-            promise?.succeed()
-            close(context: context, code: code, reason: reason)
-        }
-    }
-
-    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
-        if event is SessionJoinedEvent {
-            helloTimer?.cancel()
-            helloTimer = nil
-            promise?.succeed()
-        } else {
-            context.triggerUserOutboundEvent(event, promise: promise)
-        }
-    }
-
-    private func enqueue(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
-        guard !isClosing else { return }
-        if backlog.isEmpty && context.channel.isWritable {
-            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: nil)
-            scheduleFlush(context: context)
-            return
-        }
-        backlog.append(buffer)
-        backlogBytes += buffer.readableBytes
-        if backlog.count > settings.maximumQueuedEvents || backlogBytes > settings.maximumQueuedBytes {
-            metrics.slowConsumerDisconnects.increment()
-            metrics.slowConsumerDroppedEvents.increment(by: Int64(backlog.count))
-            backlog.removeAll()
-            backlogBytes = 0
-            close(context: context, code: .policyViolation, reason: "client too slow to read")
-        }
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        while context.channel.isWritable, let buffer = backlog.popFirst() {
-            backlogBytes -= buffer.readableBytes
-            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: nil)
-        }
-        context.flush()
-        context.fireChannelWritabilityChanged()
-    }
-
-    private func scheduleFlush(context: ChannelHandlerContext) {
-        guard !isFlushScheduled else { return }
-        isFlushScheduled = true
-        context.eventLoop.assumeIsolated().execute { [self] in
-            isFlushScheduled = false
-            context.flush()
-        }
+    /// Sends a close frame with `code` and `reason`, then closes the
+    /// connection when the client answers or after the close timeout.
+    func close(code: WebSocketErrorCode, reason: String) {
+        guard let context else { return }
+        close(context: context, code: code, reason: reason)
     }
 
     private func close(context: ChannelHandlerContext, code: WebSocketErrorCode, reason: String) {
         guard !isClosing else { return }
         isClosing = true
-        helloTimer?.cancel()
-        backlog.removeAll()
-        backlogBytes = 0
         var data = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
         data.write(webSocketErrorCode: code)
         data.writeString(reason)

@@ -83,6 +83,21 @@ public struct JSONWriter: Sendable {
         endArray()
     }
 
+    /// Writes a member whose value is JSON encoded elsewhere, copied as is.
+    public mutating func member(_ name: String, encoded json: [UInt8]) {
+        key(name)
+        separate()
+        bytes.append(contentsOf: json)
+    }
+
+    /// Writes a string's JSON form (quotes and escapes included) into `bytes`,
+    /// so callers can keep pre-encoded strings.
+    public static func encodedString(_ value: String) -> [UInt8] {
+        var writer = JSONWriter(capacity: value.utf8.count + 2)
+        writer.writeString(value)
+        return writer.bytes
+    }
+
     private mutating func separate() {
         guard let last = needsComma.last else { return }
         if last {

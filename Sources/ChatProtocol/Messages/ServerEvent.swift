@@ -54,7 +54,7 @@ public enum LeaveReason: String, Sendable, Equatable, CaseIterable {
 /// Everything a server sends to a client.
 public enum ServerEvent: Sendable, Equatable {
     /// `hello` succeeded.
-    case welcome(nick: String, node: String, users: [String], history: [ChatLine], ref: String?)
+    case welcome(nick: String, node: String, users: EncodedNickList, history: [ChatLine], ref: String?)
     /// Someone else joined.
     case joined(nick: String, ts: Int64)
     /// Someone left.
@@ -64,7 +64,7 @@ public enum ServerEvent: Sendable, Equatable {
     /// A private line; `ref` only on the sender's own copy.
     case direct(DirectLine, ref: String?)
     /// Reply to `who`.
-    case users([String], ref: String?)
+    case users(EncodedNickList, ref: String?)
     /// Reply to `ping`.
     case pong(ref: String?)
     /// A client message was refused.

@@ -57,7 +57,7 @@ public enum ChatV1Codec {
             writer.member("type", "welcome")
             writer.member("nick", nick)
             writer.member("node", node)
-            writer.member("users", users)
+            writer.member("users", encoded: users.json)
             writer.key("history")
             writer.beginArray()
             for line in history {
@@ -88,7 +88,7 @@ public enum ChatV1Codec {
             writer.optionalMember("ref", ref)
         case .users(let users, let ref):
             writer.member("type", "users")
-            writer.member("users", users)
+            writer.member("users", encoded: users.json)
             writer.optionalMember("ref", ref)
         case .pong(let ref):
             writer.member("type", "pong")

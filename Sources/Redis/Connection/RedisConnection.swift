@@ -139,6 +139,26 @@ public actor RedisConnection {
         }
     }
 
+    /// Sends several commands like `sendBatch`, started straight from the
+    /// connection's event loop: no task and no actor queue stand between a
+    /// caller on that loop (a timer, say) and the socket, so work queued
+    /// elsewhere in the process cannot delay it.
+    public nonisolated func sendBatchFromEventLoop(_ commands: [RedisCommand]) -> EventLoopFuture<[RedisReply]> {
+        eventLoop.flatSubmit {
+            self.assumeIsolated { connection in connection.startBatch(commands) }
+        }
+    }
+
+    private func startBatch(_ commands: [RedisCommand]) -> EventLoopFuture<[RedisReply]> {
+        guard let channel, channel.isActive else { return eventLoop.makeFailedFuture(RedisError.notConnected()) }
+        guard !commands.isEmpty else { return eventLoop.makeSucceededFuture([]) }
+        let batch = RedisReplyBatch(expected: commands.count, promise: eventLoop.makePromise())
+        for command in commands {
+            write(RedisRequest(command: command, reply: .batch(batch)), to: channel)
+        }
+        return batch.promise.futureResult
+    }
+
     /// Sends a command whose reply nobody needs; fails only when not connected.
     public func sendWithoutReply(_ command: RedisCommand) throws(RedisError) {
         guard let channel, channel.isActive else { throw .notConnected() }

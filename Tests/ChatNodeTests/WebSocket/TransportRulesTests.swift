@@ -99,7 +99,6 @@ struct TransportRulesTests {
     func slowConsumer() async throws {
         try await withNode({
             $0.rate = 0
-            $0.maximumQueuedEvents = 64
             $0.maximumQueuedBytes = 64 * 1024
         }) { node in
             let (sender, _) = try await node.join("sender")

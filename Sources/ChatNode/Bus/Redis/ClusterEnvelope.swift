@@ -16,6 +16,14 @@ struct ClusterEnvelope: Equatable {
         /// `owner` is the joining connection, `instance/connection`.
         case joined(nick: String, owner: String, ts: Int64)
         case left(nick: String, owner: String, ts: Int64, reason: LeaveReason)
+        /// Many users left at once (a draining or dead node): one message, applied in one pass.
+        case leftMany([Departure], ts: Int64, reason: LeaveReason)
+    }
+
+    /// One user of a `leftMany` event: `owner` is the connection that held the nick.
+    struct Departure: Equatable {
+        var nick: String
+        var owner: String
     }
 
     /// The instance that produced the event; it has already applied it locally.
@@ -53,6 +61,19 @@ struct ClusterEnvelope: Equatable {
             writer.member("owner", owner)
             writer.member("ts", ts)
             writer.member("reason", reason.rawValue)
+        case .leftMany(let departures, let ts, let reason):
+            writer.member("kind", "left_many")
+            writer.key("users")
+            writer.beginArray()
+            for departure in departures {
+                writer.beginObject()
+                writer.member("nick", departure.nick)
+                writer.member("owner", departure.owner)
+                writer.endObject()
+            }
+            writer.endArray()
+            writer.member("ts", ts)
+            writer.member("reason", reason.rawValue)
         }
         writer.endObject()
         return writer.bytes
@@ -86,6 +107,17 @@ struct ClusterEnvelope: Equatable {
                 let reason = string("reason").flatMap(LeaveReason.init(rawValue:))
             else { return nil }
             return ClusterEnvelope(origin: origin, event: .left(nick: nick, owner: owner, ts: ts, reason: reason))
+        case "left_many":
+            guard case .array(let users) = object["users"], let ts = integer("ts"),
+                let reason = string("reason").flatMap(LeaveReason.init(rawValue:))
+            else { return nil }
+            let departures = users.compactMap { user -> Departure? in
+                guard case .object(let fields) = user, let nick = fields["nick"]?.stringValue,
+                    let owner = fields["owner"]?.stringValue
+                else { return nil }
+                return Departure(nick: nick, owner: owner)
+            }
+            return ClusterEnvelope(origin: origin, event: .leftMany(departures, ts: ts, reason: reason))
         default:
             return nil
         }

@@ -24,25 +24,45 @@ enum ClusterScripts {
         return 0
         """
 
-    /// Removes every user of a dead instance and announces each `left` with
-    /// `node_down` exactly once, whichever node runs it first.
+    /// Releases many nicks of one instance at once (a draining node) and
+    /// announces them in one `left_many` message.
+    /// KEYS: users, events. ARGV: the `left_many` envelope, then pairs of
+    /// nick key and presence record. Returns the number released.
+    static let releaseMany = """
+        local released = 0
+        for i = 2, #ARGV, 2 do
+          if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+            redis.call('HDEL', KEYS[1], ARGV[i])
+            released = released + 1
+          end
+        end
+        if released > 0 then
+          redis.call('PUBLISH', KEYS[2], ARGV[1])
+        end
+        return released
+        """
+
+    /// Removes every user of a dead instance and announces them with
+    /// `node_down` in one `left_many` message, exactly once, whichever node
+    /// runs it first.
     /// KEYS: users, events, instances. ARGV: dead instance, ts.
     /// Returns the number of users removed.
     static let reap = """
         local all = redis.call('HGETALL', KEYS[1])
-        local removed = 0
+        local users = {}
         for i = 1, #all, 2 do
           local ok, record = pcall(cjson.decode, all[i + 1])
           if ok and record.inst == ARGV[1] then
             redis.call('HDEL', KEYS[1], all[i])
-            redis.call('PUBLISH', KEYS[2], cjson.encode({
-              v = 1, origin = '', kind = 'left', nick = record.nick,
-              owner = record.inst .. '/' .. record.conn, ts = tonumber(ARGV[2]), reason = 'node_down'
-            }))
-            removed = removed + 1
+            users[#users + 1] = { nick = record.nick, owner = record.inst .. '/' .. record.conn }
           end
         end
+        if #users > 0 then
+          redis.call('PUBLISH', KEYS[2], cjson.encode({
+            v = 1, origin = '', kind = 'left_many', users = users, ts = tonumber(ARGV[2]), reason = 'node_down'
+          }))
+        end
         redis.call('SREM', KEYS[3], ARGV[1])
-        return removed
+        return #users
         """
 }

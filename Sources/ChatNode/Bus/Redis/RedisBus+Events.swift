@@ -1,4 +1,5 @@
 import ChatProtocol
+import NIOCore
 import Redis
 
 extension RedisBus {
@@ -18,17 +19,28 @@ extension RedisBus {
         switch event {
         case .message(let line):
             guard view.record(line) else { return }
-            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(encode(.message(line, ref: nil)))))
+            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frame(.message(line, ref: nil)))))
         case .direct(let line, let connection):
             guard let recipient = fanout.member(NickKey(lookingUp: line.to)), recipient.connectionID == connection else { return }
-            recipient.outlet.send(encode(.direct(line, ref: nil)))
+            recipient.outlet.send(frame(.direct(line, ref: nil)))
             metrics.eventsDelivered.increment()
         case .joined(let nick, let owner, let ts):
             guard view.insert(nick, owner: owner) else { return }
-            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(encode(.joined(nick: nick, ts: ts)))))
+            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frame(.joined(nick: nick, ts: ts)))))
         case .left(let nick, let owner, let ts, let reason):
             guard view.remove(nick, owner: owner) else { return }
-            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(encode(.left(nick: nick, ts: ts, reason: reason)))))
+            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frame(.left(nick: nick, ts: ts, reason: reason)))))
+        case .leftMany(let departures, let ts, let reason):
+            // One buffer of every `left` frame, shared by all recipients.
+            var frames = ByteBuffer()
+            var count = 0
+            for departure in departures where view.remove(departure.nick, owner: departure.owner) {
+                var one = frame(.left(nick: departure.nick, ts: ts, reason: reason))
+                frames.writeBuffer(&one)
+                count += 1
+            }
+            guard count > 0 else { return }
+            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frames) * count))
         }
     }
 }

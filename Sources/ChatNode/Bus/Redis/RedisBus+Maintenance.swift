@@ -22,13 +22,24 @@ extension RedisBus {
                     await self.connectionChanged(subscriber: isUp)
                 }
             }
-            group.addTask { await self.every(self.nodeTTL / 3) { try await $0.announceAlive() } }
+            let beacon = LivenessBeacon(
+                connection: commands,
+                commands: livenessCommands,
+                nodeTTL: nodeTTL,
+                eventLoop: redisLoops.next(),
+                metrics: metrics,
+                logger: logger
+            ) { [weak self] in
+                Task { await self?.registerAgainAfterBeingReaped() }
+            }
+            beacon.start()
             group.addTask { await self.every(min(self.nodeTTL / 4, .milliseconds(500))) { try await $0.reapDeadInstances() } }
             // Wait here until the node shuts down, then leave the cluster while
             // the connections are still up, and stop everything.
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(3600))
             }
+            beacon.stop()
             await withdraw()
             group.cancelAll()
         }
@@ -61,18 +72,28 @@ extension RedisBus {
         }
     }
 
-    /// Refreshes this instance's liveness key. If another node reaped this
-    /// instance meanwhile (it looked dead), registers the users again.
-    func announceAlive() async throws(BusError) {
+    /// The commands that refresh this instance's liveness key; `SADD`
+    /// answers 1 when the instance had been reaped as dead.
+    var livenessCommands: [RedisCommand] {
         let ttl = max(Int64(nodeTTL.components.seconds * 1000 + nodeTTL.components.attoseconds / 1_000_000_000_000_000), 100)
-        let replies = try await batch([
+        return [
             RedisCommand(["SET", keys.alive(instance), nodeID, "PX", String(ttl)]),
             RedisCommand(["SADD", keys.instances, instance]),
-        ])
-        if replies.last?.integer == 1 && fanout.count > 0 {
-            logger.warning("this node was presumed dead by the cluster; registering its users again")
-            await resynchronize()
-        }
+        ]
+    }
+
+    /// Refreshes this instance's liveness key now. If another node reaped this
+    /// instance meanwhile (it looked dead), registers the users again.
+    func announceAlive() async throws(BusError) {
+        let replies = try await batch(livenessCommands)
+        if replies.last?.integer == 1 { await registerAgainAfterBeingReaped() }
+    }
+
+    /// Another node reaped this instance (it looked dead): register its users again.
+    func registerAgainAfterBeingReaped() async {
+        guard fanout.count > 0 else { return }
+        logger.warning("this node was presumed dead by the cluster; registering its users again")
+        await resynchronize()
     }
 
     /// Finds instances whose liveness key expired and removes their users.
@@ -158,17 +179,19 @@ extension RedisBus {
             switch event {
             case .joined(let nick, let owner, _): _ = target.insert(nick, owner: owner)
             case .left(let nick, let owner, _, _): _ = target.remove(nick, owner: owner)
+            case .leftMany(let departures, _, _):
+                for departure in departures { _ = target.remove(departure.nick, owner: departure.owner) }
             case .message, .direct: break
             }
         }
         let ts = Clock.milliseconds()
         for (key, entry) in view.users where target.users[key] == nil {
             _ = view.remove(entry.nick, owner: entry.owner)
-            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(encode(.left(nick: entry.nick, ts: ts, reason: .quit)))))
+            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frame(.left(nick: entry.nick, ts: ts, reason: .quit)))))
         }
         for entry in target.users.values {
             if view.insert(entry.nick, owner: entry.owner) {
-                metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(encode(.joined(nick: entry.nick, ts: ts)))))
+                metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frame(.joined(nick: entry.nick, ts: ts)))))
             }
         }
         if view.history.isEmpty, case .array(let stored) = replies[1] {
@@ -187,5 +210,6 @@ extension RedisBus {
         ])
         await commands.shutdown()
         await subscriber.shutdown()
+        try? await redisLoops.shutdownGracefully()
     }
 }

@@ -1,6 +1,7 @@
 import ChatProtocol
 import Logging
 import NIOCore
+import NIOPosix
 import Redis
 
 /// The bus of a cluster node: presence, history and events in Redis.
@@ -24,6 +25,9 @@ actor RedisBus: ChatBus {
     let nodeTTL: Duration
     let commands: RedisConnection
     let subscriber: RedisSubscriber
+    /// The event loop both Redis connections and the liveness beacon run on,
+    /// apart from the loops that serve clients, so fan-out cannot starve them.
+    let redisLoops: MultiThreadedEventLoopGroup
     let metrics: ChatMetrics
     let logger: Logger
     var fanout = LocalFanout()
@@ -34,7 +38,15 @@ actor RedisBus: ChatBus {
     /// Events received while a reconciliation waits for its snapshot.
     var reconciliationBuffer: [ClusterEnvelope.Event]?
 
-    init(configuration: NodeConfiguration, commands: RedisConnection, subscriber: RedisSubscriber, metrics: ChatMetrics, logger: Logger) {
+    init(
+        configuration: NodeConfiguration,
+        commands: RedisConnection,
+        subscriber: RedisSubscriber,
+        redisLoops: MultiThreadedEventLoopGroup,
+        metrics: ChatMetrics,
+        logger: Logger
+    ) {
+        self.redisLoops = redisLoops
         self.keys = ClusterKeys(prefix: configuration.cluster)
         self.instance = String(UInt64.random(in: .min ... .max), radix: 36)
         self.nodeID = configuration.nodeID
@@ -49,8 +61,10 @@ actor RedisBus: ChatBus {
     /// Connects to Redis, subscribes, and loads the cluster's users and history.
     /// Fails with one operator-readable sentence when Redis is unreachable.
     static func start(configuration: NodeConfiguration, url: RedisURL, metrics: ChatMetrics, logger: Logger) async throws(NodeStartupError) -> RedisBus {
-        let commands = RedisConnection(url: url, logger: logger)
-        let subscriber = RedisSubscriber(url: url, logger: logger)
+        let redisLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let redisLoop = redisLoops.next()
+        let commands = RedisConnection(url: url, eventLoop: redisLoop, logger: logger)
+        let subscriber = RedisSubscriber(url: url, eventLoop: redisLoop, logger: logger)
         do {
             try await commands.connect()
             try await subscriber.connect()
@@ -58,9 +72,12 @@ actor RedisBus: ChatBus {
         } catch {
             await commands.shutdown()
             await subscriber.shutdown()
+            try? await redisLoops.shutdownGracefully()
             throw NodeStartupError(message: "cannot use Redis at \(url.host):\(url.port): \(error.message)")
         }
-        let bus = RedisBus(configuration: configuration, commands: commands, subscriber: subscriber, metrics: metrics, logger: logger)
+        let bus = RedisBus(
+            configuration: configuration, commands: commands, subscriber: subscriber, redisLoops: redisLoops, metrics: metrics, logger: logger
+        )
         await subscriber.subscribe([bus.keys.events, bus.keys.inbox(bus.instance)])
         do {
             try await bus.announceAlive()
@@ -90,8 +107,8 @@ actor RedisBus: ChatBus {
         // From here to `fanout.add` nothing awaits: the welcome and the start of
         // event delivery happen in one step, so no event falls in between.
         _ = view.insert(member.nick.canonical, owner: owner)
-        member.outlet.send(encode(.welcome(nick: member.nick.canonical, node: nodeID, users: view.sortedUsers, history: view.history, ref: ref)))
-        let delivered = fanout.broadcast(encode(.joined(nick: member.nick.canonical, ts: ts)))
+        member.outlet.send(frame(.welcome(nick: member.nick.canonical, node: nodeID, users: view.list.encoded, history: view.history, ref: ref)))
+        let delivered = fanout.broadcast(frame(.joined(nick: member.nick.canonical, ts: ts)))
         fanout.add(member)
         metrics.eventsDelivered.increment(by: Int64(delivered + 1))
         metrics.joinedUsers.increment()
@@ -104,7 +121,7 @@ actor RedisBus: ChatBus {
         let ts = Clock.milliseconds()
         let owner = owner(of: member.connectionID)
         if view.remove(member.nick.canonical, owner: owner) {
-            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(encode(.left(nick: member.nick.canonical, ts: ts, reason: reason)))))
+            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frame(.left(nick: member.nick.canonical, ts: ts, reason: reason)))))
         }
         let announcement = ClusterEnvelope(origin: instance, event: .left(nick: member.nick.canonical, owner: owner, ts: ts, reason: reason))
         do {
@@ -127,8 +144,8 @@ actor RedisBus: ChatBus {
         guard case .integer = replies.last else { throw failure("PUBLISH was refused: \(replies.last.map { "\($0)" } ?? "")") }
         metrics.busPublishes.increment()
         _ = view.record(line)
-        sender.outlet.send(encode(.message(line, ref: ref)))
-        let delivered = fanout.broadcast(encode(.message(line, ref: nil)), excluding: sender.connectionID)
+        sender.outlet.send(frame(.message(line, ref: ref)))
+        let delivered = fanout.broadcast(frame(.message(line, ref: nil)), excluding: sender)
         metrics.eventsDelivered.increment(by: Int64(delivered + 1))
     }
 
@@ -140,7 +157,7 @@ actor RedisBus: ChatBus {
         if holder.instance == instance {
             guard let recipient = fanout.member(recipientKey) else { return .noSuchUser }
             if recipient.connectionID == holder.connection, recipient.connectionID != sender.connectionID {
-                recipient.outlet.send(encode(.direct(line, ref: nil)))
+                recipient.outlet.send(frame(.direct(line, ref: nil)))
                 metrics.eventsDelivered.increment()
             }
         } else {
@@ -152,14 +169,40 @@ actor RedisBus: ChatBus {
             // Nobody listens on a dead instance's inbox: its users are about to be reaped.
             guard receivers.first?.integer ?? 0 > 0 else { return .noSuchUser }
         }
-        sender.outlet.send(encode(.direct(line, ref: ref)))
+        sender.outlet.send(frame(.direct(line, ref: ref)))
         metrics.eventsDelivered.increment()
         return .delivered
     }
 
-    func users() async throws(BusError) -> [String] {
+    func users() async throws(BusError) -> EncodedNickList {
         try requireAvailable()
-        return view.sortedUsers
+        return view.list.encoded
+    }
+
+    func drain() async {
+        let members = fanout.removeAll()
+        metrics.joinedUsers.decrement(by: Double(members.count))
+        guard !members.isEmpty else { return }
+        var departures: [ClusterEnvelope.Departure] = []
+        var arguments: [[UInt8]] = [[]]
+        departures.reserveCapacity(members.count)
+        arguments.reserveCapacity(1 + 2 * members.count)
+        for member in members {
+            let owner = owner(of: member.connectionID)
+            _ = view.remove(member.nick.key, owner: owner)
+            departures.append(.init(nick: member.nick.canonical, owner: owner))
+            arguments.append(Array(member.nick.key.value.utf8))
+            arguments.append(record(for: member).encoded())
+        }
+        let announcement = ClusterEnvelope(origin: instance, event: .leftMany(departures, ts: Clock.milliseconds(), reason: .quit))
+        arguments[0] = announcement.encoded()
+        do {
+            let released = try await run(script: ClusterScripts.releaseMany, keys: [keys.users, keys.events], arguments: arguments)
+            logger.info("released this node's users", metadata: ["users": "\(released)"])
+        } catch {
+            // The other nodes reap them once this instance's liveness key expires.
+            logger.warning("could not release this node's users; they will be reaped", metadata: ["error": "\(error.message)"])
+        }
     }
 
     // MARK: Helpers

@@ -1,0 +1,38 @@
+import NIOCore
+import NIOWebSocket
+
+/// One `LoopDelivery` per event loop of the node, made once at start-up and
+/// never changed, so any thread can find a loop's delivery without a lock.
+struct EventLoopDeliveries: Sendable {
+    private let byLoop: [ObjectIdentifier: NIOLoopBound<LoopDelivery>]
+
+    /// Makes a delivery on each loop of `group`.
+    static func make(for group: any EventLoopGroup) async throws -> EventLoopDeliveries {
+        var byLoop: [ObjectIdentifier: NIOLoopBound<LoopDelivery>] = [:]
+        for loop in group.makeIterator() {
+            byLoop[ObjectIdentifier(loop)] = try await loop.submit {
+                NIOLoopBound(LoopDelivery(eventLoop: loop), eventLoop: loop)
+            }.get()
+        }
+        return EventLoopDeliveries(byLoop: byLoop)
+    }
+
+    private init(byLoop: [ObjectIdentifier: NIOLoopBound<LoopDelivery>]) {
+        self.byLoop = byLoop
+    }
+
+    /// The delivery of `loop`, which must belong to the node's group.
+    func delivery(on loop: any EventLoop) -> NIOLoopBound<LoopDelivery> {
+        guard let delivery = byLoop[ObjectIdentifier(loop)] else {
+            preconditionFailure("event loop \(loop) is not one of the node's")
+        }
+        return delivery
+    }
+
+    /// Closes every WebSocket connection of the node with `code`.
+    func closeAll(_ code: WebSocketErrorCode, reason: String) {
+        for delivery in byLoop.values {
+            delivery.eventLoop.execute { delivery.value.closeAll(code, reason: reason) }
+        }
+    }
+}

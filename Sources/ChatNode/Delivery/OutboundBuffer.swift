@@ -1,0 +1,146 @@
+import NIOCore
+
+/// A connection's outbound queue: it gathers the frames of one event-loop
+/// tick and writes them with one write and one flush.
+///
+/// It sits next to the pipeline's head, so the fan-out hands it framed bytes
+/// directly (`enqueue`) without a pipeline traversal per event; the control
+/// frames the transport handler writes reach it through the pipeline and
+/// keep their place in the queue. Small frames are copied into one gather
+/// buffer; large ones are queued by reference, so a big event shared by
+/// thousands of recipients exists once in memory.
+///
+/// While the socket cannot take more, frames wait here. A client whose
+/// waiting bytes exceed `maximumQueuedBytes` is too slow: the queue is
+/// dropped and `SlowConsumerDetected` tells the transport handler to close.
+/// The bound is in bytes, so a presence storm of many small events never
+/// closes a client that keeps reading.
+final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Frames up to this size are copied into the gather buffer.
+    static let gatherThreshold = 2048
+
+    /// Unique among this node's connections; fan-out skips senders by it.
+    let connectionID: UInt64
+    /// Where this connection is in its loop's recipient list, while joined.
+    var recipientSlot: Int?
+
+    private let maximumQueuedBytes: Int
+    private let delivery: LoopDelivery
+    private let metrics: ChatMetrics
+    private var context: ChannelHandlerContext?
+    private var queue = CircularBuffer<(ByteBuffer, EventLoopPromise<Void>?)>()
+    private var gather: ByteBuffer?
+    private var queuedBytes = 0
+    private var queuedEvents = 0
+    private var isFlushPending = false
+    private var isOverflowed = false
+
+    init(connectionID: UInt64, maximumQueuedBytes: Int, delivery: LoopDelivery, metrics: ChatMetrics) {
+        self.connectionID = connectionID
+        self.maximumQueuedBytes = maximumQueuedBytes
+        self.delivery = delivery
+        self.metrics = metrics
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        dropQueue()
+    }
+
+    /// Queues one framed event; it leaves at the end of this event-loop tick.
+    func enqueue(_ frame: ByteBuffer) {
+        guard context != nil, !isOverflowed else { return }
+        queuedEvents += 1
+        append(frame, promise: nil)
+        if queuedBytes > maximumQueuedBytes, let context, !context.channel.isWritable {
+            overflow(context: context)
+            return
+        }
+        requestFlush()
+    }
+
+    // MARK: Pipeline
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        append(unwrapOutboundIn(data), promise: promise)
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        flushNow()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { flushNow() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: Queue
+
+    private func append(_ frame: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        queuedBytes += frame.readableBytes
+        if promise == nil, frame.readableBytes <= Self.gatherThreshold {
+            if gather == nil {
+                gather = context?.channel.allocator.buffer(capacity: max(4096, frame.readableBytes)) ?? ByteBuffer()
+            }
+            gather!.writeImmutableBuffer(frame)
+            return
+        }
+        moveGatherToQueue()
+        queue.append((frame, promise))
+    }
+
+    private func moveGatherToQueue() {
+        if let gathered = gather {
+            queue.append((gathered, nil))
+            gather = nil
+        }
+    }
+
+    private func requestFlush() {
+        guard !isFlushPending else { return }
+        isFlushPending = true
+        delivery.flushAtEndOfTick(self)
+    }
+
+    /// Writes everything queued with one flush, unless the socket cannot take more.
+    func flushNow() {
+        isFlushPending = false
+        guard let context, context.channel.isWritable else { return }
+        moveGatherToQueue()
+        guard !queue.isEmpty else { return }
+        while let (buffer, promise) = queue.popFirst() {
+            context.write(wrapOutboundOut(buffer), promise: promise)
+        }
+        queuedBytes = 0
+        queuedEvents = 0
+        context.flush()
+    }
+
+    private func overflow(context: ChannelHandlerContext) {
+        metrics.slowConsumerDisconnects.increment()
+        metrics.slowConsumerDroppedEvents.increment(by: Int64(queuedEvents))
+        isOverflowed = true
+        dropQueue()
+        context.fireUserInboundEventTriggered(SlowConsumerDetected())
+    }
+
+    private func dropQueue() {
+        gather = nil
+        while let (_, promise) = queue.popFirst() {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+        }
+        queuedBytes = 0
+        queuedEvents = 0
+    }
+}
+
+/// A connection's outbound queue overflowed: the client does not read.
+struct SlowConsumerDetected {}

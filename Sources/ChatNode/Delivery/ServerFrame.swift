@@ -1,0 +1,26 @@
+import NIOCore
+
+/// The bytes of a WebSocket frame as a server sends it: header and payload
+/// in one buffer, unmasked (RFC 6455 §5.2).
+///
+/// An event is framed once per node and the same bytes go to every
+/// recipient, so fan-out never re-encodes or re-frames per connection.
+enum ServerFrame {
+    /// A final text frame holding `payload`.
+    static func text(_ payload: [UInt8]) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: payload.count + 10)
+        buffer.writeInteger(UInt8(0x81))  // FIN + opcode 1 (text)
+        switch payload.count {
+        case ..<126:
+            buffer.writeInteger(UInt8(payload.count))
+        case ..<65_536:
+            buffer.writeInteger(UInt8(126))
+            buffer.writeInteger(UInt16(payload.count))
+        default:
+            buffer.writeInteger(UInt8(127))
+            buffer.writeInteger(UInt64(payload.count))
+        }
+        buffer.writeBytes(payload)
+        return buffer
+    }
+}

@@ -1,0 +1,147 @@
+import ChatProtocol
+
+/// The joined nicks in the protocol's list order, kept sorted as users come
+/// and go, each nick encoded as JSON once.
+///
+/// `welcome` and `users` send the whole list, so it must never be sorted or
+/// normalised again per request. Entries live in pages of at most
+/// `maximumPageSize`, each page keeping its entries' JSON joined by commas:
+/// a change costs a binary search and one page's worth of work, and the
+/// whole list is encoded by copying one chunk of bytes per page.
+struct SortedNickList {
+    /// One listed nick.
+    struct Entry {
+        /// The nick's key as UTF-8: byte order is code-point order, the list order.
+        let order: [UInt8]
+        /// The canonical nick.
+        let nick: String
+        /// The nick as a JSON string, quotes included.
+        let json: [UInt8]
+
+        init(_ nick: Nick) {
+            self.order = Array(nick.key.value.utf8)
+            self.nick = nick.canonical
+            self.json = JSONWriter.encodedString(nick.canonical)
+        }
+
+        func precedes(_ other: [UInt8]) -> Bool {
+            order.lexicographicallyPrecedes(other)
+        }
+    }
+
+    private struct Page {
+        var entries: [Entry]
+        /// The entries' JSON joined by commas.
+        var json: [UInt8] = []
+
+        init(_ entries: [Entry]) {
+            self.entries = entries
+            reencode()
+        }
+
+        mutating func reencode() {
+            json.removeAll(keepingCapacity: true)
+            for (index, entry) in entries.enumerated() {
+                if index > 0 { json.append(UInt8(ascii: ",")) }
+                json.append(contentsOf: entry.json)
+            }
+        }
+
+        /// The index of the first entry not preceding `order`.
+        func insertionIndex(_ order: [UInt8]) -> Int {
+            var low = 0
+            var high = entries.count
+            while low < high {
+                let middle = (low + high) / 2
+                if entries[middle].precedes(order) { low = middle + 1 } else { high = middle }
+            }
+            return low
+        }
+    }
+
+    /// A page splits in two when it grows beyond this many entries.
+    static let maximumPageSize = 128
+
+    private var pages: [Page] = []
+    /// How many nicks are listed.
+    private(set) var count = 0
+    private var encodedBytes = 0
+
+    /// Lists `nick`. Its key must not be listed yet.
+    mutating func insert(_ nick: Nick) {
+        let entry = Entry(nick)
+        count += 1
+        encodedBytes += entry.json.count + 1
+        guard !pages.isEmpty else {
+            pages.append(Page([entry]))
+            return
+        }
+        let pageIndex = min(self.pageIndex(for: entry.order), pages.count - 1)
+        let index = pages[pageIndex].insertionIndex(entry.order)
+        pages[pageIndex].entries.insert(entry, at: index)
+        if pages[pageIndex].entries.count > Self.maximumPageSize {
+            let upper = Array(pages[pageIndex].entries[(Self.maximumPageSize / 2)...])
+            pages[pageIndex].entries.removeLast(upper.count)
+            pages[pageIndex].reencode()
+            pages.insert(Page(upper), at: pageIndex + 1)
+        } else {
+            pages[pageIndex].reencode()
+        }
+    }
+
+    /// Removes the nick whose key is `key`; false when it was not listed.
+    @discardableResult
+    mutating func remove(_ key: NickKey) -> Bool {
+        let order = Array(key.value.utf8)
+        let pageIndex = self.pageIndex(for: order)
+        guard pageIndex < pages.count else { return false }
+        let index = pages[pageIndex].insertionIndex(order)
+        guard index < pages[pageIndex].entries.count, pages[pageIndex].entries[index].order == order else { return false }
+        let removed = pages[pageIndex].entries.remove(at: index)
+        count -= 1
+        encodedBytes -= removed.json.count + 1
+        if pages[pageIndex].entries.isEmpty {
+            pages.remove(at: pageIndex)
+        } else {
+            pages[pageIndex].reencode()
+        }
+        return true
+    }
+
+    /// Removes every nick.
+    mutating func removeAll() {
+        pages.removeAll()
+        count = 0
+        encodedBytes = 0
+    }
+
+    /// The list as a JSON array, ready for `welcome` and `users`.
+    var encoded: EncodedNickList {
+        var json: [UInt8] = []
+        json.reserveCapacity(encodedBytes + 2)
+        json.append(UInt8(ascii: "["))
+        for (index, page) in pages.enumerated() {
+            if index > 0 { json.append(UInt8(ascii: ",")) }
+            json.append(contentsOf: page.json)
+        }
+        json.append(UInt8(ascii: "]"))
+        return EncodedNickList(json: json)
+    }
+
+    /// The canonical nicks in list order.
+    var nicks: [String] {
+        pages.flatMap { $0.entries.map(\.nick) }
+    }
+
+    /// The index of the first page whose last entry does not precede `order`
+    /// (`pages.count` when every page's entries precede it).
+    private func pageIndex(for order: [UInt8]) -> Int {
+        var low = 0
+        var high = pages.count
+        while low < high {
+            let middle = (low + high) / 2
+            if pages[middle].entries[pages[middle].entries.count - 1].precedes(order) { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+}

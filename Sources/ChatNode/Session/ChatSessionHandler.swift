@@ -1,0 +1,261 @@
+import ChatProtocol
+import NIOCore
+import NIOWebSocket
+
+/// One client's session, run on its connection's event loop: applies
+/// `SessionStateMachine` to each message and carries out its actions on
+/// the bus.
+///
+/// Messages are handled one at a time: while a bus operation is in flight,
+/// later messages wait in a small inbox, so the replies and events a
+/// client's messages cause reach it in the order it sent them. An inbox
+/// that fills up stops reading from the socket until it drains. An idle
+/// connection costs no task and no actor, only this handler.
+final class ChatSessionHandler: ChannelDuplexHandler {
+    typealias InboundIn = ConnectionEvent
+    typealias OutboundIn = Never
+
+    /// Reading pauses while this many bytes of messages wait.
+    static let inboxHighWatermark = 64 * 1024
+
+    private let node: ChatNode
+    private let connectionID: UInt64
+    private let codec: any ChatCodec.Type
+    private let outlet: ConnectionOutlet
+    private let buffer: OutboundBuffer
+    private let transport: WebSocketConnectionHandler
+    private var machine: SessionStateMachine
+    private var member: LocalMember?
+    private var context: ChannelHandlerContext?
+    private var inbox = CircularBuffer<[UInt8]>()
+    private var inboxBytes = 0
+    private var isBusy = false
+    private var isJoining = false
+    private var isClosed = false
+    private var isReadPaused = false
+    private var isReadPending = false
+    private var helloTimer: Scheduled<Void>?
+    private var helloDeadlinePassed = false
+    private var leaveReason = LeaveReason.quit
+
+    init(
+        node: ChatNode,
+        connectionID: UInt64,
+        version: ProtocolVersion,
+        outlet: ConnectionOutlet,
+        buffer: OutboundBuffer,
+        transport: WebSocketConnectionHandler
+    ) {
+        self.node = node
+        self.connectionID = connectionID
+        self.codec = version.codec
+        self.outlet = outlet
+        self.buffer = buffer
+        self.transport = transport
+        self.machine = SessionStateMachine(version: version, rate: node.configuration.rate, burst: node.configuration.burst, now: .now)
+    }
+
+    // MARK: Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        node.metrics.connections.increment()
+        helloTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(node.configuration.helloTimeout)) { [self] in
+            helloTimedOut()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        end()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        end()
+    }
+
+    private func end() {
+        guard !isClosed else { return }
+        isClosed = true
+        context = nil
+        helloTimer?.cancel()
+        inbox.removeAll()
+        node.metrics.connections.decrement()
+        leave()
+    }
+
+    private func leave() {
+        guard let member else { return }
+        self.member = nil
+        let (bus, reason) = (node.bus, leaveReason)
+        Task { await bus.leave(member, reason: reason) }
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .message(let payload):
+            inbox.append(payload)
+            inboxBytes += payload.count
+            if inboxBytes > Self.inboxHighWatermark { isReadPaused = true }
+            processInbox()
+        case .heartbeatTimedOut:
+            node.metrics.heartbeatTimeouts.increment()
+            leaveReason = .timeout
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        guard !isReadPaused else {
+            isReadPending = true
+            return
+        }
+        context.read()
+    }
+
+    private func processInbox() {
+        while !isBusy, !isClosed, let payload = inbox.popFirst() {
+            inboxBytes -= payload.count
+            handle(payload)
+        }
+        if isReadPaused, inboxBytes <= Self.inboxHighWatermark / 2 {
+            isReadPaused = false
+            if isReadPending, let context {
+                isReadPending = false
+                context.read()
+            }
+        }
+    }
+
+    private func handle(_ payload: [UInt8]) {
+        // A draining node has released its users and is closing every connection.
+        guard !node.isDraining else { return }
+        node.metrics.messagesReceived.increment()
+        switch machine.receive(payload, now: .now) {
+        case .reply(let event):
+            if case .error(.rateLimited, _, _) = event { node.metrics.rateLimited.increment() }
+            reply(event)
+        case .replyAndCloseForFlooding(let event):
+            node.metrics.rateLimited.increment()
+            reply(event)
+            transport.close(code: .policyViolation, reason: "too many messages")
+        case .join(let nick, let ref):
+            join(nick, ref: ref)
+        case .say(let text, let ref):
+            say(text, ref: ref)
+        case .whisper(let recipient, let text, let ref):
+            whisper(text, to: recipient, ref: ref)
+        case .who(let ref):
+            who(ref: ref)
+        }
+    }
+
+    // MARK: Actions
+
+    private func join(_ nick: Nick, ref: String?) {
+        let candidate = LocalMember(connectionID: connectionID, nick: nick, outlet: outlet)
+        let bus = node.bus
+        isJoining = true
+        perform({ () async throws(BusError) in try await bus.join(candidate, ref: ref) }) { [self] result in
+            isJoining = false
+            switch result {
+            case .success(.joined):
+                member = candidate
+                machine.joined(as: nick)
+                helloTimer?.cancel()
+                // The connection closed while the join was in flight.
+                if isClosed { leave() }
+            case .success(.nickTaken):
+                reply(.error(.nickTaken, ref: ref))
+                closeIfHelloTimedOut()
+            case .failure(let error):
+                unavailable(error, ref: ref)
+                closeIfHelloTimedOut()
+            }
+        }
+    }
+
+    private func say(_ text: String, ref: String?) {
+        guard let member else { return }
+        let line = ChatLine(id: node.messageIDs.next(), from: member.nick.canonical, text: text, ts: Clock.milliseconds())
+        let bus = node.bus
+        perform({ () async throws(BusError) in try await bus.broadcast(line, from: member, ref: ref) }) { [self] result in
+            if case .failure(let error) = result { unavailable(error, ref: ref) }
+        }
+    }
+
+    private func whisper(_ text: String, to recipient: NickKey, ref: String?) {
+        guard let member else { return }
+        let draft = DirectDraft(id: node.messageIDs.next(), from: member.nick.canonical, text: text, ts: Clock.milliseconds())
+        let bus = node.bus
+        perform({ () async throws(BusError) in try await bus.whisper(draft, to: recipient, from: member, ref: ref) }) { [self] result in
+            switch result {
+            case .success(.delivered): break
+            case .success(.noSuchUser): reply(.error(.noSuchUser, ref: ref))
+            case .failure(let error): unavailable(error, ref: ref)
+            }
+        }
+    }
+
+    private func who(ref: String?) {
+        let bus = node.bus
+        perform({ () async throws(BusError) in try await bus.users() }) { [self] result in
+            switch result {
+            case .success(let users): reply(.users(users, ref: ref))
+            case .failure(let error): unavailable(error, ref: ref)
+            }
+        }
+    }
+
+    /// Runs a bus operation off the event loop, then `completion` back on
+    /// it, and only then the next message of the inbox.
+    private func perform<Value: Sendable>(
+        _ operation: @escaping @Sendable () async throws(BusError) -> Value,
+        then completion: @escaping (Result<Value, BusError>) -> Void
+    ) {
+        guard let context else { return }
+        isBusy = true
+        context.eventLoop.makeFutureWithTask { () async -> Result<Value, BusError> in
+            do throws(BusError) {
+                return .success(try await operation())
+            } catch {
+                return .failure(error)
+            }
+        }
+        .assumeIsolated()
+        .whenSuccess { [self] result in
+            isBusy = false
+            completion(result)
+            processInbox()
+        }
+    }
+
+    // MARK: Replies
+
+    private func helloTimedOut() {
+        guard member == nil, !isClosed else { return }
+        // A hello that arrived in time but waits for the bus is not late.
+        if isJoining {
+            helloDeadlinePassed = true
+        } else {
+            transport.close(code: .policyViolation, reason: "no hello within the time limit")
+        }
+    }
+
+    private func closeIfHelloTimedOut() {
+        guard helloDeadlinePassed, member == nil else { return }
+        transport.close(code: .policyViolation, reason: "no hello within the time limit")
+    }
+
+    private func unavailable(_ error: BusError, ref: String?) {
+        node.metrics.busFailures.increment()
+        node.logger.debug("bus unavailable", metadata: ["error": "\(error.message)"])
+        reply(.error(.unavailable, ref: ref))
+    }
+
+    private func reply(_ event: ServerEvent) {
+        buffer.enqueue(ServerFrame.text(codec.encode(event)))
+        node.metrics.eventsDelivered.increment()
+    }
+}
