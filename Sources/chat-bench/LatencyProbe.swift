@@ -26,9 +26,7 @@ final class LatencyProbe: Sendable {
         let handler = try await channel.eventLoop.submit {
             NIOLoopBound(try channel.pipeline.syncOperations.handler(type: ProbeHandler.self), eventLoop: channel.eventLoop)
         }.get()
-        var request = "GET /chat HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        request += "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: chat.v1.json\r\n\r\n"
-        try await channel.writeAndFlush(ByteBuffer(string: request))
+        try await channel.writeAndFlush(ByteBuffer.upgradeRequest(port: port))
         try await channel.writeAndFlush(maskedTextFrame(#"{"type":"hello","nick":"\#(nick)"}"#))
         return LatencyProbe(channel: channel, handler: handler)
     }
@@ -44,18 +42,7 @@ final class LatencyProbe: Sendable {
     }
 
     static func maskedTextFrame(_ text: String) -> ByteBuffer {
-        let payload = Array(text.utf8)
-        var buffer = ByteBuffer()
-        buffer.writeInteger(UInt8(0x81))
-        if payload.count < 126 {
-            buffer.writeInteger(UInt8(0x80 | payload.count))
-        } else {
-            buffer.writeInteger(UInt8(0x80 | 126))
-            buffer.writeInteger(UInt16(payload.count))
-        }
-        buffer.writeBytes([0, 0, 0, 0])  // a zero mask leaves the payload as is
-        buffer.writeBytes(payload)
-        return buffer
+        ByteBuffer.maskedClientFrame(Array(text.utf8))
     }
 }
 
@@ -81,7 +68,8 @@ final class ProbeHandler: ChannelInboundHandler {
             buffer.moveReaderIndex(to: end.upperBound)
             isUpgraded = true
         }
-        while let payload = nextFrame() {
+        while let frame = buffer.readServerFrame() {
+            let payload = frame.payload.readableBytesView
             // Only broadcast lines; a welcome's history may contain markers too.
             guard payload.starts(with: Self.messagePrefix), let range = payload.firstRange(of: Self.marker) else { continue }
             var value: UInt64 = 0
@@ -94,24 +82,5 @@ final class ProbeHandler: ChannelInboundHandler {
             _ = histogram.record(now > value ? now - value : 0)
         }
         buffer.discardReadBytes()
-    }
-
-    private func nextFrame() -> [UInt8]? {
-        let view = buffer.readableBytesView
-        guard view.count >= 2 else { return nil }
-        var length = Int(view[view.startIndex + 1] & 0x7F)
-        var header = 2
-        if length == 126 {
-            guard view.count >= 4 else { return nil }
-            length = Int(view[view.startIndex + 2]) << 8 | Int(view[view.startIndex + 3])
-            header = 4
-        } else if length == 127 {
-            guard view.count >= 10 else { return nil }
-            length = (0..<8).reduce(0) { $0 << 8 | Int(view[view.startIndex + 2 + $1]) }
-            header = 10
-        }
-        guard view.count >= header + length else { return nil }
-        buffer.moveReaderIndex(forwardBy: header)
-        return buffer.readBytes(length: length)
     }
 }

@@ -50,6 +50,7 @@ struct ClusterEnvelopeTests {
         .direct(DirectLine(id: "x-2", from: "a", to: "b", text: "psst", ts: 5), connection: 42),
         .joined(nick: "नमस्ते", owner: "inst/9", ts: 7),
         .left(nick: "bob", owner: "inst/3", ts: 8, reason: .nodeDown),
+        .leftMany([.init(nick: "bob", owner: "inst/3"), .init(nick: "Åsa", owner: "inst/4")], ts: 9, reason: .quit),
     ])
     func roundTrip(_ event: ClusterEnvelope.Event) {
         let envelope = ClusterEnvelope(origin: "abc", event: event)
@@ -64,10 +65,13 @@ struct ClusterEnvelopeTests {
         #expect(ClusterEnvelope.decode(Array(newer.utf8))?.event == .joined(nick: "a", owner: "i/1", ts: 3))
     }
 
-    @Test("the reap script's left envelope (written by Lua cjson) decodes")
+    @Test("the reap script's left_many envelope (written by Lua cjson) decodes")
     func reapFormat() {
-        let lua = #"{"reason":"node_down","origin":"","nick":"\u00c5sa","kind":"left","owner":"i\/4","v":1,"ts":1732500000123}"#
-        #expect(ClusterEnvelope.decode(Array(lua.utf8))?.event == .left(nick: "Åsa", owner: "i/4", ts: 1_732_500_000_123, reason: .nodeDown))
+        let lua = #"{"reason":"node_down","origin":"","users":[{"nick":"\u00c5sa","owner":"i\/4"}],"kind":"left_many","v":1,"ts":1732500000123}"#
+        #expect(
+            ClusterEnvelope.decode(Array(lua.utf8))?.event
+                == .leftMany([.init(nick: "Åsa", owner: "i/4")], ts: 1_732_500_000_123, reason: .nodeDown)
+        )
     }
 
     @Test("presence records round-trip")

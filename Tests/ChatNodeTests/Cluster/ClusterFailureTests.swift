@@ -42,23 +42,33 @@ struct ClusterFailureTests {
         }
     }
 
-    @Test("SIGTERM of a node: its clients get 1001, the others see left/quit, the nick is free at once")
+    @Test("SIGTERM of a node: its clients get 1001, the others see each user leave with quit, the nicks are free at once")
     func nodeShutdown() async throws {
         try await withCluster(nodes: 1) { cluster in
             let leaving = try NodeProcess(arguments: ["--port", "0", "--redis", cluster.redis.url, "--node-id", "leaving"])
             let port = try await leaving.waitUntilListening()
-            let client = try await WebSocketTestClient.connect(port: port)
-            try await client.send(#"{"type":"hello","nick":"mover"}"#)
-            #expect(await client.nextMessage()?.string("type") == "welcome")
+            var movers: [WebSocketTestClient] = []
+            for index in 0..<3 {
+                let client = try await WebSocketTestClient.connect(port: port)
+                try await client.send(#"{"type":"hello","nick":"mover\#(index)"}"#)
+                #expect(await client.next(ofType: "welcome") != nil)
+                movers.append(client)
+            }
             let (watcher, _) = try await cluster.nodes[0].join("watcher")
 
             leaving.signal(SIGTERM)
-            #expect(await client.closeCode() == .some(1001))
-            let left = await watcher.next(ofType: "left")
-            #expect(left?.string("nick") == "mover")
-            #expect(left?.string("reason") == "quit")
-            let (_, welcome) = try await cluster.nodes[0].join("mover")
-            #expect(welcome.string("nick") == "mover")
+            for client in movers {
+                #expect(await client.closeCode() == .some(1001))
+            }
+            var departed: [String] = []
+            for _ in 0..<3 {
+                let left = await watcher.next(ofType: "left")
+                #expect(left?.string("reason") == "quit")
+                departed += [left?.string("nick")].compactMap { $0 }
+            }
+            #expect(departed.sorted() == ["mover0", "mover1", "mover2"])
+            let (_, welcome) = try await cluster.nodes[0].join("mover1")
+            #expect(welcome.string("nick") == "mover1")
             #expect(await leaving.waitForExit().status == 0)
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -63,6 +64,22 @@ struct NodeRoutesTests {
             request.setValue("chat.v1.json", forHTTPHeaderField: "Sec-WebSocket-Protocol")
             let (_, response) = try await URLSession.shared.data(for: request)
             #expect((response as! HTTPURLResponse).statusCode == 426)
+        }
+    }
+
+    @Test("HEAD on every path is answered like GET, without a body", arguments: ["/", "/healthz", "/readyz", "/metrics", "/chat", "/app/js/main.js"])
+    func head(_ path: String) async throws {
+        try await withNode { node in
+            // Raw bytes, so nothing between the test and the node hides a body.
+            let get = try await RawTCPClient.connect(port: node.port)
+            try await get.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            let getAnswer = try #require(await get.waitForClose(timeout: .seconds(5)))
+            let head = try await RawTCPClient.connect(port: node.port)
+            try await head.send("HEAD \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            let headAnswer = try #require(await head.waitForClose(timeout: .seconds(5)))
+            let getStatus = getAnswer.split(separator: "\r\n").first
+            #expect(headAnswer.split(separator: "\r\n").first == getStatus)
+            #expect(headAnswer.hasSuffix("\r\n\r\n"), "HEAD answered with a body: \(headAnswer)")
         }
     }
 }

@@ -130,4 +130,26 @@ struct TransportRulesTests {
             #expect(!metrics.contains("chat_slow_consumer_dropped_events_total 0\n"))
         }
     }
+
+    @Test("a client that keeps reading is never closed, however many small events it gets")
+    func readingClientIsNotSlow() async throws {
+        try await withNode({
+            $0.rate = 0
+            $0.maximumQueuedBytes = 16 * 1024
+        }) { node in
+            let (sender, _) = try await node.join("sender")
+            let (reader, _) = try await node.join("reader")
+            _ = await sender.nextMessage()
+            let count = 3000
+            for index in 0..<count {
+                try await sender.send(#"{"type":"say","text":"\#(index)"}"#)
+            }
+            var received = 0
+            while received < count, let event = await reader.nextMessage() {
+                if event.string("type") == "message" { received += 1 }
+            }
+            #expect(received == count)
+            #expect(node.server.node.metrics.render().contains("chat_slow_consumer_disconnects_total 0"))
+        }
+    }
 }

@@ -1,0 +1,52 @@
+import NIOCore
+
+/// One frame a server sent: unmasked, so its payload is read as is.
+struct ReceivedFrame {
+    var opcode: UInt8
+    var payload: ByteBuffer
+}
+
+extension ByteBuffer {
+    /// Reads the next complete server frame, or nil when more bytes are needed.
+    mutating func readServerFrame() -> ReceivedFrame? {
+        let view = readableBytesView
+        guard view.count >= 2 else { return nil }
+        let opcode = view[view.startIndex] & 0x0F
+        var length = Int(view[view.startIndex + 1] & 0x7F)
+        var header = 2
+        if length == 126 {
+            guard view.count >= 4 else { return nil }
+            length = Int(view[view.startIndex + 2]) << 8 | Int(view[view.startIndex + 3])
+            header = 4
+        } else if length == 127 {
+            guard view.count >= 10 else { return nil }
+            length = (0..<8).reduce(0) { $0 << 8 | Int(view[view.startIndex + 2 + $1]) }
+            header = 10
+        }
+        guard view.count >= header + length else { return nil }
+        moveReaderIndex(forwardBy: header)
+        return ReceivedFrame(opcode: opcode, payload: readSlice(length: length)!)
+    }
+
+    /// A client frame: masked with a zero key, which leaves the payload as is.
+    static func maskedClientFrame(opcode: UInt8 = 0x1, _ payload: [UInt8]) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeInteger(UInt8(0x80 | opcode))
+        if payload.count < 126 {
+            buffer.writeInteger(UInt8(0x80 | payload.count))
+        } else {
+            buffer.writeInteger(UInt8(0x80 | 126))
+            buffer.writeInteger(UInt16(payload.count))
+        }
+        buffer.writeBytes([0, 0, 0, 0])
+        buffer.writeBytes(payload)
+        return buffer
+    }
+
+    /// The request that opens a `chat.v1.json` WebSocket on `/chat`.
+    static func upgradeRequest(port: Int) -> ByteBuffer {
+        var request = "GET /chat HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        request += "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: chat.v1.json\r\n\r\n"
+        return ByteBuffer(string: request)
+    }
+}

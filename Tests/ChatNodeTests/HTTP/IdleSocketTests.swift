@@ -1,0 +1,62 @@
+import ChatNode
+import TestSupport
+import Testing
+
+/// PROTOCOL.md §1, Idle sockets, and §2, Shutdown: sockets that never get
+/// to a request cannot pin a node's resources or hold up its shutdown.
+@Suite("Idle and half-sent sockets")
+struct IdleSocketTests {
+    @Test("a socket that sends nothing is closed at the request-head deadline")
+    func silentSocket() async throws {
+        try await withNode({ $0.requestHeadTimeout = .milliseconds(300) }) { node in
+            let socket = try await RawTCPClient.connect(port: node.port)
+            let started = ContinuousClock.now
+            #expect(await socket.waitForClose(timeout: .seconds(5)) != nil)
+            #expect(ContinuousClock.now - started >= .milliseconds(250))
+        }
+    }
+
+    @Test("a request head sent only in part is closed at the same deadline")
+    func halfSentHead() async throws {
+        try await withNode({ $0.requestHeadTimeout = .milliseconds(300) }) { node in
+            let socket = try await RawTCPClient.connect(port: node.port)
+            try await socket.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            #expect(await socket.waitForClose(timeout: .seconds(5)) != nil)
+        }
+    }
+
+    @Test("a complete request is answered; the connection then lives until the idle timeout, not the head deadline")
+    func keepAliveUntilIdle() async throws {
+        try await withNode({
+            $0.requestHeadTimeout = .milliseconds(200)
+            $0.httpIdleTimeout = .milliseconds(800)
+        }) { node in
+            let socket = try await RawTCPClient.connect(port: node.port)
+            try await socket.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            let started = ContinuousClock.now
+            let answer = await socket.waitForClose(timeout: .seconds(5))
+            #expect(answer?.hasPrefix("HTTP/1.1 200") == true)
+            #expect(ContinuousClock.now - started >= .milliseconds(600))
+        }
+    }
+
+    @Test("shutdown takes under 5 s with a silent socket, a half-sent request and a client that never answers the close frame")
+    func shutdownIsNotHeldUp() async throws {
+        var sockets: [RawTCPClient] = []
+        var shutdownStarted = ContinuousClock.now
+        try await withNode { node in
+            // Default deadlines: the 10 s request-head deadline must not be what ends these.
+            let silent = try await RawTCPClient.connect(port: node.port)
+            let halfSent = try await RawTCPClient.connect(port: node.port)
+            try await halfSent.send("GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgr")
+            let (deaf, _) = try await node.join("deaf", autoPong: false)
+            _ = deaf
+            sockets = [silent, halfSent]
+            shutdownStarted = ContinuousClock.now
+        }
+        #expect(ContinuousClock.now - shutdownStarted < .seconds(5))
+        for socket in sockets {
+            #expect(await socket.waitForClose(timeout: .seconds(1)) != nil)
+        }
+    }
+}

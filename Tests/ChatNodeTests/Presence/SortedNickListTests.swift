@@ -1,0 +1,62 @@
+import ChatProtocol
+import Testing
+
+@testable import ChatNode
+
+@Suite("The sorted nick list")
+struct SortedNickListTests {
+    private static let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.ÅåÖöβΣσ")
+
+    private func randomNick(_ generator: inout some RandomNumberGenerator) -> Nick {
+        while true {
+            let length = Int.random(in: 1...12, using: &generator)
+            let raw = String((0..<length).map { _ in Self.alphabet.randomElement(using: &generator)! })
+            if let nick = Nick(validating: raw) { return nick }
+        }
+    }
+
+    @Test("stays in the protocol's list order through thousands of joins and leaves, across page splits")
+    func matchesAFullSort() {
+        var generator = SystemRandomNumberGenerator()
+        var list = SortedNickList()
+        var listed: [NickKey: String] = [:]
+        for step in 0..<5000 {
+            if step % 3 == 2, let key = listed.keys.randomElement(using: &generator) {
+                let removed = list.remove(key)
+                #expect(removed)
+                listed[key] = nil
+            } else {
+                let nick = randomNick(&generator)
+                guard listed[nick.key] == nil else { continue }
+                list.insert(nick)
+                listed[nick.key] = nick.canonical
+            }
+        }
+        let expected = Array(listed.values).sortedAsUserList()
+        #expect(list.count == listed.count)
+        #expect(list.nicks == expected)
+        #expect(list.encoded == EncodedNickList(expected))
+        #expect(list.encoded.nicks == expected)
+    }
+
+    @Test("removing a nick that is not listed changes nothing")
+    func removeUnknown() {
+        var list = SortedNickList()
+        list.insert(Nick(validating: "bob")!)
+        let removed = list.remove(NickKey(lookingUp: "alice"))
+        #expect(!removed)
+        #expect(list.nicks == ["bob"])
+    }
+
+    @Test("an empty list encodes as []; removing every nick empties it")
+    func empty() {
+        var list = SortedNickList()
+        #expect(list.encoded.json == Array("[]".utf8))
+        list.insert(Nick(validating: "Åsa")!)
+        list.insert(Nick(validating: "bob")!)
+        #expect(String(decoding: list.encoded.json, as: UTF8.self) == #"["bob","Åsa"]"#)
+        list.remove(NickKey(lookingUp: "åsa"))
+        list.remove(NickKey(lookingUp: "BOB"))
+        #expect(list.encoded.json == Array("[]".utf8))
+    }
+}
