@@ -62,6 +62,7 @@ struct FanoutBenchmark: AsyncParsableCommand {
     @Option(help: "Receiving clients") var clients = 100
     @Option(help: "Messages the sender broadcasts") var messages = 2000
     @Option(help: "Messages per second the sender attempts") var rate = 500.0
+    @Option(parsing: .upToNextOption, help: "Server processes (pids) whose CPU to measure") var pids: [Int32] = []
 
     func run() async throws {
         let origin = ContinuousClock.now
@@ -77,6 +78,7 @@ struct FanoutBenchmark: AsyncParsableCommand {
             return UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
         }
         let started = ContinuousClock.now
+        let cpuBefore = ProcessSample.read(pids).cpuSeconds
         let interval = Duration.seconds(1 / rate)
         for index in 0..<messages {
             try await sender.send(#"{"type":"say","text":"t=\#(micros())"}"#)
@@ -94,10 +96,14 @@ struct FanoutBenchmark: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(200))
         }
         let elapsed = ContinuousClock.now - started
+        let cpu = ProcessSample.read(pids).cpuSeconds - cpuBefore
         func seconds(_ duration: Duration) -> Double {
             Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         }
         print("fan-out: \(messages) messages (sent in \(String(format: "%.2f", seconds(sent))) s) x \(clients) receivers over \(ports.count) node(s): \(total.totalCount)/\(expected) deliveries in \(String(format: "%.2f", seconds(elapsed))) s (\(String(format: "%.0f", Double(total.totalCount) / seconds(elapsed))) per second)")
+        if !pids.isEmpty {
+            print(String(format: "server CPU: %.2f s, %.0f deliveries per server CPU-second", cpu, Double(total.totalCount) / max(cpu, 0.001)))
+        }
         print("latency µs: p50 \(total.valueAtPercentile(50)) p90 \(total.valueAtPercentile(90)) p99 \(total.valueAtPercentile(99)) max \(total.maxRecorded)")
         for receiver in receivers { try? await receiver.channel.close() }
         try? await sender.channel.close()

@@ -6,12 +6,12 @@ import NIOWebSocket
 struct EventLoopDeliveries: Sendable {
     private let byLoop: [ObjectIdentifier: NIOLoopBound<LoopDelivery>]
 
-    /// Makes a delivery on each loop of `group`.
-    static func make(for group: any EventLoopGroup) async throws -> EventLoopDeliveries {
+    /// Makes a delivery on each loop of `group`, sweeping heartbeats for `pingInterval`.
+    static func make(for group: any EventLoopGroup, pingInterval: TimeAmount) async throws -> EventLoopDeliveries {
         var byLoop: [ObjectIdentifier: NIOLoopBound<LoopDelivery>] = [:]
         for loop in group.makeIterator() {
             byLoop[ObjectIdentifier(loop)] = try await loop.submit {
-                NIOLoopBound(LoopDelivery(eventLoop: loop), eventLoop: loop)
+                NIOLoopBound(LoopDelivery(eventLoop: loop, pingInterval: pingInterval), eventLoop: loop)
             }.get()
         }
         return EventLoopDeliveries(byLoop: byLoop)

@@ -6,18 +6,23 @@ import NIOWebSocket
 /// The fan-out hands an event to a loop once; the loop writes the same
 /// bytes into every local recipient's outbound buffer and flushes each
 /// buffer once at the end of the tick, however many events arrived in it.
-/// The loop also knows every WebSocket connection it serves, so a draining
-/// node can close them all.
+/// The loop also knows every WebSocket connection it serves: one timer per
+/// loop sweeps them for heartbeats (instead of a timer per connection), and
+/// a draining node can close them all.
 final class LoopDelivery {
     let eventLoop: any EventLoop
+    private let heartbeatSweepInterval: TimeAmount
+    private var heartbeatSweep: RepeatedTask?
     private var recipients: [OutboundBuffer] = []
     private var connections: [ObjectIdentifier: WebSocketConnectionHandler] = [:]
     private var flushRequests: [OutboundBuffer] = []
     private var flushing: [OutboundBuffer] = []
     private var isFlushScheduled = false
 
-    init(eventLoop: any EventLoop) {
+    /// `pingInterval` is the connections' `--ping-interval`; they are swept twice per interval.
+    init(eventLoop: any EventLoop, pingInterval: TimeAmount) {
         self.eventLoop = eventLoop
+        self.heartbeatSweepInterval = .nanoseconds(max(pingInterval.nanoseconds / 2, 1_000_000))
     }
 
     /// How many joined connections receive broadcasts here.
@@ -70,11 +75,28 @@ final class LoopDelivery {
     /// Remembers a WebSocket connection until it closes.
     func register(_ connection: WebSocketConnectionHandler) {
         connections[ObjectIdentifier(connection)] = connection
+        if heartbeatSweep == nil {
+            let delivery = NIOLoopBound(self, eventLoop: eventLoop)
+            heartbeatSweep = eventLoop.scheduleRepeatedTask(initialDelay: heartbeatSweepInterval, delay: heartbeatSweepInterval) { _ in
+                delivery.value.sweepHeartbeats()
+            }
+        }
     }
 
     /// Forgets a closed WebSocket connection.
     func unregister(_ connection: WebSocketConnectionHandler) {
         connections[ObjectIdentifier(connection)] = nil
+        if connections.isEmpty {
+            heartbeatSweep?.cancel()
+            heartbeatSweep = nil
+        }
+    }
+
+    private func sweepHeartbeats() {
+        let now = NIODeadline.now()
+        for connection in Array(connections.values) {
+            connection.heartbeat(now: now)
+        }
     }
 
     /// Closes every WebSocket connection here with `code`.

@@ -6,9 +6,11 @@ import NIOCore
 /// It sits next to the pipeline's head, so the fan-out hands it framed bytes
 /// directly (`enqueue`) without a pipeline traversal per event; the control
 /// frames the transport handler writes reach it through the pipeline and
-/// keep their place in the queue. Small frames are copied into one gather
-/// buffer; large ones are queued by reference, so a big event shared by
-/// thousands of recipients exists once in memory.
+/// keep their place in the queue. A lone frame in a tick is written as the
+/// shared buffer itself; when more small frames follow in the same tick
+/// they are copied into one gather buffer. Large frames are always queued
+/// by reference, so a big event shared by thousands of recipients exists
+/// once in memory.
 ///
 /// While the socket cannot take more, frames wait here. A client whose
 /// waiting bytes exceed `maximumQueuedBytes` is too slow: the queue is
@@ -32,8 +34,12 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
     private let delivery: LoopDelivery
     private let metrics: ChatMetrics
     private var context: ChannelHandlerContext?
-    private var queue = CircularBuffer<(ByteBuffer, EventLoopPromise<Void>?)>()
+    /// Frames waiting for the socket. An array, not a ring buffer: it costs
+    /// nothing while empty, which an idle connection's queue is.
+    private var queue: [(ByteBuffer, EventLoopPromise<Void>?)] = []
     private var gather: ByteBuffer?
+    /// Whether `gather` is still a frame shared with other connections (not ours to append to).
+    private var isGatherShared = false
     private var queuedBytes = 0
     private var queuedEvents = 0
     private var isFlushPending = false
@@ -87,8 +93,16 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
     private func append(_ frame: ByteBuffer, promise: EventLoopPromise<Void>?) {
         queuedBytes += frame.readableBytes
         if promise == nil, frame.readableBytes <= Self.gatherThreshold {
-            if gather == nil {
-                gather = context?.channel.allocator.buffer(capacity: max(4096, frame.readableBytes)) ?? ByteBuffer()
+            guard let gathered = gather else {
+                gather = frame
+                isGatherShared = true
+                return
+            }
+            if isGatherShared {
+                var owned = ByteBufferAllocator().buffer(capacity: max(512, 2 * (gathered.readableBytes + frame.readableBytes)))
+                owned.writeImmutableBuffer(gathered)
+                gather = owned
+                isGatherShared = false
             }
             gather!.writeImmutableBuffer(frame)
             return
@@ -116,7 +130,9 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context, context.channel.isWritable else { return }
         moveGatherToQueue()
         guard !queue.isEmpty else { return }
-        while let (buffer, promise) = queue.popFirst() {
+        let writes = queue
+        queue = []
+        for (buffer, promise) in writes {
             context.write(wrapOutboundOut(buffer), promise: promise)
         }
         queuedBytes = 0
@@ -134,7 +150,9 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func dropQueue() {
         gather = nil
-        while let (_, promise) = queue.popFirst() {
+        let dropped = queue
+        queue = []
+        for (_, promise) in dropped {
             promise?.fail(ChannelError.ioOnClosedChannel)
         }
         queuedBytes = 0

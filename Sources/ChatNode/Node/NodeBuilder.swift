@@ -45,7 +45,7 @@ public struct ChatNodeServer: Sendable {
         let group = MultiThreadedEventLoopGroup.singleton
         let deliveries: EventLoopDeliveries
         do {
-            deliveries = try await EventLoopDeliveries.make(for: group)
+            deliveries = try await EventLoopDeliveries.make(for: group, pingInterval: TimeAmount(configuration.pingInterval))
         } catch {
             throw NodeStartupError(message: "cannot prepare the event loops: \(error)")
         }

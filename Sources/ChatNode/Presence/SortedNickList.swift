@@ -7,25 +7,24 @@ import ChatProtocol
 /// normalised again per request. Entries live in pages of at most
 /// `maximumPageSize`, each page keeping its entries' JSON joined by commas:
 /// a change costs a binary search and one page's worth of work, and the
-/// whole list is encoded by copying one chunk of bytes per page.
+/// whole list is encoded by copying one chunk of bytes per page. An entry
+/// is just two strings (inline for nicks up to 15 bytes), so a user costs
+/// the list no allocation of its own.
 struct SortedNickList {
     /// One listed nick.
     struct Entry {
-        /// The nick's key as UTF-8: byte order is code-point order, the list order.
-        let order: [UInt8]
+        /// The nick's key; its UTF-8 byte order is code-point order, the list order.
+        let key: String
         /// The canonical nick.
         let nick: String
-        /// The nick as a JSON string, quotes included.
-        let json: [UInt8]
 
         init(_ nick: Nick) {
-            self.order = Array(nick.key.value.utf8)
+            self.key = nick.key.value
             self.nick = nick.canonical
-            self.json = JSONWriter.encodedString(nick.canonical)
         }
 
-        func precedes(_ other: [UInt8]) -> Bool {
-            order.lexicographicallyPrecedes(other)
+        func precedes(_ other: String) -> Bool {
+            key.utf8.lexicographicallyPrecedes(other.utf8)
         }
     }
 
@@ -43,12 +42,12 @@ struct SortedNickList {
             json.removeAll(keepingCapacity: true)
             for (index, entry) in entries.enumerated() {
                 if index > 0 { json.append(UInt8(ascii: ",")) }
-                json.append(contentsOf: entry.json)
+                json.append(contentsOf: JSONWriter.encodedString(entry.nick))
             }
         }
 
         /// The index of the first entry not preceding `order`.
-        func insertionIndex(_ order: [UInt8]) -> Int {
+        func insertionIndex(_ order: String) -> Int {
             var low = 0
             var high = entries.count
             while low < high {
@@ -71,39 +70,46 @@ struct SortedNickList {
     mutating func insert(_ nick: Nick) {
         let entry = Entry(nick)
         count += 1
-        encodedBytes += entry.json.count + 1
         guard !pages.isEmpty else {
             pages.append(Page([entry]))
+            encodedBytes = pages[0].json.count
             return
         }
-        let pageIndex = min(self.pageIndex(for: entry.order), pages.count - 1)
-        let index = pages[pageIndex].insertionIndex(entry.order)
+        let pageIndex = min(self.pageIndex(for: entry.key), pages.count - 1)
+        let index = pages[pageIndex].insertionIndex(entry.key)
+        encodedBytes -= pages[pageIndex].json.count
         pages[pageIndex].entries.insert(entry, at: index)
         if pages[pageIndex].entries.count > Self.maximumPageSize {
             let upper = Array(pages[pageIndex].entries[(Self.maximumPageSize / 2)...])
             pages[pageIndex].entries.removeLast(upper.count)
             pages[pageIndex].reencode()
             pages.insert(Page(upper), at: pageIndex + 1)
+            encodedBytes += pages[pageIndex].json.count + pages[pageIndex + 1].json.count + 1
         } else {
             pages[pageIndex].reencode()
+            encodedBytes += pages[pageIndex].json.count
         }
     }
 
     /// Removes the nick whose key is `key`; false when it was not listed.
     @discardableResult
     mutating func remove(_ key: NickKey) -> Bool {
-        let order = Array(key.value.utf8)
+        let order = key.value
         let pageIndex = self.pageIndex(for: order)
         guard pageIndex < pages.count else { return false }
         let index = pages[pageIndex].insertionIndex(order)
-        guard index < pages[pageIndex].entries.count, pages[pageIndex].entries[index].order == order else { return false }
-        let removed = pages[pageIndex].entries.remove(at: index)
+        guard index < pages[pageIndex].entries.count, pages[pageIndex].entries[index].key.utf8.elementsEqual(order.utf8) else {
+            return false
+        }
+        pages[pageIndex].entries.remove(at: index)
         count -= 1
-        encodedBytes -= removed.json.count + 1
+        encodedBytes -= pages[pageIndex].json.count
         if pages[pageIndex].entries.isEmpty {
             pages.remove(at: pageIndex)
+            encodedBytes -= 1
         } else {
             pages[pageIndex].reencode()
+            encodedBytes += pages[pageIndex].json.count
         }
         return true
     }
@@ -118,7 +124,7 @@ struct SortedNickList {
     /// The list as a JSON array, ready for `welcome` and `users`.
     var encoded: EncodedNickList {
         var json: [UInt8] = []
-        json.reserveCapacity(encodedBytes + 2)
+        json.reserveCapacity(max(encodedBytes, 0) + pages.count + 2)
         json.append(UInt8(ascii: "["))
         for (index, page) in pages.enumerated() {
             if index > 0 { json.append(UInt8(ascii: ",")) }
@@ -135,7 +141,7 @@ struct SortedNickList {
 
     /// The index of the first page whose last entry does not precede `order`
     /// (`pages.count` when every page's entries precede it).
-    private func pageIndex(for order: [UInt8]) -> Int {
+    private func pageIndex(for order: String) -> Int {
         var low = 0
         var high = pages.count
         while low < high {

@@ -27,7 +27,9 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     private var machine: SessionStateMachine
     private var member: LocalMember?
     private var context: ChannelHandlerContext?
-    private var inbox = CircularBuffer<[UInt8]>()
+    /// Messages waiting for the bus operation in flight; empty (and free) when idle.
+    private var inbox: [[UInt8]] = []
+    private var inboxStart = 0
     private var inboxBytes = 0
     private var isBusy = false
     private var isJoining = false
@@ -79,7 +81,8 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         isClosed = true
         context = nil
         helloTimer?.cancel()
-        inbox.removeAll()
+        inbox = []
+        inboxStart = 0
         node.metrics.connections.decrement()
         leave()
     }
@@ -115,9 +118,15 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     }
 
     private func processInbox() {
-        while !isBusy, !isClosed, let payload = inbox.popFirst() {
+        while !isBusy, !isClosed, inboxStart < inbox.count {
+            let payload = inbox[inboxStart]
+            inboxStart += 1
             inboxBytes -= payload.count
             handle(payload)
+        }
+        if inboxStart == inbox.count {
+            inbox = []
+            inboxStart = 0
         }
         if isReadPaused, inboxBytes <= Self.inboxHighWatermark / 2 {
             isReadPaused = false

@@ -72,6 +72,9 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
                     }
                 }
             )
+            // Each connection keeps its last receive buffer for reuse; start it
+            // small so an idle connection holds little. It grows for big reads.
+            try channel.syncOptions?.setOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536))
             try channel.pipeline.syncOperations.addHandler(RequestHeadDeadline(timeout: TimeAmount(node.configuration.requestHeadTimeout)))
             var pipelineConfiguration = NIOUpgradableHTTPServerPipelineConfiguration(upgradeConfiguration: upgradeConfiguration)
             pipelineConfiguration.enablePipelining = false

@@ -25,7 +25,6 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var fragments: ByteBuffer?
     private var lastHeard = NIODeadline.now()
-    private var heartbeatTask: Scheduled<Void>?
     private var heartbeatTicks = 0
     private var closeTimer: Scheduled<Void>?
     private var isClosing = false
@@ -41,7 +40,6 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         self.context = context
         lastHeard = .now()
         delivery.register(self)
-        scheduleHeartbeat(context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -54,7 +52,6 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     }
 
     private func ended() {
-        heartbeatTask?.cancel()
         closeTimer?.cancel()
         delivery.unregister(self)
         context = nil
@@ -170,17 +167,11 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     // MARK: Heartbeat
 
-    private func scheduleHeartbeat(context: ChannelHandlerContext) {
-        // Check twice per interval, ping once per interval.
-        let half = TimeAmount.nanoseconds(max(settings.pingInterval.nanoseconds / 2, 1_000_000))
-        heartbeatTask = context.eventLoop.assumeIsolated().scheduleTask(in: half) { [self] in
-            heartbeat(context: context)
-        }
-    }
-
-    private func heartbeat(context: ChannelHandlerContext) {
-        guard context.channel.isActive else { return }
-        let silence = NIODeadline.now() - lastHeard
+    /// Called by the loop's heartbeat sweep twice per ping interval: drops a
+    /// connection silent for two intervals, and pings once per interval.
+    func heartbeat(now: NIODeadline) {
+        guard let context, context.channel.isActive else { return }
+        let silence = now - lastHeard
         if silence >= settings.pingInterval * 2 {
             // The peer is presumed gone: no close handshake, just drop the TCP connection.
             context.fireChannelRead(wrapInboundOut(.heartbeatTimedOut))
@@ -191,7 +182,6 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         if heartbeatTicks % 2 == 0 {
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer())), promise: nil)
         }
-        scheduleHeartbeat(context: context)
     }
 
     /// Sends a close frame with `code` and `reason`, then closes the
