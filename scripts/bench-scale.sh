@@ -74,5 +74,12 @@ for users in $sizes; do
     "$bench" storm --ports "${ports[@]}" --users "$users" --in-flight "$in_flight" --sources 4 \
         --pids "${node_pids[@]}" --drain-pid "${node_pids[0]}" --drain-port "${ports[0]}" --timeout 240 \
         | tee "$work/out.txt" >&2
-    grep '^RESULT' "$work/out.txt" | sed "s/^RESULT/RESULT label=$label mode=$mode/" >> artifacts/scale/results.txt
+    gaps=""
+    for port in "${ports[@]:1}"; do
+        gap=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^chat_liveness_refresh_gap_max_seconds/ {print $2}')
+        gaps="$gaps${gaps:+,}${gap:-none}"
+    done
+    if [ -n "$gaps" ]; then echo "largest liveness refresh gap on the other nodes: $gaps s" >&2; fi
+    grep '^RESULT' "$work/out.txt" | sed "s/^RESULT/RESULT label=$label mode=$mode/; s/\$/ liveness_gap_s=${gaps:-none}/" \
+        >> artifacts/scale/results.txt
 done

@@ -125,14 +125,15 @@ struct StormBenchmark: AsyncParsableCommand {
                 try await Task.sleep(for: .milliseconds(10))
             }
             let exitedAfter = ContinuousClock.now - signalled
-            while stats.leftEvents.load(ordering: .relaxed) - leftBefore < expectedLefts, ContinuousClock.now - signalled < .seconds(30) {
+            while stats.leftEvents.load(ordering: .relaxed) - leftBefore < expectedLefts, ContinuousClock.now - signalled < .seconds(120) {
                 try await Task.sleep(for: .milliseconds(20))
             }
+            let leftsAfter = ContinuousClock.now - signalled
             let lefts = stats.leftEvents.load(ordering: .relaxed) - leftBefore
-            print(String(format: "  SIGTERM with %d users on the node: exited after %.2f s; %d clients closed with 1001; others got %d of %d left events",
-                         drainedUsers, seconds(exitedAfter), stats.closedGoingAway.load(ordering: .relaxed), lefts, expectedLefts))
-            result += String(format: " drain_users=%d drain_exit_s=%.3f going_away=%d lefts=%d/%d",
-                             drainedUsers, seconds(exitedAfter), stats.closedGoingAway.load(ordering: .relaxed), lefts, expectedLefts)
+            print(String(format: "  SIGTERM with %d users on the node: exited after %.2f s; %d clients closed with 1001; others got %d of %d left events, the last after %.2f s",
+                         drainedUsers, seconds(exitedAfter), stats.closedGoingAway.load(ordering: .relaxed), lefts, expectedLefts, seconds(leftsAfter)))
+            result += String(format: " drain_users=%d drain_exit_s=%.3f going_away=%d lefts=%d/%d lefts_s=%.3f",
+                             drainedUsers, seconds(exitedAfter), stats.closedGoingAway.load(ordering: .relaxed), lefts, expectedLefts, seconds(leftsAfter))
         }
         print(result)
         try await group.shutdownGracefully()

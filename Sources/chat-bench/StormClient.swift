@@ -124,27 +124,28 @@ final class StormClientHandler: ChannelInboundHandler {
     }
 
     private func receive(_ payload: ByteBufferView, context: ChannelHandlerContext) {
-        guard payload.starts(with: Self.typePrefix) else { return }
-        let type = payload.dropFirst(Self.typePrefix.count).prefix { $0 != UInt8(ascii: "\"") }
-        switch String(decoding: type, as: UTF8.self) {
-        case "welcome":
+        // The first letter of the type is enough to tell the events apart; no allocation per frame.
+        guard payload.count > Self.typePrefix.count, payload.starts(with: Self.typePrefix) else { return }
+        switch payload[payload.startIndex + Self.typePrefix.count] {
+        case UInt8(ascii: "w"):
             listCount = Self.countUsers(in: payload)
             if keepsList { list = Set(Self.strings(afterMarker: Self.usersMarker, in: payload)) }
             stats.welcomed.add(1, ordering: .relaxed)
             stats.recordTime(stats.lastWelcomeAt)
             settle(failed: false)
-        case "joined":
+        case UInt8(ascii: "j"):
             listCount += 1
             stats.joinedEvents.add(1, ordering: .relaxed)
             if keepsList, let nick = Self.strings(afterMarker: Self.nickMarker, in: payload).first { list.insert(nick) }
-        case "left":
+        case UInt8(ascii: "l"):
             listCount -= 1
             stats.leftEvents.add(1, ordering: .relaxed)
-            if payload.firstRange(of: Array("node_down".utf8)) != nil { stats.nodeDownEvents.add(1, ordering: .relaxed) }
+            // `reason` is the last field: `..."reason":"node_down"}`.
+            if payload.count > 7, payload[payload.endIndex - 7] == UInt8(ascii: "_") { stats.nodeDownEvents.add(1, ordering: .relaxed) }
             if keepsList, let nick = Self.strings(afterMarker: Self.nickMarker, in: payload).first { list.remove(nick) }
-        case "users":
+        case UInt8(ascii: "u"):
             whoAnswer = Self.strings(afterMarker: Self.usersMarker, in: payload)
-        case "error":
+        case UInt8(ascii: "e"):
             stats.errors.add(1, ordering: .relaxed)
             settle(failed: true)
         default:

@@ -3,9 +3,13 @@ import NIOWebSocket
 
 /// The chat connections of one event loop, owned by that loop.
 ///
-/// The fan-out hands an event to a loop once; the loop writes the same
-/// bytes into every local recipient's outbound buffer and flushes each
-/// buffer once at the end of the tick, however many events arrived in it.
+/// The fan-out hands an event to a loop once. Broadcast frames that arrive
+/// in one tick are appended to one shared buffer (the run), which is handed
+/// to every local recipient at the end of the tick as a single reference:
+/// a storm of events costs each recipient one queue entry and one write per
+/// tick, not a copy per event. A recipient added during a run gets only the
+/// part after its addition; anything sent to one recipient alone (a
+/// whisper, a reply) first hands out the run, so per-sender order holds.
 /// The loop also knows every WebSocket connection it serves: one timer per
 /// loop sweeps them for heartbeats (instead of a timer per connection), and
 /// a draining node can close them all.
@@ -15,6 +19,9 @@ final class LoopDelivery {
     private var heartbeatSweep: RepeatedTask?
     private var recipients: [OutboundBuffer] = []
     private var connections: [ObjectIdentifier: WebSocketConnectionHandler] = [:]
+    private var run = ByteBuffer()
+    private var runEvents = 0
+    private var isRunHandOutScheduled = false
     private var flushRequests: [OutboundBuffer] = []
     private var flushing: [OutboundBuffer] = []
     private var isFlushScheduled = false
@@ -32,12 +39,16 @@ final class LoopDelivery {
     func addRecipient(_ buffer: OutboundBuffer) {
         guard buffer.recipientSlot == nil else { return }
         buffer.recipientSlot = recipients.count
+        buffer.runStart = (run.readableBytes, runEvents)
         recipients.append(buffer)
     }
 
-    /// Stops delivering broadcasts to `buffer`'s connection.
+    /// Stops delivering broadcasts to `buffer`'s connection. Its user has
+    /// left and the connection is ending, so its part of the current run is
+    /// dropped (handing it a slice would make the next append copy the run).
     func removeRecipient(_ buffer: OutboundBuffer) {
         guard let slot = buffer.recipientSlot else { return }
+        buffer.runStart = (0, 0)
         buffer.recipientSlot = nil
         let last = recipients.removeLast()
         if last !== buffer {
@@ -50,13 +61,50 @@ final class LoopDelivery {
     func removeAllRecipients() {
         for recipient in recipients { recipient.recipientSlot = nil }
         recipients.removeAll()
+        run.clear()
+        runEvents = 0
     }
 
     /// Queues `frame` for every recipient but the connection `excluded`.
     func broadcast(_ frame: ByteBuffer, excluding excluded: UInt64?) {
+        guard let excluded else {
+            guard !recipients.isEmpty else { return }
+            run.writeImmutableBuffer(frame)
+            runEvents += 1
+            scheduleRunHandOut()
+            return
+        }
+        handOutRun()
         for recipient in recipients where recipient.connectionID != excluded {
             recipient.enqueue(frame)
         }
+    }
+
+    private func scheduleRunHandOut() {
+        guard !isRunHandOutScheduled else { return }
+        isRunHandOutScheduled = true
+        // Broadcasts already queued on this loop run first and join the run.
+        eventLoop.assumeIsolated().execute { [self] in
+            handOutRun()
+        }
+    }
+
+    /// Hands the run to every recipient, then starts a new one.
+    func handOutRun() {
+        isRunHandOutScheduled = false
+        guard runEvents > 0 else { return }
+        for recipient in recipients { handOutRun(to: recipient) }
+        run = ByteBuffer()
+        runEvents = 0
+    }
+
+    /// Hands `recipient` the part of the run that came after its addition.
+    private func handOutRun(to recipient: OutboundBuffer) {
+        let (startByte, startEvent) = recipient.runStart
+        recipient.runStart = (0, 0)
+        guard runEvents > startEvent else { return }
+        let part = run.getSlice(at: run.readerIndex + startByte, length: run.readableBytes - startByte)!
+        recipient.enqueueBroadcast(part, events: runEvents - startEvent)
     }
 
     /// Flushes `buffer` once everything already queued on this loop ran.

@@ -29,6 +29,8 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
     let connectionID: UInt64
     /// Where this connection is in its loop's recipient list, while joined.
     var recipientSlot: Int?
+    /// Where this connection starts in its loop's current broadcast run (bytes, events).
+    var runStart = (0, 0)
 
     private let maximumQueuedBytes: Int
     private let delivery: LoopDelivery
@@ -61,11 +63,18 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
         dropQueue()
     }
 
-    /// Queues one framed event; it leaves at the end of this event-loop tick.
+    /// Queues one framed event for this connection alone; it leaves at the
+    /// end of this event-loop tick, after the broadcasts that came before it.
     func enqueue(_ frame: ByteBuffer) {
+        if recipientSlot != nil { delivery.handOutRun() }
+        enqueueBroadcast(frame, events: 1)
+    }
+
+    /// Queues framed events (`events` of them in `frames`) shared with other connections.
+    func enqueueBroadcast(_ frames: ByteBuffer, events: Int) {
         guard context != nil, !isOverflowed else { return }
-        queuedEvents += 1
-        append(frame, promise: nil)
+        queuedEvents += events
+        append(frames, promise: nil)
         if queuedBytes > maximumQueuedBytes, let context, !context.channel.isWritable {
             overflow(context: context)
             return

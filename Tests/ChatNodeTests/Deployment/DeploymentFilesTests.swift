@@ -41,6 +41,22 @@ struct DeploymentFilesTests {
         #expect(config.contains("CHAT_REDIS: redis://redis:6379"))
     }
 
+    @Test("chat nodes and the load balancer may open enough files for 10,000 connections per node")
+    func composeFileLimits() throws {
+        let result = try run(["docker-compose", "-f", "docker-compose.yml", "config"])
+        #expect(result.status == 0)
+        /// The soft `nofile` limit in one service's section of the rendered file.
+        func nofile(of service: String) -> Int? {
+            let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
+            guard let header = lines.firstIndex(of: "  \(service):") else { return nil }
+            let section = lines[(header + 1)...].prefix { $0.hasPrefix("   ") }
+            guard let soft = section.first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("soft:") }) else { return nil }
+            return Int(soft.split(separator: ":")[1].trimmingCharacters(in: .whitespaces))
+        }
+        #expect((nofile(of: "chat") ?? 0) >= 20_000)
+        #expect((nofile(of: "lb") ?? 0) >= 40_000)
+    }
+
     @Test("the HAProxy configuration of the compose deployment passes haproxy -c")
     func composeHAProxy() throws {
         let result = try run(["haproxy", "-c", "-f", "deploy/haproxy/haproxy.cfg"])

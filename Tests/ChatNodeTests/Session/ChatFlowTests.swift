@@ -170,4 +170,27 @@ struct ChatFlowTests {
             }
         }
     }
+
+    @Test("one sender's lines and whispers reach a recipient in the order sent, while others chat too")
+    func orderOfLinesAndWhispers() async throws {
+        try await withNode({ $0.rate = 0 }) { node in
+            let (alice, _) = try await node.join("alice")
+            let (bob, _) = try await node.join("bob")
+            let (carol, _) = try await node.join("carol")
+            _ = await alice.nextMessage(); _ = await alice.nextMessage(); _ = await bob.nextMessage()
+            for index in 0..<300 {
+                if index % 3 == 0 {
+                    try await alice.send(#"{"type":"whisper","to":"bob","text":"\#(index)"}"#)
+                } else {
+                    try await alice.send(#"{"type":"say","text":"\#(index)"}"#)
+                }
+                try await carol.send(#"{"type":"say","text":"noise"}"#)
+            }
+            var fromAlice: [String] = []
+            while fromAlice.count < 300, let event = await bob.nextMessage() {
+                if event.string("from") == "alice", let text = event.string("text") { fromAlice.append(text) }
+            }
+            #expect(fromAlice == (0..<300).map(String.init))
+        }
+    }
 }
