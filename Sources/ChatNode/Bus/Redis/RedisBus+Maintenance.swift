@@ -43,6 +43,8 @@ extension RedisBus {
             await withdraw()
             group.cancelAll()
         }
+        // Only now that nothing runs on it any more can the Redis event loop stop.
+        try? await redisLoops.shutdownGracefully()
     }
 
     private func every(_ interval: Duration, _ body: @Sendable (isolated RedisBus) async throws -> Void) async {
@@ -210,6 +212,5 @@ extension RedisBus {
         ])
         await commands.shutdown()
         await subscriber.shutdown()
-        try? await redisLoops.shutdownGracefully()
     }
 }
