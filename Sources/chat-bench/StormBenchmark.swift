@@ -125,7 +125,11 @@ struct StormBenchmark: AsyncParsableCommand {
                 try await Task.sleep(for: .milliseconds(10))
             }
             let exitedAfter = ContinuousClock.now - signalled
-            while stats.leftEvents.load(ordering: .relaxed) - leftBefore < expectedLefts, ContinuousClock.now - signalled < .seconds(120) {
+            // The node may exit before this process has read every close frame it sent.
+            while stats.leftEvents.load(ordering: .relaxed) - leftBefore < expectedLefts
+                || stats.closedGoingAway.load(ordering: .relaxed) < drainedUsers,
+                ContinuousClock.now - signalled < .seconds(120)
+            {
                 try await Task.sleep(for: .milliseconds(20))
             }
             let leftsAfter = ContinuousClock.now - signalled

@@ -76,6 +76,25 @@ struct ChatNodeExecutableTests {
         #expect(ContinuousClock.now - started < .seconds(5))
     }
 
+    @Test("SIGTERM exits 0 within 5 s despite a silent socket, a half-sent request and a client that never answers the close frame")
+    func sigtermWithMisbehavingSockets() async throws {
+        let node = try NodeProcess(arguments: ["--port", "0", "--node-id", "exe"])
+        let port = try await node.waitUntilListening()
+        let silent = try await RawTCPClient.connect(port: port)
+        let halfSent = try await RawTCPClient.connect(port: port)
+        try await halfSent.send("GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: webso")
+        let deaf = try await WebSocketTestClient.connect(port: port, autoPong: false)
+        try await deaf.send(#"{"type":"hello","nick":"deaf"}"#)
+        #expect(await deaf.nextMessage()?.string("type") == "welcome")
+
+        let started = ContinuousClock.now
+        node.signal(SIGTERM)
+        let outcome = await node.waitForExit()
+        #expect(outcome.status == 0)
+        #expect(ContinuousClock.now - started < .seconds(5))
+        _ = silent
+    }
+
     @Test("SIGINT also shuts down cleanly")
     func sigint() async throws {
         let node = try NodeProcess(arguments: ["--port", "0"])
