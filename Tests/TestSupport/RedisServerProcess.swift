@@ -51,6 +51,16 @@ public final class RedisServerProcess: @unchecked Sendable {
         }
     }
 
+    /// Freezes the server (SIGSTOP): connections stay open, nothing is answered.
+    public func pause() {
+        if let process { kill(process.processIdentifier, SIGSTOP) }
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    public func resume() {
+        if let process { kill(process.processIdentifier, SIGCONT) }
+    }
+
     private func waitUntilListening() throws {
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
