@@ -10,16 +10,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+build_release() {
+    echo "building a release chat-node (the first release build takes several minutes on 2 cores)..." >&2
+    swift build -c release --product chat-node >&2
+    bin="$(swift build -c release --show-bin-path)/chat-node"
+}
+
 if [ "${1:-}" = "--single" ]; then
     shift
     ./scripts/setup.sh
-    swift build --product chat-node
-    exec "$(swift build --show-bin-path)/chat-node" "$@"
+    build_release
+    exec "$bin" "$@"
 fi
 
 ./scripts/setup.sh haproxy
-swift build --product chat-node
-bin="$(swift build --show-bin-path)/chat-node"
+build_release
 
 lb_port=${CHAT_LB_PORT:-8080}
 redis_port=${CHAT_REDIS_PORT:-6390}

@@ -45,6 +45,9 @@ struct ChatNodeCommand: ParsableCommand {
     @Option(help: "Prefix of every Redis key and channel: 1-32 of A-Z a-z 0-9 _ -. [CHAT_CLUSTER] (default: chat)")
     var cluster: String?
 
+    @Option(name: .customLong("log-format"), help: "text or json (one object per line). [CHAT_LOG_FORMAT] (default: text)")
+    var logFormat: String?
+
     var settings: NodeSettings {
         var settings = NodeSettings()
         settings.host = host
@@ -57,6 +60,7 @@ struct ChatNodeCommand: ParsableCommand {
         settings.rate = rate
         settings.burst = burst
         settings.cluster = cluster
+        settings.logFormat = logFormat
         return settings
     }
 }

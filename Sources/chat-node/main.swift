@@ -33,10 +33,18 @@ do {
     fail(error.message)
 }
 
+let logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
 LoggingSystem.bootstrap { label in
-    var handler = StreamLogHandler.standardError(label: label)
-    handler.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-    return handler
+    switch configuration.logFormat {
+    case .text:
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = logLevel
+        return handler
+    case .json:
+        var handler = JSONLogHandler(label: label)
+        handler.logLevel = logLevel
+        return handler
+    }
 }
 var logger = Logger(label: "chat-node")
 logger[metadataKey: "node"] = "\(configuration.nodeID)"

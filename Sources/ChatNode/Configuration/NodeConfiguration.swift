@@ -23,6 +23,8 @@ public struct NodeConfiguration: Sendable {
     public var burst: Int = 30
     /// Prefix of every Redis key and channel.
     public var cluster = "chat"
+    /// How log lines are written to standard error.
+    public var logFormat = LogFormat.text
 
     /// A client must say `hello` within this long after the upgrade.
     public var helloTimeout: Duration = .seconds(10)

@@ -28,6 +28,8 @@ public struct NodeSettings: Sendable {
     public var burst: String?
     /// `--cluster` [CHAT_CLUSTER]: prefix of every Redis key and channel.
     public var cluster: String?
+    /// `--log-format`: `text` or `json`.
+    public var logFormat: String?
 
     /// Creates empty settings: every value comes from the environment or the defaults.
     public init() {}
@@ -43,6 +45,12 @@ public struct NodeSettings: Sendable {
         }
         var configuration = NodeConfiguration(nodeID: nodeID)
         configuration.host = value(host, "CHAT_HOST") ?? configuration.host
+        if let text = value(logFormat, "CHAT_LOG_FORMAT") {
+            guard let format = LogFormat(rawValue: text) else {
+                throw ConfigurationError("--log-format must be text or json (got \"\(text)\")")
+            }
+            configuration.logFormat = format
+        }
         if let text = value(port, "CHAT_PORT") {
             guard let port = Int(text), (0...65535).contains(port) else {
                 throw ConfigurationError("--port must be a whole number from 0 to 65535 (got \"\(text)\")")

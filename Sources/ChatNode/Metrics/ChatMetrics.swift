@@ -58,8 +58,17 @@ public struct ChatMetrics: Sendable {
         }
     }
 
-    /// The Prometheus text exposition of every metric.
+    /// The Prometheus text exposition of every metric, the process's own
+    /// figures and `chat_build_info`.
     public func render() -> String {
-        registry.emitToString()
+        registry.emitToString() + ProcessMetrics.render() + Self.buildInfo
     }
+
+    /// A constant 1 labelled with the build's version, by Prometheus convention.
+    private static let buildInfo = """
+        # HELP chat_build_info The version of chat-node that is running.
+        # TYPE chat_build_info gauge
+        chat_build_info{version="\(ChatNodeVersion.current)"} 1
+
+        """
 }

@@ -18,7 +18,7 @@ struct ChatNodeExecutableTests {
 
     @Test("bad flags give exactly one line on standard error and a non-zero exit", arguments: [
         ["--bogus"], ["--port", "x"], ["--port"], ["--ping-interval", "0"], ["--rate", "-1"], ["--burst", "0"],
-        ["--cluster", "no spaces"], ["--redis", "localhost:6379"], ["extra-argument"],
+        ["--cluster", "no spaces"], ["--redis", "localhost:6379"], ["extra-argument"], ["--log-format", "xml"],
     ])
     func badFlags(_ arguments: [String]) async throws {
         let outcome = try await NodeProcess(arguments: arguments).waitForExit()
@@ -93,6 +93,27 @@ struct ChatNodeExecutableTests {
         #expect(outcome.status == 0)
         #expect(ContinuousClock.now - started < .seconds(5))
         _ = silent
+    }
+
+    @Test("--log-format json writes one JSON object per line with time, level, message and node")
+    func jsonLogs() async throws {
+        let node = try NodeProcess(arguments: ["--port", "0", "--node-id", "json-node", "--log-format", "json"])
+        _ = try await node.waitUntilListening()
+        node.signal(SIGTERM)
+        let outcome = await node.waitForExit()
+        #expect(outcome.status == 0)
+        let lines = outcome.stderr.split(separator: "\n")
+        #expect(!lines.isEmpty)
+        for line in lines {
+            guard case .object(let object) = try JSONParser.parse(Array(line.utf8)) else {
+                Issue.record("not a JSON object: \(line)")
+                continue
+            }
+            #expect(object["time"]?.stringValue?.hasSuffix("Z") == true)
+            #expect(object["level"]?.stringValue != nil)
+            #expect(object["message"]?.stringValue != nil)
+            #expect(object["node"]?.stringValue == "json-node")
+        }
     }
 
     @Test("SIGINT also shuts down cleanly")

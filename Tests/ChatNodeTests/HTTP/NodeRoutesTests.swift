@@ -1,3 +1,4 @@
+import ChatNode
 import Foundation
 import TestSupport
 import Testing
@@ -41,6 +42,27 @@ struct NodeRoutesTests {
             }
             #expect(body.contains("chat_joined_users 1"))
             #expect(body.contains("chat_messages_received_total 2"))
+        }
+    }
+
+    @Test("metrics include the process's figures by Prometheus's names, with plausible values, and chat_build_info")
+    func processMetrics() async throws {
+        try await withNode { node in
+            let (_, body, _) = try await get(node.port, "/metrics")
+            func value(_ name: String) -> Double? {
+                body.split(separator: "\n").first { $0.hasPrefix("\(name) ") }.flatMap { Double($0.split(separator: " ")[1]) }
+            }
+            let resident = try #require(value("process_resident_memory_bytes"))
+            let open = try #require(value("process_open_fds"))
+            let maximum = try #require(value("process_max_fds"))
+            let started = try #require(value("process_start_time_seconds"))
+            let cpu = try #require(value("process_cpu_seconds_total"))
+            #expect(resident > 1_000_000)
+            #expect(open >= 3 && open <= maximum)
+            #expect(started > Date().timeIntervalSince1970 - 86_400 && started <= Date().timeIntervalSince1970 + 1)
+            #expect(cpu > 0)
+            #expect(body.contains("# TYPE process_cpu_seconds_total counter"))
+            #expect(body.contains("chat_build_info{version=\"\(ChatNodeVersion.current)\"} 1"))
         }
     }
 
