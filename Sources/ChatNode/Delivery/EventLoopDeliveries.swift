@@ -29,6 +29,19 @@ struct EventLoopDeliveries: Sendable {
         return delivery
     }
 
+    /// Bytes and events waiting in every outbound buffer of the node, summed
+    /// over the loops (each sums its own connections, on its own thread).
+    func outboundBacklog() async -> (bytes: Int, events: Int) {
+        var total = (bytes: 0, events: 0)
+        for delivery in byLoop.values {
+            if let backlog = try? await delivery.eventLoop.submit({ delivery.value.outboundBacklog() }).get() {
+                total.bytes += backlog.bytes
+                total.events += backlog.events
+            }
+        }
+        return total
+    }
+
     /// Closes every WebSocket connection of the node with `code`.
     func closeAll(_ code: WebSocketErrorCode, reason: String) {
         for delivery in byLoop.values {

@@ -120,6 +120,18 @@ final class LoopDelivery {
         }
     }
 
+    /// Bytes and events waiting in the outbound buffers of this loop's joined
+    /// connections; read when metrics are scraped, never on the event path.
+    func outboundBacklog() -> (bytes: Int, events: Int) {
+        var bytes = run.readableBytes * recipients.count
+        var events = runEvents * recipients.count
+        for recipient in recipients {
+            bytes += recipient.queuedBytes
+            events += recipient.queuedEvents
+        }
+        return (bytes, events)
+    }
+
     /// Remembers a WebSocket connection until it closes.
     func register(_ connection: WebSocketConnectionHandler) {
         connections[ObjectIdentifier(connection)] = connection

@@ -42,8 +42,9 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
     private var gather: ByteBuffer?
     /// Whether `gather` is still a frame shared with other connections (not ours to append to).
     private var isGatherShared = false
-    private var queuedBytes = 0
-    private var queuedEvents = 0
+    /// Bytes and events waiting here for the socket (not yet handed to NIO).
+    private(set) var queuedBytes = 0
+    private(set) var queuedEvents = 0
     private var isFlushPending = false
     private var isOverflowed = false
 

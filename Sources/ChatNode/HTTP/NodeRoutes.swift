@@ -24,7 +24,10 @@ enum NodeRoutes {
             return plainText(reason, status: .serviceUnavailable)
         }
         router.get("/metrics") { _, _ in
-            Response(
+            let backlog = await node.deliveries.outboundBacklog()
+            node.metrics.outboundQueuedBytes.record(backlog.bytes)
+            node.metrics.outboundQueuedEvents.record(backlog.events)
+            return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: node.metrics.render()))

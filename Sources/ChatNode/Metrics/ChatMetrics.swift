@@ -33,6 +33,14 @@ public struct ChatMetrics: Sendable {
     /// The largest gap so far between two successful liveness refreshes, in
     /// seconds; a node is presumed dead when it exceeds `--node-ttl`.
     let livenessRefreshGapMax: CoreMetrics.Gauge
+    /// Bytes waiting in outbound buffers for clients, measured at scrape time.
+    let outboundQueuedBytes: CoreMetrics.Gauge
+    /// Events waiting in outbound buffers for clients, measured at scrape time.
+    let outboundQueuedEvents: CoreMetrics.Gauge
+    /// 1 while the Redis command connection is up, else 0 (cluster nodes only).
+    let redisCommandsUp: CoreMetrics.Gauge
+    /// 1 while the Redis subscriber connection is up and subscribed, else 0 (cluster nodes only).
+    let redisSubscriberUp: CoreMetrics.Gauge
 
     /// Creates the metrics in a fresh registry.
     public init() {
@@ -50,6 +58,10 @@ public struct ChatMetrics: Sendable {
         rateLimited = CoreMetrics.Counter(label: "chat_rate_limited_total", factory: factory)
         heartbeatTimeouts = CoreMetrics.Counter(label: "chat_heartbeat_timeouts_total", factory: factory)
         livenessRefreshGapMax = CoreMetrics.Gauge(label: "chat_liveness_refresh_gap_max_seconds", factory: factory)
+        outboundQueuedBytes = CoreMetrics.Gauge(label: "chat_outbound_queued_bytes", factory: factory)
+        outboundQueuedEvents = CoreMetrics.Gauge(label: "chat_outbound_queued_events", factory: factory)
+        redisCommandsUp = CoreMetrics.Gauge(label: "chat_redis_connection_up", dimensions: [("connection", "commands")], factory: factory)
+        redisSubscriberUp = CoreMetrics.Gauge(label: "chat_redis_connection_up", dimensions: [("connection", "subscriber")], factory: factory)
         // Meters appear in the output only once touched; start them at zero.
         connections.set(0)
         joinedUsers.set(0)

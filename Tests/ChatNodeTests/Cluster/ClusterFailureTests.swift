@@ -82,8 +82,10 @@ struct ClusterFailureTests {
             var aliceList = UserList(["alice", "bob", "carol"])
             _ = await alice.next(ofType: "joined"); _ = await alice.next(ofType: "joined")
 
+            #expect(cluster.nodes[0].server.node.metrics.render().contains(#"chat_redis_connection_up{connection="commands"} 1"#))
             cluster.redis.stop()
             #expect(await waitUntil { await readiness(cluster.nodes[0].port) == 503 })
+            #expect(await waitUntil { cluster.nodes[0].server.node.metrics.render().contains(#"chat_redis_connection_up{connection="commands"} 0"#) })
             try await alice.send(#"{"type":"say","text":"anyone?","ref":"s"}"#)
             let refused = await alice.next(ofType: "error")
             #expect(refused?.string("code") == "unavailable")

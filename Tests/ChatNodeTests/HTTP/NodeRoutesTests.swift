@@ -37,6 +37,7 @@ struct NodeRoutesTests {
             for name in [
                 "chat_connections", "chat_joined_users", "chat_messages_received_total", "chat_events_delivered_total",
                 "chat_bus_publishes_total", "chat_bus_failures_total", "chat_slow_consumer_dropped_events_total",
+                "chat_outbound_queued_bytes", "chat_outbound_queued_events",
             ] {
                 #expect(body.contains("\n\(name) ") || body.hasPrefix("\(name) ") || body.contains("# TYPE \(name) "), "missing \(name)")
             }

@@ -64,6 +64,8 @@ extension RedisBus {
         let wasAvailable = isAvailable
         if let commands { isCommandConnectionUp = commands }
         if let subscriber { isSubscriberUp = subscriber }
+        metrics.redisCommandsUp.record(isCommandConnectionUp ? 1 : 0)
+        metrics.redisSubscriberUp.record(isSubscriberUp ? 1 : 0)
         if wasAvailable && !isAvailable {
             logger.warning("Redis unreachable: refusing chat until it is back")
             isResyncNeeded = true
