@@ -42,26 +42,44 @@ public struct ChatMetrics: Sendable {
     /// 1 while the Redis subscriber connection is up and subscribed, else 0 (cluster nodes only).
     let redisSubscriberUp: CoreMetrics.Gauge
 
-    /// Creates the metrics in a fresh registry.
+    /// Creates the metrics in a fresh registry, each with its `# HELP` text.
     public init() {
         let registry = PrometheusCollectorRegistry()
         let factory = PrometheusMetricsFactory(registry: registry)
+        func counter(_ name: String, _ help: String) -> CoreMetrics.Counter {
+            CoreMetrics.Counter(label: name, dimensions: [], handler: registry.makeCounter(name: name, help: help), factory: factory)
+        }
+        func meter(_ name: String, _ help: String) -> CoreMetrics.Meter {
+            CoreMetrics.Meter(label: name, dimensions: [], handler: registry.makeGauge(name: name, help: help), factory: factory)
+        }
+        func gauge(_ name: String, _ help: String, labels: [(String, String)] = []) -> CoreMetrics.Gauge {
+            let handler = labels.isEmpty
+                ? registry.makeGauge(name: name, help: help) : registry.makeGauge(name: name, labels: labels, help: help)
+            return CoreMetrics.Gauge(label: name, dimensions: labels, aggregate: false, handler: handler, factory: factory)
+        }
         self.registry = registry
-        connections = CoreMetrics.Meter(label: "chat_connections", factory: factory)
-        joinedUsers = CoreMetrics.Meter(label: "chat_joined_users", factory: factory)
-        messagesReceived = CoreMetrics.Counter(label: "chat_messages_received_total", factory: factory)
-        eventsDelivered = CoreMetrics.Counter(label: "chat_events_delivered_total", factory: factory)
-        busPublishes = CoreMetrics.Counter(label: "chat_bus_publishes_total", factory: factory)
-        busFailures = CoreMetrics.Counter(label: "chat_bus_failures_total", factory: factory)
-        slowConsumerDroppedEvents = CoreMetrics.Counter(label: "chat_slow_consumer_dropped_events_total", factory: factory)
-        slowConsumerDisconnects = CoreMetrics.Counter(label: "chat_slow_consumer_disconnects_total", factory: factory)
-        rateLimited = CoreMetrics.Counter(label: "chat_rate_limited_total", factory: factory)
-        heartbeatTimeouts = CoreMetrics.Counter(label: "chat_heartbeat_timeouts_total", factory: factory)
-        livenessRefreshGapMax = CoreMetrics.Gauge(label: "chat_liveness_refresh_gap_max_seconds", factory: factory)
-        outboundQueuedBytes = CoreMetrics.Gauge(label: "chat_outbound_queued_bytes", factory: factory)
-        outboundQueuedEvents = CoreMetrics.Gauge(label: "chat_outbound_queued_events", factory: factory)
-        redisCommandsUp = CoreMetrics.Gauge(label: "chat_redis_connection_up", dimensions: [("connection", "commands")], factory: factory)
-        redisSubscriberUp = CoreMetrics.Gauge(label: "chat_redis_connection_up", dimensions: [("connection", "subscriber")], factory: factory)
+        connections = meter("chat_connections", "Open WebSocket connections on this node.")
+        joinedUsers = meter("chat_joined_users", "Users joined on this node.")
+        messagesReceived = counter("chat_messages_received_total", "Client messages received, valid or not.")
+        eventsDelivered = counter("chat_events_delivered_total", "Events written to local clients, one per recipient.")
+        busPublishes = counter("chat_bus_publishes_total", "Messages published to the bus.")
+        busFailures = counter("chat_bus_failures_total", "Bus operations that failed and were answered unavailable.")
+        slowConsumerDroppedEvents = counter(
+            "chat_slow_consumer_dropped_events_total", "Events dropped because a client did not read fast enough."
+        )
+        slowConsumerDisconnects = counter(
+            "chat_slow_consumer_disconnects_total", "Connections closed with 1008 because they did not read fast enough."
+        )
+        rateLimited = counter("chat_rate_limited_total", "Client messages refused with rate_limited.")
+        heartbeatTimeouts = counter("chat_heartbeat_timeouts_total", "Connections dropped for missing heartbeats.")
+        livenessRefreshGapMax = gauge(
+            "chat_liveness_refresh_gap_max_seconds", "Largest gap between two refreshes of this node's liveness key."
+        )
+        outboundQueuedBytes = gauge("chat_outbound_queued_bytes", "Bytes waiting in outbound buffers for clients.")
+        outboundQueuedEvents = gauge("chat_outbound_queued_events", "Events waiting in outbound buffers for clients.")
+        let redisHelp = "1 while the node's Redis connection is up, else 0."
+        redisCommandsUp = gauge("chat_redis_connection_up", redisHelp, labels: [("connection", "commands")])
+        redisSubscriberUp = gauge("chat_redis_connection_up", redisHelp, labels: [("connection", "subscriber")])
         // Meters appear in the output only once touched; start them at zero.
         connections.set(0)
         joinedUsers.set(0)

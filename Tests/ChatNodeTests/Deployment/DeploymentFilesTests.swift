@@ -78,4 +78,55 @@ struct DeploymentFilesTests {
         #expect(result.status == 0, "\(result.output)")
         #expect(rendered.output.contains("server node-3 127.0.0.1:18083 check"))
     }
+
+    @Test("the monitoring profile adds Prometheus and Grafana with the dashboard provisioned")
+    func monitoringProfile() throws {
+        let result = try run(["docker-compose", "-f", "docker-compose.yml", "--profile", "monitoring", "config"])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml"))
+        #expect(result.output.contains("deploy/grafana/provisioning:/etc/grafana/provisioning"))
+        #expect(result.output.contains("deploy/grafana/dashboards:/var/lib/grafana/dashboards"))
+        let provider = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/grafana/provisioning/dashboards/chat.yml"), encoding: .utf8)
+        #expect(provider.contains("path: /var/lib/grafana/dashboards"))
+    }
+
+    @Test("Prometheus's scrape configuration passes promtool check config")
+    func prometheusConfig() throws {
+        let result = try run(["promtool", "check", "config", "deploy/prometheus/prometheus.yml"])
+        #expect(result.status == 0, "\(result.output)")
+    }
+
+    @Test("the dashboard is valid JSON and every metric it queries is one a node exports")
+    func dashboard() async throws {
+        let data = try Data(contentsOf: repositoryRoot.appendingPathComponent("deploy/grafana/dashboards/chat-cluster.json"))
+        let dashboard = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let panels = try #require(dashboard["panels"] as? [[String: Any]])
+        #expect(panels.count >= 8)
+        let expressions = panels.flatMap { ($0["targets"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
+        let queried = Set(expressions.flatMap { expression in
+            expression.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "_") }).map(String.init)
+                .filter { $0.hasPrefix("chat_") || $0.hasPrefix("process_") }
+        })
+        try await withCluster(nodes: 1) { cluster in
+            let exported = cluster.nodes[0].server.node.metrics.render()
+            for name in queried.sorted() {
+                #expect(exported.contains("\n\(name) ") || exported.contains("\n\(name){"), "the dashboard queries \(name), which no node exports")
+            }
+        }
+    }
+
+    @Test("a live node's /metrics passes promtool check metrics")
+    func liveMetricsPassPromtool() async throws {
+        try await withCluster(nodes: 1) { cluster in
+            let (client, _) = try await cluster.nodes[0].join("metered")
+            try await client.send(#"{"type":"say","text":"load"}"#)
+            _ = await client.nextMessage()
+            let exposition = cluster.nodes[0].server.node.metrics.render()
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("chat-metrics-\(UUID().uuidString).txt")
+            try exposition.write(to: file, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let result = try run(["sh", "-c", "promtool check metrics < '\(file.path)'"])
+            #expect(result.status == 0, "\(result.output)")
+        }
+    }
 }
