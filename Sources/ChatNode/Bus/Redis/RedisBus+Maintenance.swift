@@ -135,12 +135,22 @@ extension RedisBus {
         }
     }
 
+    /// Claims every local user again in one pipelined batch (not one round
+    /// trip per user), then checks in a second batch the nicks that were not
+    /// free: ours already, or taken by someone else meanwhile.
     private func reregisterLocalUsers() async throws(BusError) {
-        for member in Array(fanout.members) {
-            if try await claim(member, ts: Clock.milliseconds()) { continue }
-            let record = record(for: member)
-            let current = try await batch([RedisCommand(["HGET", keys.users, member.nick.key.value])])
-            if case .bulk(let bytes) = current.first, PresenceRecord.decode(bytes) == record { continue }
+        let members = Array(fanout.members)
+        guard !members.isEmpty else { return }
+        let ts = Clock.milliseconds()
+        let claims = try await batch(members.map { claimCommand(for: $0, ts: ts) })
+        if let refused = claims.first(where: { $0.integer == nil }) {
+            throw failure("claim script failed: \(refused)")
+        }
+        let contested = zip(members, claims).filter { $0.1.integer != 1 }.map(\.0)
+        guard !contested.isEmpty else { return }
+        let holders = try await batch(contested.map { RedisCommand(["HGET", keys.users, $0.nick.key.value]) })
+        for (member, holder) in zip(contested, holders) {
+            if case .bulk(let bytes) = holder, PresenceRecord.decode(bytes) == record(for: member) { continue }
             // Someone else took the nick while this node could not defend it.
             logger.warning("nick taken during the outage; disconnecting its local holder", metadata: ["nick": "\(member.nick)"])
             member.outlet.close(.goingAway, reason: "nick taken during a cluster outage; reconnect")

@@ -209,15 +209,23 @@ actor RedisBus: ChatBus {
 
     /// Claims the member's nick and announces `joined` atomically; false when it is taken.
     func claim(_ member: LocalMember, ts: Int64) async throws(BusError) -> Bool {
+        let replies = try await batch([claimCommand(for: member, ts: ts)])
+        guard let claimed = replies.first?.integer else {
+            throw failure("script failed: \(replies.first.map { "\($0)" } ?? "no reply")")
+        }
+        return claimed == 1
+    }
+
+    /// The script call that claims `member`'s nick and announces its `joined`.
+    func claimCommand(for member: LocalMember, ts: Int64) -> RedisCommand {
         let announcement = ClusterEnvelope(
             origin: instance, event: .joined(nick: member.nick.canonical, owner: owner(of: member.connectionID), ts: ts)
         )
-        let claimed = try await run(
-            script: ClusterScripts.claim,
+        return scriptCommand(
+            ClusterScripts.claim,
             keys: [keys.users, keys.events],
             arguments: [Array(member.nick.key.value.utf8), record(for: member).encoded(), announcement.encoded()]
         )
-        return claimed == 1
     }
 
     /// Removes the record under `key` if it is still `record`, announcing `announcement` if so.
@@ -227,6 +235,11 @@ actor RedisBus: ChatBus {
             keys: [keys.users, keys.events],
             arguments: [Array(key.utf8), record, announcement.encoded()]
         )
+    }
+
+    /// `EVAL` of `script` with `keys` and `arguments`.
+    func scriptCommand(_ script: String, keys: [String], arguments: [[UInt8]]) -> RedisCommand {
+        RedisCommand([Array("EVAL".utf8), Array(script.utf8), Array(String(keys.count).utf8)] + keys.map { Array($0.utf8) } + arguments)
     }
 
     func requireAvailable() throws(BusError) {
@@ -247,10 +260,7 @@ actor RedisBus: ChatBus {
     }
 
     func run(script: String, keys: [String], arguments: [[UInt8]]) async throws(BusError) -> Int64 {
-        let command = RedisCommand(
-            [Array("EVAL".utf8), Array(script.utf8), Array(String(keys.count).utf8)] + keys.map { Array($0.utf8) } + arguments
-        )
-        let replies = try await batch([command])
+        let replies = try await batch([scriptCommand(script, keys: keys, arguments: arguments)])
         guard let value = replies.first?.integer else {
             throw failure("script failed: \(replies.first.map { "\($0)" } ?? "no reply")")
         }
