@@ -25,7 +25,8 @@ protocol ChatBus: Sendable {
     func leave(_ member: LocalMember, reason: LeaveReason) async
 
     /// Sends `line` to everyone joined; the sender's own copy carries `ref`.
-    func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?) async throws(BusError)
+    /// `receivedAt` is when the line reached this node (for the delivery-latency histogram).
+    func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) async throws(BusError)
 
     /// Sends a private line to the user whose key is `recipient`, and the
     /// sender's copy (with `ref`) to the sender.

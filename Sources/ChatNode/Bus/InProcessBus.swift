@@ -40,12 +40,12 @@ actor InProcessBus: ChatBus {
         metrics.eventsDelivered.increment(by: Int64(delivered))
     }
 
-    func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?) {
+    func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) {
         history.append(line)
         if history.count > historyLength { history.removeFirst(history.count - historyLength) }
         metrics.busPublishes.increment()
         sender.outlet.send(frame(.message(line, ref: ref)))
-        let delivered = fanout.broadcast(frame(.message(line, ref: nil)), excluding: sender)
+        let delivered = fanout.broadcast(frame(.message(line, ref: nil)), excluding: sender, receivedAt: receivedAt)
         metrics.eventsDelivered.increment(by: Int64(delivered + 1))
     }
 

@@ -61,13 +61,14 @@ struct LocalFanout {
     }
 
     /// Writes `frame` to every local member but `sender` (who gets a copy
-    /// of its own); returns how many got it.
+    /// of its own); returns how many got it. A chat line passes when it
+    /// reached the node, so one recipient per loop and tick can be timed.
     @discardableResult
-    func broadcast(_ frame: ByteBuffer, excluding sender: LocalMember? = nil) -> Int {
+    func broadcast(_ frame: ByteBuffer, excluding sender: LocalMember? = nil, receivedAt: NIODeadline? = nil) -> Int {
         let excluded = sender?.connectionID
         for share in loops.values {
             let delivery = share.delivery
-            delivery.eventLoop.execute { delivery.value.broadcast(frame, excluding: excluded) }
+            delivery.eventLoop.execute { delivery.value.broadcast(frame, excluding: excluded, receivedAt: receivedAt) }
         }
         guard let sender, membersByKey[sender.nick.key]?.connectionID == sender.connectionID else { return count }
         return count - 1

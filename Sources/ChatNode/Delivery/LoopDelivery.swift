@@ -21,6 +21,10 @@ final class LoopDelivery {
     private var connections: [ObjectIdentifier: WebSocketConnectionHandler] = [:]
     private var run = ByteBuffer()
     private var runEvents = 0
+    /// When the oldest chat line in the run reached the node, if any.
+    private var runReceivedAt: NIODeadline?
+    /// Which recipient is timed next, so the samples rotate over connections.
+    private var sampleCursor = 0
     private var isRunHandOutScheduled = false
     private var flushRequests: [OutboundBuffer] = []
     private var flushing: [OutboundBuffer] = []
@@ -63,14 +67,16 @@ final class LoopDelivery {
         recipients.removeAll()
         run.clear()
         runEvents = 0
+        runReceivedAt = nil
     }
 
     /// Queues `frame` for every recipient but the connection `excluded`.
-    func broadcast(_ frame: ByteBuffer, excluding excluded: UInt64?) {
+    func broadcast(_ frame: ByteBuffer, excluding excluded: UInt64?, receivedAt: NIODeadline? = nil) {
         guard let excluded else {
             guard !recipients.isEmpty else { return }
             run.writeImmutableBuffer(frame)
             runEvents += 1
+            if runReceivedAt == nil { runReceivedAt = receivedAt }
             scheduleRunHandOut()
             return
         }
@@ -78,6 +84,18 @@ final class LoopDelivery {
         for recipient in recipients where recipient.connectionID != excluded {
             recipient.enqueue(frame)
         }
+        if let receivedAt { timeOneRecipient(receivedAt, excluding: excluded) }
+    }
+
+    /// Marks one recipient (rotating) to record, at its next write, how long
+    /// after `receivedAt` the line reached its socket: one sample per loop
+    /// and tick rather than a clock read per recipient.
+    private func timeOneRecipient(_ receivedAt: NIODeadline, excluding excluded: UInt64? = nil) {
+        guard !recipients.isEmpty else { return }
+        sampleCursor = (sampleCursor + 1) % recipients.count
+        let recipient = recipients[sampleCursor]
+        guard recipient.connectionID != excluded else { return }
+        recipient.timeNextWrite(since: receivedAt)
     }
 
     private func scheduleRunHandOut() {
@@ -94,8 +112,10 @@ final class LoopDelivery {
         isRunHandOutScheduled = false
         guard runEvents > 0 else { return }
         for recipient in recipients { handOutRun(to: recipient) }
+        if let receivedAt = runReceivedAt { timeOneRecipient(receivedAt) }
         run = ByteBuffer()
         runEvents = 0
+        runReceivedAt = nil
     }
 
     /// Hands `recipient` the part of the run that came after its addition.

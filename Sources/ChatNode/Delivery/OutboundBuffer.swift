@@ -46,6 +46,8 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
     private(set) var queuedBytes = 0
     private(set) var queuedEvents = 0
     private var isFlushPending = false
+    /// When the chat line being timed reached the node (see `timeNextWrite`).
+    private var timedSince: NIODeadline?
     private var isOverflowed = false
 
     init(connectionID: UInt64, maximumQueuedBytes: Int, delivery: LoopDelivery, metrics: ChatMetrics) {
@@ -81,6 +83,12 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         requestFlush()
+    }
+
+    /// Records in the delivery-latency histogram, at this connection's next
+    /// write, how long after `receivedAt` its bytes reached the socket.
+    func timeNextWrite(since receivedAt: NIODeadline) {
+        if timedSince == nil { timedSince = receivedAt }
     }
 
     // MARK: Pipeline
@@ -148,6 +156,10 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
         queuedBytes = 0
         queuedEvents = 0
         context.flush()
+        if let since = timedSince {
+            timedSince = nil
+            metrics.deliveryLatency.record(.nanoseconds((NIODeadline.now() - since).nanoseconds))
+        }
     }
 
     private func overflow(context: ChannelHandlerContext) {

@@ -33,6 +33,11 @@ public struct ChatMetrics: Sendable {
     /// The largest gap so far between two successful liveness refreshes, in
     /// seconds; a node is presumed dead when it exceeds `--node-ttl`.
     let livenessRefreshGapMax: CoreMetrics.Gauge
+    /// From a chat line's arrival at this node to its write to a local
+    /// recipient's socket; one recipient sampled per event loop and tick.
+    let deliveryLatency: DurationHistogram
+    /// Round trips of the node's Redis command batches (every 8th is timed).
+    let redisRoundTrip: DurationHistogram
     /// Bytes waiting in outbound buffers for clients, measured at scrape time.
     let outboundQueuedBytes: CoreMetrics.Gauge
     /// Events waiting in outbound buffers for clients, measured at scrape time.
@@ -74,6 +79,19 @@ public struct ChatMetrics: Sendable {
         heartbeatTimeouts = counter("chat_heartbeat_timeouts_total", "Connections dropped for missing heartbeats.")
         livenessRefreshGapMax = gauge(
             "chat_liveness_refresh_gap_max_seconds", "Largest gap between two refreshes of this node's liveness key."
+        )
+        let latencyBuckets: [Duration] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5].map {
+            .nanoseconds(Int64($0 * 1e9))
+        }
+        deliveryLatency = registry.makeDurationHistogram(
+            name: "chat_delivery_latency_seconds",
+            buckets: latencyBuckets,
+            help: "Time from a chat line's arrival at this node to its write to a local recipient's socket (sampled)."
+        )
+        redisRoundTrip = registry.makeDurationHistogram(
+            name: "chat_redis_round_trip_seconds",
+            buckets: latencyBuckets,
+            help: "Round trip of the node's Redis command batches (one in eight timed)."
         )
         outboundQueuedBytes = gauge("chat_outbound_queued_bytes", "Bytes waiting in outbound buffers for clients.")
         outboundQueuedEvents = gauge("chat_outbound_queued_events", "Events waiting in outbound buffers for clients.")

@@ -188,8 +188,8 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     private func say(_ text: String, ref: String?) {
         guard let member else { return }
         let line = ChatLine(id: node.messageIDs.next(), from: member.nick.canonical, text: text, ts: Clock.milliseconds())
-        let bus = node.bus
-        perform({ () async throws(BusError) in try await bus.broadcast(line, from: member, ref: ref) }) { [self] result in
+        let (bus, receivedAt) = (node.bus, NIODeadline.now())
+        perform({ () async throws(BusError) in try await bus.broadcast(line, from: member, ref: ref, receivedAt: receivedAt) }) { [self] result in
             if case .failure(let error) = result { unavailable(error, ref: ref) }
         }
     }

@@ -122,6 +122,7 @@ struct DeploymentFilesTests {
             try await client.send(#"{"type":"say","text":"load"}"#)
             _ = await client.nextMessage()
             let exposition = cluster.nodes[0].server.node.metrics.render()
+            #expect(exposition.contains("# TYPE chat_redis_round_trip_seconds histogram"))
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("chat-metrics-\(UUID().uuidString).txt")
             try exposition.write(to: file, atomically: true, encoding: .utf8)
             defer { try? FileManager.default.removeItem(at: file) }

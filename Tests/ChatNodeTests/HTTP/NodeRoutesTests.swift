@@ -67,6 +67,25 @@ struct NodeRoutesTests {
         }
     }
 
+    @Test("chat lines are timed from their arrival to a recipient's socket, into a histogram")
+    func deliveryLatencyHistogram() async throws {
+        try await withNode({ $0.rate = 0 }) { node in
+            let (alice, _) = try await node.join("alice")
+            let (bob, _) = try await node.join("bob")
+            let (carol, _) = try await node.join("carol")
+            for index in 0..<10 {
+                try await alice.send(#"{"type":"say","text":"\#(index)"}"#)
+                _ = await bob.next(ofType: "message")
+                _ = await carol.next(ofType: "message")
+            }
+            let body = node.server.node.metrics.render()
+            #expect(body.contains("# TYPE chat_delivery_latency_seconds histogram"))
+            let count = body.split(separator: "\n").first { $0.hasPrefix("chat_delivery_latency_seconds_count") }
+                .flatMap { Int($0.split(separator: " ")[1]) }
+            #expect((count ?? 0) > 0, "no delivery was timed")
+        }
+    }
+
     @Test("/ serves a page with a strict Content-Security-Policy")
     func page() async throws {
         try await withNode { node in

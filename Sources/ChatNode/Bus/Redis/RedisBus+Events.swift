@@ -19,7 +19,7 @@ extension RedisBus {
         switch event {
         case .message(let line):
             guard view.record(line) else { return }
-            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frame(.message(line, ref: nil)))))
+            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frame(.message(line, ref: nil)), receivedAt: .now())))
         case .direct(let line, let connection):
             guard let recipient = fanout.member(NickKey(lookingUp: line.to)), recipient.connectionID == connection else { return }
             recipient.outlet.send(frame(.direct(line, ref: nil)))

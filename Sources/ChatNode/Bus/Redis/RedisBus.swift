@@ -37,6 +37,8 @@ actor RedisBus: ChatBus {
     var isResyncNeeded = false
     /// Events received while a reconciliation waits for its snapshot.
     var reconciliationBuffer: [ClusterEnvelope.Event]?
+    /// Command batches sent so far; every eighth one is timed.
+    var batchesSent = 0
 
     init(
         configuration: NodeConfiguration,
@@ -133,7 +135,7 @@ actor RedisBus: ChatBus {
         }
     }
 
-    func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?) async throws(BusError) {
+    func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) async throws(BusError) {
         try requireAvailable()
         let envelope = ClusterEnvelope(origin: instance, event: .message(line))
         let replies = try await batch([
@@ -145,7 +147,7 @@ actor RedisBus: ChatBus {
         metrics.busPublishes.increment()
         _ = view.record(line)
         sender.outlet.send(frame(.message(line, ref: ref)))
-        let delivered = fanout.broadcast(frame(.message(line, ref: nil)), excluding: sender)
+        let delivered = fanout.broadcast(frame(.message(line, ref: nil)), excluding: sender, receivedAt: receivedAt)
         metrics.eventsDelivered.increment(by: Int64(delivered + 1))
     }
 
@@ -252,8 +254,12 @@ actor RedisBus: ChatBus {
     }
 
     func batch(_ commands: [RedisCommand]) async throws(BusError) -> [RedisReply] {
+        batchesSent &+= 1
+        let started: ContinuousClock.Instant? = batchesSent % 8 == 0 ? .now : nil
         do {
-            return try await self.commands.sendBatch(commands)
+            let replies = try await self.commands.sendBatch(commands)
+            if let started { metrics.redisRoundTrip.record(ContinuousClock.now - started) }
+            return replies
         } catch {
             throw failure(error.message)
         }
