@@ -48,6 +48,7 @@ final class LatencyProbe: Sendable {
 
 final class ProbeHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private let origin: ContinuousClock.Instant
     private var buffer = ByteBuffer()
@@ -69,6 +70,11 @@ final class ProbeHandler: ChannelInboundHandler {
             isUpgraded = true
         }
         while let frame = buffer.readServerFrame() {
+            if frame.opcode == 0x9 {
+                // Answer the server's heartbeat, or a receiver that never speaks is dropped after two intervals.
+                context.writeAndFlush(wrapOutboundOut(.maskedClientFrame(opcode: 0xA, Array(frame.payload.readableBytesView))), promise: nil)
+                continue
+            }
             let payload = frame.payload.readableBytesView
             // Only broadcast lines; a welcome's history may contain markers too.
             guard payload.starts(with: Self.messagePrefix), let range = payload.firstRange(of: Self.marker) else { continue }

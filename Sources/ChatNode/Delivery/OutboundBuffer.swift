@@ -4,9 +4,12 @@ import NIOCore
 /// tick and writes them with one write and one flush.
 ///
 /// It sits next to the pipeline's head, so the fan-out hands it framed bytes
-/// directly (`enqueue`) without a pipeline traversal per event; the control
-/// frames the transport handler writes reach it through the pipeline and
-/// keep their place in the queue. A lone frame in a tick is written as the
+/// directly (`enqueue`) without a pipeline traversal per event. The control
+/// frames the transport handler writes through the pipeline (ping, pong,
+/// close) keep their order with this tick's events while the socket keeps
+/// up, and go ahead of the events waiting here while it does not: a client
+/// that is behind still gets its heartbeat in time. After a close frame
+/// nothing more is sent. A lone frame in a tick is written as the
 /// shared buffer itself; when more small frames follow in the same tick
 /// they are copied into one gather buffer. Large frames are always queued
 /// by reference, so a big event shared by thousands of recipients exists
@@ -48,6 +51,7 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
     private var isFlushPending = false
     /// When the chat line being timed reached the node (see `timeNextWrite`).
     private var timedSince: NIODeadline?
+    /// No more events are taken: the queue overflowed or a close frame went out.
     private var isOverflowed = false
 
     init(connectionID: UInt64, maximumQueuedBytes: Int, delivery: LoopDelivery, metrics: ChatMetrics) {
@@ -94,11 +98,19 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Pipeline
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        append(unwrapOutboundIn(data), promise: promise)
+        let frame = unwrapOutboundIn(data)
+        // What this tick queued goes first, unless the socket is backed up.
+        if context.channel.isWritable { flushNow() }
+        if frame.getInteger(at: frame.readerIndex, as: UInt8.self) == 0x88 {
+            // A close frame (FIN + opcode 8, as NIO's encoder writes its header): no data may follow it.
+            isOverflowed = true
+            dropQueue()
+        }
+        context.write(data, promise: promise)
     }
 
     func flush(context: ChannelHandlerContext) {
-        flushNow()
+        context.flush()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
