@@ -52,6 +52,11 @@ extension ChatBus {
     func frame(_ event: ServerEvent) -> ByteBuffer {
         ServerFrame.text(ChatV1Codec.encode(event))
     }
+
+    /// Encodes and frames an event at the end of `frames`, several events sharing one buffer.
+    func appendFrame(_ event: ServerEvent, to frames: inout ByteBuffer) {
+        ServerFrame.writeText(ChatV1Codec.encode(event), into: &frames)
+    }
 }
 
 /// The result of a `join`.

@@ -36,9 +36,6 @@ final class LoopDelivery {
         self.heartbeatSweepInterval = .nanoseconds(max(pingInterval.nanoseconds / 2, 1_000_000))
     }
 
-    /// How many joined connections receive broadcasts here.
-    var recipientCount: Int { recipients.count }
-
     /// Starts delivering broadcasts to `buffer`'s connection.
     func addRecipient(_ buffer: OutboundBuffer) {
         guard buffer.recipientSlot == nil else { return }
@@ -82,7 +79,7 @@ final class LoopDelivery {
         }
         handOutRun()
         for recipient in recipients where recipient.connectionID != excluded {
-            recipient.enqueue(frame)
+            recipient.enqueueBroadcast(frame, events: 1)
         }
         if let receivedAt { timeOneRecipient(receivedAt, excluding: excluded) }
     }

@@ -9,6 +9,13 @@ enum ServerFrame {
     /// A final text frame holding `payload`.
     static func text(_ payload: [UInt8]) -> ByteBuffer {
         var buffer = ByteBufferAllocator().buffer(capacity: payload.count + 10)
+        writeText(payload, into: &buffer)
+        return buffer
+    }
+
+    /// Appends a final text frame holding `payload` to `buffer`, for several
+    /// frames that travel as one buffer.
+    static func writeText(_ payload: [UInt8], into buffer: inout ByteBuffer) {
         buffer.writeInteger(UInt8(0x81))  // FIN + opcode 1 (text)
         switch payload.count {
         case ..<126:
@@ -21,6 +28,5 @@ enum ServerFrame {
             buffer.writeInteger(UInt64(payload.count))
         }
         buffer.writeBytes(payload)
-        return buffer
     }
 }

@@ -40,20 +40,14 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     private var helloDeadlinePassed = false
     private var leaveReason = LeaveReason.quit
 
-    init(
-        node: ChatNode,
-        connectionID: UInt64,
-        version: ProtocolVersion,
-        outlet: ConnectionOutlet,
-        buffer: OutboundBuffer,
-        transport: WebSocketConnectionHandler
-    ) {
+    /// Made on the connection's event loop, which `outlet`'s handlers belong to.
+    init(node: ChatNode, connectionID: UInt64, version: ProtocolVersion, outlet: ConnectionOutlet) {
         self.node = node
         self.connectionID = connectionID
         self.codec = version.codec
         self.outlet = outlet
-        self.buffer = buffer
-        self.transport = transport
+        self.buffer = outlet.buffer.value
+        self.transport = outlet.transport.value
         self.machine = SessionStateMachine(version: version, rate: node.configuration.rate, burst: node.configuration.burst, now: .now)
     }
 

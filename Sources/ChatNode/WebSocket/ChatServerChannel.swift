@@ -146,9 +146,7 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
         )
         try operations.addHandler(buffer, position: .first)
         try operations.addHandler(transport)
-        try operations.addHandler(
-            ChatSessionHandler(node: node, connectionID: connectionID, version: version, outlet: outlet, buffer: buffer, transport: transport)
-        )
+        try operations.addHandler(ChatSessionHandler(node: node, connectionID: connectionID, version: version, outlet: outlet))
     }
 
     private func decide(_ head: HTTPRequestHead) -> HandshakeDecision {

@@ -35,8 +35,7 @@ extension RedisBus {
             var frames = ByteBuffer()
             var count = 0
             for departure in departures where view.remove(departure.nick, owner: departure.owner) {
-                var one = frame(.left(nick: departure.nick, ts: ts, reason: reason))
-                frames.writeBuffer(&one)
+                appendFrame(.left(nick: departure.nick, ts: ts, reason: reason), to: &frames)
                 count += 1
             }
             guard count > 0 else { return }
