@@ -7,7 +7,7 @@ import ChatNode
 struct ChatNodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat-node",
-        abstract: "A node of the Swift chat cluster: WebSocket chat at /chat, chat.v1.json.",
+        abstract: "A node of the Swift chat cluster: WebSocket chat at /chat, chat.v1.json and chat.v2.json.",
         discussion: """
             Every flag can also be set with the environment variable in brackets; the flag wins.
             Without --redis the node runs alone with an in-process bus.
@@ -45,6 +45,12 @@ struct ChatNodeCommand: ParsableCommand {
     @Option(help: "Prefix of every Redis key and channel: 1-32 of A-Z a-z 0-9 _ -. [CHAT_CLUSTER] (default: chat)")
     var cluster: String?
 
+    @Option(name: .customLong("presence-interval"), help: "Seconds a node may hold presence changes for v2 clients. [CHAT_PRESENCE_INTERVAL] (default: 0.1)")
+    var presenceInterval: String?
+
+    @Option(help: "on or off: accept permessage-deflate. [CHAT_COMPRESSION] (default: on)")
+    var compression: String?
+
     @Option(name: .customLong("log-format"), help: "text or json (one object per line). [CHAT_LOG_FORMAT] (default: text)")
     var logFormat: String?
 
@@ -61,6 +67,8 @@ struct ChatNodeCommand: ParsableCommand {
         settings.burst = burst
         settings.cluster = cluster
         settings.logFormat = logFormat
+        settings.presenceInterval = presenceInterval
+        settings.compression = compression
         return settings
     }
 }

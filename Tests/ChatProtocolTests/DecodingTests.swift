@@ -77,3 +77,28 @@ struct DecodingTests {
         #expect(ChatV1Codec.decode(frame).message == .failure(.badMessage))
     }
 }
+
+@Suite("Decoding client frames (chat.v2.json)")
+struct V2DecodingTests {
+    @Test("hello may carry since, the id of the last message seen")
+    func since() {
+        #expect(ChatV2Codec.decode(#"{"type":"hello","nick":"Åsa","since":"m-3f9a-1041","ref":"h1"}"#)
+            == DecodedFrame(ref: "h1", message: .success(.hello(nick: "Åsa", since: "m-3f9a-1041"))))
+        #expect(ChatV2Codec.decode(#"{"type":"hello","nick":"a"}"#) == DecodedFrame(ref: nil, message: .success(.hello(nick: "a"))))
+        let longest = String(repeating: "é", count: 64)
+        #expect(ChatV2Codec.decode(#"{"type":"hello","nick":"a","since":"\#(longest)"}"#).message == .success(.hello(nick: "a", since: longest)))
+    }
+
+    @Test("since that is not a string of 1-64 characters is bad_message", arguments: [
+        #""since":"""#, #""since":1041"#, #""since":null"#, #""since":["m"]"#,
+        "\"since\":\"" + String(repeating: "x", count: 65) + "\"",
+    ])
+    func invalidSince(_ member: String) {
+        #expect(ChatV2Codec.decode(#"{"type":"hello","nick":"a","ref":"r",\#(member)}"#) == DecodedFrame(ref: "r", message: .failure(.badMessage)))
+    }
+
+    @Test("v1 ignores since like any unknown field")
+    func v1IgnoresSince() {
+        #expect(ChatV1Codec.decode(#"{"type":"hello","nick":"a","since":5}"#).message == .success(.hello(nick: "a")))
+    }
+}

@@ -17,7 +17,7 @@ struct EncodingTests {
     @Test("welcome lists users and history")
     func welcome() {
         let line = ChatLine(id: "m1", from: "bob", text: "yo", ts: 5)
-        let event = ServerEvent.welcome(nick: "alice", node: "n1", users: ["alice", "bob"], history: [line], ref: "h")
+        let event = ServerEvent.welcome(nick: "alice", node: "n1", users: ["alice", "bob"], history: [line], resumed: false, ref: "h")
         #expect(json(event) == #"{"type":"welcome","nick":"alice","node":"n1","users":["alice","bob"],"history":[{"type":"message","id":"m1","from":"bob","text":"yo","ts":5}],"ref":"h"}"#)
     }
 
@@ -40,6 +40,42 @@ struct EncodingTests {
             let parsed = try JSONParser.parse(bytes)
             guard case .object(let object) = parsed else { Issue.record("not an object"); continue }
             #expect(object["text"]?.stringValue.map { Array($0.unicodeScalars) } == Array(text.unicodeScalars))
+        }
+    }
+}
+
+@Suite("Encoding server events (chat.v2.json)")
+struct V2EncodingTests {
+    private func json(_ event: ServerEvent) -> String {
+        String(decoding: ChatV2Codec.encode(event), as: UTF8.self)
+    }
+
+    @Test("welcome always says whether it resumed")
+    func welcome() {
+        let line = ChatLine(id: "m1", from: "bob", text: "yo", ts: 5)
+        let event = ServerEvent.welcome(nick: "Åsa", node: "n2", users: ["bob", "Åsa"], history: [line], resumed: true, ref: "h1")
+        #expect(json(event) == #"{"type":"welcome","nick":"Åsa","node":"n2","users":["bob","Åsa"],"history":[{"type":"message","id":"m1","from":"bob","text":"yo","ts":5}],"resumed":true,"ref":"h1"}"#)
+        let fresh = ServerEvent.welcome(nick: "a", node: "n", users: ["a"], history: [], resumed: false, ref: nil)
+        #expect(json(fresh) == #"{"type":"welcome","nick":"a","node":"n","users":["a"],"history":[],"resumed":false}"#)
+    }
+
+    @Test("presence lists joined nicks and departures with their reasons")
+    func presence() {
+        let changes = PresenceChanges(joined: ["carl", "dora"], left: [.init(nick: "eve", reason: .timeout)])
+        #expect(json(.presence(changes, ts: 1_764_403_200_311))
+            == #"{"type":"presence","joined":["carl","dora"],"left":[{"nick":"eve","reason":"timeout"}],"ts":1764403200311}"#)
+        #expect(json(.presence(PresenceChanges(joined: ["a"]), ts: 1)) == #"{"type":"presence","joined":["a"],"left":[],"ts":1}"#)
+    }
+
+    @Test("every other event is written as in v1")
+    func sameAsV1() {
+        let events: [ServerEvent] = [
+            .message(ChatLine(id: "m", from: "a", text: "t", ts: 1), ref: "r"),
+            .direct(DirectLine(id: "d", from: "a", to: "b", text: "t", ts: 3), ref: nil),
+            .users(["a", "b"], ref: "w"), .pong(ref: nil), .error(.notJoined, ref: "x"),
+        ]
+        for event in events {
+            #expect(ChatV2Codec.encode(event) == ChatV1Codec.encode(event))
         }
     }
 }

@@ -10,15 +10,22 @@ struct NegotiationTests {
         #expect(ProtocolVersion.negotiate(offered: ["foo", " chat.v1.json "]) == .v1)
     }
 
+    @Test("the newest offered version wins: v2 over v1, in any order")
+    func selectsNewest() {
+        #expect(ProtocolVersion.negotiate(offered: ["chat.v2.json"]) == .v2)
+        #expect(ProtocolVersion.negotiate(offered: ["chat.v1.json, chat.v2.json"]) == .v2)
+        #expect(ProtocolVersion.negotiate(offered: ["chat.v2.json", "chat.v1.json"]) == .v2)
+    }
+
     @Test("nothing is selected when the header is absent or names nothing supported")
     func selectsNothing() {
         #expect(ProtocolVersion.negotiate(offered: []) == nil)
         #expect(ProtocolVersion.negotiate(offered: [""]) == nil)
-        #expect(ProtocolVersion.negotiate(offered: ["chat.v2.json", "CHAT.V1.JSON"]) == nil)
+        #expect(ProtocolVersion.negotiate(offered: ["chat.v3.json", "CHAT.V1.JSON"]) == nil)
     }
 
     @Test("the refusal text lists the supported subprotocols")
     func refusalText() {
-        #expect(ProtocolVersion.refusalText.contains("chat.v1.json"))
+        #expect(ProtocolVersion.refusalText.contains("chat.v2.json, chat.v1.json"))
     }
 }

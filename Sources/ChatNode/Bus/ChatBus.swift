@@ -17,8 +17,9 @@ protocol ChatBus: Sendable {
 
     /// Claims `member`'s nick cluster-wide. On success the bus has written
     /// `welcome` (with `ref`) to the member, told everyone else `joined`,
-    /// and starts delivering events to the member.
-    func join(_ member: LocalMember, ref: String?) async throws(BusError) -> JoinOutcome
+    /// and starts delivering events to the member. A v2 member's `welcome`
+    /// resumes after the message `since` when the history still holds it.
+    func join(_ member: LocalMember, since: String?, ref: String?) async throws(BusError) -> JoinOutcome
 
     /// Releases the member's nick and tells everyone else `left`. Does
     /// nothing if the member already left.
@@ -45,17 +46,15 @@ protocol ChatBus: Sendable {
     func run() async
 }
 
-extension ChatBus {
-    /// Encodes and frames an event once for all local recipients. Only
-    /// `chat.v1.json` exists; a second version will need one frame per
-    /// version in use.
-    func frame(_ event: ServerEvent) -> ByteBuffer {
-        ServerFrame.text(ChatV1Codec.encode(event))
-    }
-
-    /// Encodes and frames an event at the end of `frames`, several events sharing one buffer.
-    func appendFrame(_ event: ServerEvent, to frames: inout ByteBuffer) {
-        ServerFrame.writeText(ChatV1Codec.encode(event), into: &frames)
+extension LocalMember {
+    /// The member's `welcome`: the users, and the history after `since` when
+    /// it still holds that message (v2; `resumed` says so), else the recent lines.
+    func welcome(node: String, users: EncodedNickList, history: MessageHistory, since: String?, ref: String?) -> ByteBuffer {
+        let resumed = since.flatMap { history.lines(after: $0) }
+        let event = ServerEvent.welcome(
+            nick: nick.canonical, node: node, users: users, history: resumed ?? history.recent, resumed: resumed != nil, ref: ref
+        )
+        return ServerFrame.text(kind.version.codec.encode(event))
     }
 }
 

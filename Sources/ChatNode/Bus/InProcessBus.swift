@@ -4,59 +4,64 @@ import NIOCore
 /// The bus of a node that runs alone: the whole cluster is this process.
 ///
 /// One actor owns the users, the history and the fan-out, so every
-/// operation is atomic and every recipient sees events in one order.
+/// operation is atomic and every recipient sees events in one order (the
+/// protocol's total order is simply the order of this actor).
 actor InProcessBus: ChatBus {
     private let nodeID: String
-    private let historyLength: Int
     private let metrics: ChatMetrics
     private var fanout = LocalFanout()
     private var list = SortedNickList()
-    private var history: [ChatLine] = []
+    private var history: MessageHistory
+    private var presenceSchedule: PresenceFlushSchedule
 
-    init(nodeID: String, historyLength: Int, metrics: ChatMetrics) {
-        self.nodeID = nodeID
-        self.historyLength = historyLength
+    init(configuration: NodeConfiguration, metrics: ChatMetrics) {
+        self.nodeID = configuration.nodeID
         self.metrics = metrics
+        self.history = MessageHistory(retention: configuration.historyRetention, welcomeLength: configuration.historyLength)
+        self.presenceSchedule = PresenceFlushSchedule(interval: configuration.presenceInterval)
     }
 
     var isAvailable: Bool { true }
 
-    func join(_ member: LocalMember, ref: String?) -> JoinOutcome {
+    func join(_ member: LocalMember, since: String?, ref: String?) -> JoinOutcome {
         guard fanout.member(member.nick.key) == nil else { return .nickTaken }
         list.insert(member.nick)
-        member.outlet.send(frame(.welcome(nick: member.nick.canonical, node: nodeID, users: list.encoded, history: history, ref: ref)))
-        let delivered = fanout.broadcast(frame(.joined(nick: member.nick.canonical, ts: Clock.milliseconds())))
+        let delivered = fanout.announceJoined(member.nick, ts: Clock.milliseconds())
+        member.outlet.send(member.welcome(node: nodeID, users: list.encoded, history: history, since: since, ref: ref))
         fanout.add(member)
+        presenceChanged()
         metrics.eventsDelivered.increment(by: Int64(delivered + 1))
-        metrics.joinedUsers.increment()
+        metrics.userJoined(speaking: member.kind.version)
         return .joined
     }
 
     func leave(_ member: LocalMember, reason: LeaveReason) {
         guard fanout.remove(member.nick.key, connectionID: member.connectionID) != nil else { return }
         list.remove(member.nick.key)
-        metrics.joinedUsers.decrement()
-        let delivered = fanout.broadcast(frame(.left(nick: member.nick.canonical, ts: Clock.milliseconds(), reason: reason)))
+        metrics.userLeft(speaking: member.kind.version)
+        let delivered = fanout.announceLeft(member.nick, ts: Clock.milliseconds(), reason: reason)
+        presenceChanged()
         metrics.eventsDelivered.increment(by: Int64(delivered))
     }
 
     func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) {
         history.append(line)
-        if history.count > historyLength { history.removeFirst(history.count - historyLength) }
         metrics.busPublishes.increment()
-        sender.outlet.send(frame(.message(line, ref: ref)))
-        let delivered = fanout.broadcast(frame(.message(line, ref: nil)), excluding: sender, receivedAt: receivedAt)
+        flushPresence()
+        sender.outlet.send(LocalFanout.frames(.message(line, ref: ref)).plain)
+        let delivered = fanout.broadcast(LocalFanout.frames(.message(line, ref: nil)), excluding: sender, receivedAt: receivedAt)
         metrics.eventsDelivered.increment(by: Int64(delivered + 1))
     }
 
     func whisper(_ draft: DirectDraft, to recipientKey: NickKey, from sender: LocalMember, ref: String?) -> WhisperOutcome {
         guard let recipient = fanout.member(recipientKey) else { return .noSuchUser }
         let line = draft.line(to: recipient.nick.canonical)
+        flushPresence()
         if recipient.connectionID != sender.connectionID {
-            recipient.outlet.send(frame(.direct(line, ref: nil)))
+            recipient.outlet.send(LocalFanout.frames(.direct(line, ref: nil)).plain)
             metrics.eventsDelivered.increment()
         }
-        sender.outlet.send(frame(.direct(line, ref: ref)))
+        sender.outlet.send(LocalFanout.frames(.direct(line, ref: ref)).plain)
         metrics.eventsDelivered.increment()
         return .delivered
     }
@@ -67,12 +72,37 @@ actor InProcessBus: ChatBus {
 
     func drain() {
         // Nobody else is left to tell: every client here is about to be closed.
-        let removed = fanout.removeAll()
+        _ = fanout.removeAll()
         list.removeAll()
-        metrics.joinedUsers.decrement(by: Double(removed.count))
+        metrics.allUsersLeft()
     }
 
     func run() async {
         // Nothing to maintain: there is no outside world to watch.
+    }
+
+    // MARK: Presence batches
+
+    /// Starts the presence timer when changes are held and none runs.
+    private func presenceChanged() {
+        guard fanout.hasPendingPresence, let token = presenceSchedule.timerNeeded() else { return }
+        let interval = presenceSchedule.interval
+        Task {
+            try? await Task.sleep(for: interval)
+            await self.flushPresence(timer: token)
+        }
+    }
+
+    /// Sends the held presence changes now (before a message, or when the timer that got `timer` fires).
+    private func flushPresence(timer token: Int? = nil) {
+        if let token {
+            guard presenceSchedule.isCurrent(token) else { return }
+        } else {
+            guard fanout.hasPendingPresence else { return }
+        }
+        presenceSchedule.flushed()
+        let (batchSize, delivered) = fanout.flushPresence()
+        if batchSize > 0 { metrics.presenceBatchSize.record(Double(batchSize)) }
+        metrics.eventsDelivered.increment(by: Int64(delivered))
     }
 }

@@ -5,16 +5,31 @@ import NIOCore
 ///
 /// A value owned by a bus actor. The recipients themselves live on their
 /// event loops (`LoopDelivery`): a broadcast is one task per loop that has
-/// members, never one per recipient, and every recipient gets the same
-/// framed bytes. Joining and leaving cost O(1) here and on the loop.
+/// members, never one per recipient, and every recipient of one kind gets
+/// the same framed bytes. Joining and leaving cost O(1) here and on the loop.
+///
+/// Presence reaches v1 clients as one `joined`/`left` event per change, at
+/// once, and v2 clients as `presence` batches (`flushPresence`). A v2
+/// client welcomed since the last batch is not a recipient yet: the next
+/// flush sends it the net of what happened after its `welcome`, then adds
+/// it, so it never sees a change its `welcome` already showed.
 struct LocalFanout {
     private struct LoopShare {
         let delivery: NIOLoopBound<LoopDelivery>
         var members = 0
     }
 
+    /// A v2 member welcomed since the last flush, and where in the batch its `welcome` stands.
+    private struct PendingMember {
+        let member: LocalMember
+        let batchStart: Int
+    }
+
     private var membersByKey: [NickKey: LocalMember] = [:]
     private var loops: [ObjectIdentifier: LoopShare] = [:]
+    private var membersByKind = Array(repeating: 0, count: RecipientKind.count)
+    private var presence = PresenceBatch()
+    private var pendingMembers: [UInt64: PendingMember] = [:]
 
     /// How many users are joined here.
     var count: Int { membersByKey.count }
@@ -22,17 +37,37 @@ struct LocalFanout {
     /// Every local member.
     var members: Dictionary<NickKey, LocalMember>.Values { membersByKey.values }
 
+    /// How many local members speak `version`.
+    func count(of version: ProtocolVersion) -> Int {
+        let plain = RecipientKind(version: version, isCompressed: false).index
+        return membersByKind[plain] + membersByKind[plain + 1]
+    }
+
+    /// Whether presence changes or new v2 members wait for `flushPresence`.
+    var hasPendingPresence: Bool { !presence.isEmpty || !pendingMembers.isEmpty }
+
     /// The local member with this key, if any.
     func member(_ key: NickKey) -> LocalMember? {
         membersByKey[key]
     }
 
-    /// Starts delivering events to `member`. Events broadcast after this
-    /// call reach it after anything sent to it before.
+    /// Starts delivering events to `member`, who has just been sent its
+    /// `welcome`. Events broadcast after this call reach it after anything
+    /// sent to it before; a v2 member gets them from the next presence flush on.
     mutating func add(_ member: LocalMember) {
         membersByKey[member.nick.key] = member
+        membersByKind[member.kind.index] += 1
         let outlet = member.outlet
         loops[ObjectIdentifier(outlet.eventLoop), default: LoopShare(delivery: outlet.delivery)].members += 1
+        if member.kind.version == .v1 {
+            startDelivering(to: member)
+        } else {
+            pendingMembers[member.connectionID] = PendingMember(member: member, batchStart: presence.position)
+        }
+    }
+
+    private func startDelivering(to member: LocalMember) {
+        let outlet = member.outlet
         outlet.eventLoop.execute { outlet.delivery.value.addRecipient(outlet.buffer.value) }
     }
 
@@ -40,6 +75,8 @@ struct LocalFanout {
     mutating func remove(_ key: NickKey, connectionID: UInt64) -> LocalMember? {
         guard let member = membersByKey[key], member.connectionID == connectionID else { return nil }
         membersByKey[key] = nil
+        membersByKind[member.kind.index] -= 1
+        pendingMembers[connectionID] = nil
         let outlet = member.outlet
         let loopID = ObjectIdentifier(outlet.eventLoop)
         loops[loopID]?.members -= 1
@@ -52,6 +89,9 @@ struct LocalFanout {
     mutating func removeAll() -> [LocalMember] {
         let removed = Array(membersByKey.values)
         membersByKey.removeAll()
+        membersByKind = Array(repeating: 0, count: RecipientKind.count)
+        pendingMembers.removeAll()
+        presence.removeAll()
         for share in loops.values {
             let delivery = share.delivery
             delivery.eventLoop.execute { delivery.value.removeAllRecipients() }
@@ -60,17 +100,97 @@ struct LocalFanout {
         return removed
     }
 
-    /// Writes `frame` to every local member but `sender` (who gets a copy
-    /// of its own); returns how many got it. A chat line passes when it
-    /// reached the node, so one recipient per loop and tick can be timed.
+    // MARK: Presence
+
+    /// Tells local clients that `nick` joined; returns how many v1 clients got an event now.
     @discardableResult
-    func broadcast(_ frame: ByteBuffer, excluding sender: LocalMember? = nil, receivedAt: NIODeadline? = nil) -> Int {
+    mutating func announceJoined(_ nick: Nick, ts: Int64) -> Int {
+        if count(of: .v2) > 0 { presence.joined(nick) }
+        guard count(of: .v1) > 0 else { return 0 }
+        return broadcast(Self.frames(.joined(nick: nick.canonical, ts: ts), for: .v1), to: .only(.v1))
+    }
+
+    /// Tells local clients that `nick` left; returns how many v1 clients got an event now.
+    @discardableResult
+    mutating func announceLeft(_ nick: Nick, ts: Int64, reason: LeaveReason) -> Int {
+        if count(of: .v2) > 0 { presence.left(nick, reason: reason) }
+        guard count(of: .v1) > 0 else { return 0 }
+        return broadcast(Self.frames(.left(nick: nick.canonical, ts: ts, reason: reason), for: .v1), to: .only(.v1))
+    }
+
+    /// Tells local clients that all of `nicks` left at once: v1 clients get
+    /// every `left` in one shared buffer. Returns the v1 events delivered.
+    @discardableResult
+    mutating func announceLeft(_ nicks: [Nick], ts: Int64, reason: LeaveReason) -> Int {
+        guard !nicks.isEmpty else { return 0 }
+        if count(of: .v2) > 0 {
+            for nick in nicks { presence.left(nick, reason: reason) }
+        }
+        guard count(of: .v1) > 0 else { return 0 }
+        var frames = ByteBuffer()
+        for nick in nicks {
+            ServerFrame.writeText(ChatV1Codec.encode(.left(nick: nick.canonical, ts: ts, reason: reason)), into: &frames)
+        }
+        return broadcast(OutgoingFrames(plain: frames), to: .only(.v1)) * nicks.count
+    }
+
+    /// Sends v2 clients what presence changes this node holds, as one
+    /// `presence` event with the net changes, and starts delivering to the
+    /// v2 members welcomed since the last flush. Returns how many users the
+    /// shared event named and how many events went out.
+    @discardableResult
+    mutating func flushPresence() -> (batchSize: Int, delivered: Int) {
+        guard hasPendingPresence else { return (0, 0) }
+        let ts = Clock.milliseconds()
+        var delivered = 0
+        let shared = presence.netChanges()
+        let recipients = count(of: .v2) - pendingMembers.count
+        if !shared.isEmpty, recipients > 0 {
+            broadcast(Self.frames(.presence(shared, ts: ts), for: .v2), to: .only(.v2))
+            delivered += recipients
+        }
+        for pending in pendingMembers.values {
+            let changes = presence.netChanges(from: pending.batchStart)
+            if !changes.isEmpty {
+                pending.member.outlet.send(Self.frames(.presence(changes, ts: ts), for: .v2).plain)
+                delivered += 1
+            }
+            startDelivering(to: pending.member)
+        }
+        pendingMembers.removeAll(keepingCapacity: true)
+        presence.removeAll()
+        return (shared.count, delivered)
+    }
+
+    // MARK: Delivery
+
+    /// Writes `frames` to every local member in `audience` but `sender`;
+    /// returns how many got them. A chat line passes when it reached the
+    /// node, so one recipient per loop and tick can be timed.
+    @discardableResult
+    func broadcast(_ frames: OutgoingFrames, to audience: Audience = .everyone, excluding sender: LocalMember? = nil, receivedAt: NIODeadline? = nil) -> Int {
         let excluded = sender?.connectionID
         for share in loops.values {
             let delivery = share.delivery
-            delivery.eventLoop.execute { delivery.value.broadcast(frame, excluding: excluded, receivedAt: receivedAt) }
+            delivery.eventLoop.execute { delivery.value.broadcast(frames, to: audience, excluding: excluded, receivedAt: receivedAt) }
         }
-        guard let sender, membersByKey[sender.nick.key]?.connectionID == sender.connectionID else { return count }
-        return count - 1
+        var reached = 0
+        for index in membersByKind.indices where audience.includes(RecipientKind(index: index)) {
+            reached += membersByKind[index]
+        }
+        guard let sender, membersByKey[sender.nick.key]?.connectionID == sender.connectionID, audience.includes(sender.kind) else {
+            return reached
+        }
+        return reached - 1
+    }
+
+    /// Encodes and frames `event` once for every local recipient of `version`.
+    static func frames(_ event: ServerEvent, for version: ProtocolVersion) -> OutgoingFrames {
+        OutgoingFrames(plain: ServerFrame.text(version.codec.encode(event)))
+    }
+
+    /// Encodes and frames an event both versions write alike (`message`, `direct`).
+    static func frames(_ event: ServerEvent) -> OutgoingFrames {
+        frames(event, for: .v1)
     }
 }

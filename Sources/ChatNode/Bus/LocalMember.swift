@@ -10,6 +10,9 @@ struct LocalMember: Sendable {
     let nick: Nick
     /// Where the member's events go.
     let outlet: ConnectionOutlet
+
+    /// The version and compression of the member's connection.
+    var kind: RecipientKind { outlet.kind }
 }
 
 /// The write side of one client connection, usable from any thread.
@@ -20,6 +23,8 @@ struct ConnectionOutlet: Sendable {
     let transport: NIOLoopBound<WebSocketConnectionHandler>
     /// The delivery of the connection's event loop, which fan-out goes through.
     let delivery: NIOLoopBound<LoopDelivery>
+    /// The version and compression the connection's handshake chose.
+    let kind: RecipientKind
 
     /// The event loop the connection lives on.
     var eventLoop: any EventLoop { buffer.eventLoop }

@@ -23,6 +23,10 @@ public struct NodeConfiguration: Sendable {
     public var burst: Int = 30
     /// Prefix of every Redis key and channel.
     public var cluster = "chat"
+    /// Longest a node holds presence changes before sending them to v2 clients as one event.
+    public var presenceInterval: Duration = .milliseconds(100)
+    /// Whether the node accepts `permessage-deflate`.
+    public var compression = true
     /// How log lines are written to standard error.
     public var logFormat = LogFormat.text
 
@@ -48,8 +52,10 @@ public struct NodeConfiguration: Sendable {
     public var socketSendBufferBytes = 128 * 1024
     /// How long a closing connection waits for the client's close frame.
     public var closeTimeout: Duration = .seconds(2)
-    /// How many `message` events `welcome` carries.
+    /// How many `message` events `welcome` carries when it does not resume.
     public var historyLength = 50
+    /// How many `message` events the cluster keeps for resuming (v2 `since`).
+    public var historyRetention = 1000
 
     /// Creates a configuration with the protocol's defaults.
     public init(nodeID: String) {

@@ -28,8 +28,12 @@ public struct NodeSettings: Sendable {
     public var burst: String?
     /// `--cluster` [CHAT_CLUSTER]: prefix of every Redis key and channel.
     public var cluster: String?
-    /// `--log-format`: `text` or `json`.
+    /// `--log-format` [CHAT_LOG_FORMAT]: `text` or `json`.
     public var logFormat: String?
+    /// `--presence-interval` [CHAT_PRESENCE_INTERVAL]: seconds presence changes may wait for v2 clients.
+    public var presenceInterval: String?
+    /// `--compression` [CHAT_COMPRESSION]: `on` or `off`.
+    public var compression: String?
 
     /// Creates empty settings: every value comes from the environment or the defaults.
     public init() {}
@@ -70,6 +74,16 @@ public struct NodeSettings: Sendable {
         }
         if let text = value(nodeTTL, "CHAT_NODE_TTL") {
             configuration.nodeTTL = try Self.duration(text, flag: "--node-ttl")
+        }
+        if let text = value(presenceInterval, "CHAT_PRESENCE_INTERVAL") {
+            configuration.presenceInterval = try Self.duration(text, flag: "--presence-interval")
+        }
+        if let text = value(compression, "CHAT_COMPRESSION") {
+            switch text {
+            case "on": configuration.compression = true
+            case "off": configuration.compression = false
+            default: throw ConfigurationError("--compression must be on or off (got \"\(text)\")")
+            }
         }
         var origins = allowedOrigins
         if origins.isEmpty, let text = environment["CHAT_ALLOWED_ORIGINS"] {

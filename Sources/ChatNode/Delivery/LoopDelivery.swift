@@ -3,25 +3,31 @@ import NIOWebSocket
 
 /// The chat connections of one event loop, owned by that loop.
 ///
-/// The fan-out hands an event to a loop once. Broadcast frames that arrive
-/// in one tick are appended to one shared buffer (the run), which is handed
-/// to every local recipient at the end of the tick as a single reference:
-/// a storm of events costs each recipient one queue entry and one write per
-/// tick, not a copy per event. A recipient added during a run gets only the
-/// part after its addition; anything sent to one recipient alone (a
-/// whisper, a reply) first hands out the run, so per-sender order holds.
-/// The loop also knows every WebSocket connection it serves: one timer per
-/// loop sweeps them for heartbeats (instead of a timer per connection), and
-/// a draining node can close them all.
+/// The fan-out hands an event to a loop once. Recipients are grouped by
+/// kind (protocol version, compression), and broadcast frames that arrive
+/// in one tick are appended to one shared buffer per group (the run), which
+/// is handed to every recipient of the group at the end of the tick as a
+/// single reference: a storm of events costs each recipient one queue entry
+/// and one write per tick, not a copy per event. A recipient added during a
+/// run gets only the part after its addition; anything sent to one
+/// recipient alone (a whisper, a reply) first hands out the runs, so
+/// per-sender order holds. The loop also knows every WebSocket connection
+/// it serves: one timer per loop sweeps them for heartbeats (instead of a
+/// timer per connection), and a draining node can close them all.
 final class LoopDelivery {
+    /// The joined connections of one kind and the broadcast bytes they have yet to get.
+    private struct RecipientGroup {
+        var recipients: [OutboundBuffer] = []
+        var run = ByteBuffer()
+        var runEvents = 0
+    }
+
     let eventLoop: any EventLoop
     private let heartbeatSweepInterval: TimeAmount
     private var heartbeatSweep: RepeatedTask?
-    private var recipients: [OutboundBuffer] = []
+    private var groups = Array(repeating: RecipientGroup(), count: RecipientKind.count)
     private var connections: [ObjectIdentifier: WebSocketConnectionHandler] = [:]
-    private var run = ByteBuffer()
-    private var runEvents = 0
-    /// When the oldest chat line in the run reached the node, if any.
+    /// When the oldest chat line in the runs reached the node, if any.
     private var runReceivedAt: NIODeadline?
     /// Which recipient is timed next, so the samples rotate over connections.
     private var sampleCursor = 0
@@ -39,9 +45,10 @@ final class LoopDelivery {
     /// Starts delivering broadcasts to `buffer`'s connection.
     func addRecipient(_ buffer: OutboundBuffer) {
         guard buffer.recipientSlot == nil else { return }
-        buffer.recipientSlot = recipients.count
-        buffer.runStart = (run.readableBytes, runEvents)
-        recipients.append(buffer)
+        let index = buffer.kind.index
+        buffer.recipientSlot = groups[index].recipients.count
+        buffer.runStart = (groups[index].run.readableBytes, groups[index].runEvents)
+        groups[index].recipients.append(buffer)
     }
 
     /// Stops delivering broadcasts to `buffer`'s connection. Its user has
@@ -49,37 +56,49 @@ final class LoopDelivery {
     /// dropped (handing it a slice would make the next append copy the run).
     func removeRecipient(_ buffer: OutboundBuffer) {
         guard let slot = buffer.recipientSlot else { return }
+        let index = buffer.kind.index
         buffer.runStart = (0, 0)
         buffer.recipientSlot = nil
-        let last = recipients.removeLast()
+        let last = groups[index].recipients.removeLast()
         if last !== buffer {
-            recipients[slot] = last
+            groups[index].recipients[slot] = last
             last.recipientSlot = slot
         }
     }
 
     /// Stops delivering broadcasts to anyone here (the node is draining).
     func removeAllRecipients() {
-        for recipient in recipients { recipient.recipientSlot = nil }
-        recipients.removeAll()
-        run.clear()
-        runEvents = 0
+        for index in groups.indices {
+            for recipient in groups[index].recipients { recipient.recipientSlot = nil }
+        }
+        groups = Array(repeating: RecipientGroup(), count: RecipientKind.count)
         runReceivedAt = nil
     }
 
-    /// Queues `frame` for every recipient but the connection `excluded`.
-    func broadcast(_ frame: ByteBuffer, excluding excluded: UInt64?, receivedAt: NIODeadline? = nil) {
+    /// Queues `frames` for every recipient in `audience` but the connection `excluded`.
+    func broadcast(_ frames: OutgoingFrames, to audience: Audience, excluding excluded: UInt64?, receivedAt: NIODeadline? = nil) {
         guard let excluded else {
-            guard !recipients.isEmpty else { return }
-            run.writeImmutableBuffer(frame)
-            runEvents += 1
+            var appended = false
+            for index in groups.indices where !groups[index].recipients.isEmpty {
+                let kind = RecipientKind(index: index)
+                guard audience.includes(kind) else { continue }
+                groups[index].run.writeImmutableBuffer(frames.bytes(for: kind))
+                groups[index].runEvents += 1
+                appended = true
+            }
+            guard appended else { return }
             if runReceivedAt == nil { runReceivedAt = receivedAt }
             scheduleRunHandOut()
             return
         }
         handOutRun()
-        for recipient in recipients where recipient.connectionID != excluded {
-            recipient.enqueueBroadcast(frame, events: 1)
+        for index in groups.indices where !groups[index].recipients.isEmpty {
+            let kind = RecipientKind(index: index)
+            guard audience.includes(kind) else { continue }
+            let bytes = frames.bytes(for: kind)
+            for recipient in groups[index].recipients where recipient.connectionID != excluded {
+                recipient.enqueueBroadcast(bytes, events: 1)
+            }
         }
         if let receivedAt { timeOneRecipient(receivedAt, excluding: excluded) }
     }
@@ -88,11 +107,18 @@ final class LoopDelivery {
     /// after `receivedAt` the line reached its socket: one sample per loop
     /// and tick rather than a clock read per recipient.
     private func timeOneRecipient(_ receivedAt: NIODeadline, excluding excluded: UInt64? = nil) {
-        guard !recipients.isEmpty else { return }
-        sampleCursor = (sampleCursor + 1) % recipients.count
-        let recipient = recipients[sampleCursor]
-        guard recipient.connectionID != excluded else { return }
-        recipient.timeNextWrite(since: receivedAt)
+        let total = groups.reduce(0) { $0 + $1.recipients.count }
+        guard total > 0 else { return }
+        sampleCursor = (sampleCursor + 1) % total
+        var position = sampleCursor
+        for group in groups {
+            guard position >= group.recipients.count else {
+                let recipient = group.recipients[position]
+                if recipient.connectionID != excluded { recipient.timeNextWrite(since: receivedAt) }
+                return
+            }
+            position -= group.recipients.count
+        }
     }
 
     private func scheduleRunHandOut() {
@@ -104,24 +130,28 @@ final class LoopDelivery {
         }
     }
 
-    /// Hands the run to every recipient, then starts a new one.
+    /// Hands each group's run to its recipients, then starts new runs.
     func handOutRun() {
         isRunHandOutScheduled = false
-        guard runEvents > 0 else { return }
-        for recipient in recipients { handOutRun(to: recipient) }
-        if let receivedAt = runReceivedAt { timeOneRecipient(receivedAt) }
-        run = ByteBuffer()
-        runEvents = 0
+        var handedOut = false
+        for index in groups.indices where groups[index].runEvents > 0 {
+            let group = groups[index]
+            groups[index].run = ByteBuffer()
+            groups[index].runEvents = 0
+            for recipient in group.recipients { handOut(group.run, events: group.runEvents, to: recipient) }
+            handedOut = true
+        }
+        if handedOut, let receivedAt = runReceivedAt { timeOneRecipient(receivedAt) }
         runReceivedAt = nil
     }
 
-    /// Hands `recipient` the part of the run that came after its addition.
-    private func handOutRun(to recipient: OutboundBuffer) {
+    /// Hands `recipient` the part of `run` that came after its addition.
+    private func handOut(_ run: ByteBuffer, events: Int, to recipient: OutboundBuffer) {
         let (startByte, startEvent) = recipient.runStart
         recipient.runStart = (0, 0)
-        guard runEvents > startEvent else { return }
+        guard events > startEvent else { return }
         let part = run.getSlice(at: run.readerIndex + startByte, length: run.readableBytes - startByte)!
-        recipient.enqueueBroadcast(part, events: runEvents - startEvent)
+        recipient.enqueueBroadcast(part, events: events - startEvent)
     }
 
     /// Flushes `buffer` once everything already queued on this loop ran.
@@ -140,11 +170,15 @@ final class LoopDelivery {
     /// Bytes and events waiting in the outbound buffers of this loop's joined
     /// connections; read when metrics are scraped, never on the event path.
     func outboundBacklog() -> (bytes: Int, events: Int) {
-        var bytes = run.readableBytes * recipients.count
-        var events = runEvents * recipients.count
-        for recipient in recipients {
-            bytes += recipient.queuedBytes
-            events += recipient.queuedEvents
+        var bytes = 0
+        var events = 0
+        for group in groups {
+            bytes += group.run.readableBytes * group.recipients.count
+            events += group.runEvents * group.recipients.count
+            for recipient in group.recipients {
+                bytes += recipient.queuedBytes
+                events += recipient.queuedEvents
+            }
         }
         return (bytes, events)
     }

@@ -30,6 +30,8 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Unique among this node's connections; fan-out skips senders by it.
     let connectionID: UInt64
+    /// The version and compression of this connection's bytes.
+    let kind: RecipientKind
     /// Where this connection is in its loop's recipient list, while joined.
     var recipientSlot: Int?
     /// Where this connection starts in its loop's current broadcast run (bytes, events).
@@ -54,8 +56,9 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
     /// No more events are taken: the queue overflowed or a close frame went out.
     private var isOverflowed = false
 
-    init(connectionID: UInt64, maximumQueuedBytes: Int, delivery: LoopDelivery, metrics: ChatMetrics) {
+    init(connectionID: UInt64, kind: RecipientKind, maximumQueuedBytes: Int, delivery: LoopDelivery, metrics: ChatMetrics) {
         self.connectionID = connectionID
+        self.kind = kind
         self.maximumQueuedBytes = maximumQueuedBytes
         self.delivery = delivery
         self.metrics = metrics

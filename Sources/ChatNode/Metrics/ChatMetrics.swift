@@ -1,3 +1,4 @@
+import ChatProtocol
 import CoreMetrics
 import Prometheus
 
@@ -14,6 +15,10 @@ public struct ChatMetrics: Sendable {
     let connections: CoreMetrics.Meter
     /// Users joined on this node.
     let joinedUsers: CoreMetrics.Meter
+    /// Users joined on this node, by the protocol version they speak (in `ProtocolVersion.allCases` order).
+    private let joinedUsersByVersion: [CoreMetrics.Meter]
+    /// How many users each shared v2 `presence` event named.
+    let presenceBatchSize: ValueHistogram
     /// Client messages received (every text message, valid or not).
     let messagesReceived: CoreMetrics.Counter
     /// Events written to local clients (one per recipient).
@@ -65,6 +70,20 @@ public struct ChatMetrics: Sendable {
         self.registry = registry
         connections = meter("chat_connections", "Open WebSocket connections on this node.")
         joinedUsers = meter("chat_joined_users", "Users joined on this node.")
+        joinedUsersByVersion = ProtocolVersion.allCases.map { version in
+            let name = "chat_joined_users_by_version"
+            let labels = [("version", version.subprotocol)]
+            return CoreMetrics.Meter(
+                label: name, dimensions: labels,
+                handler: registry.makeGauge(name: name, labels: labels, help: "Users joined on this node, by protocol version."),
+                factory: factory
+            )
+        }
+        presenceBatchSize = registry.makeValueHistogram(
+            name: "chat_presence_batch_size",
+            buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+            help: "Users named by each presence event sent to this node's v2 clients."
+        )
         messagesReceived = counter("chat_messages_received_total", "Client messages received, valid or not.")
         eventsDelivered = counter("chat_events_delivered_total", "Events written to local clients, one per recipient.")
         busPublishes = counter("chat_bus_publishes_total", "Messages published to the bus.")
@@ -101,9 +120,28 @@ public struct ChatMetrics: Sendable {
         // Meters appear in the output only once touched; start them at zero.
         connections.set(0)
         joinedUsers.set(0)
+        for meter in joinedUsersByVersion { meter.set(0) }
         for counter in [messagesReceived, eventsDelivered, busPublishes, busFailures, slowConsumerDroppedEvents, slowConsumerDisconnects, rateLimited, heartbeatTimeouts] {
             counter.increment(by: 0)
         }
+    }
+
+    /// Counts a user who joined on this node.
+    func userJoined(speaking version: ProtocolVersion) {
+        joinedUsers.increment()
+        joinedUsersByVersion[version.metricsIndex].increment()
+    }
+
+    /// Counts a user who left this node.
+    func userLeft(speaking version: ProtocolVersion) {
+        joinedUsers.decrement()
+        joinedUsersByVersion[version.metricsIndex].decrement()
+    }
+
+    /// Counts that every user of this node left at once (it is draining).
+    func allUsersLeft() {
+        joinedUsers.set(0)
+        for meter in joinedUsersByVersion { meter.set(0) }
     }
 
     /// The Prometheus text exposition of every metric, the process's own
@@ -119,4 +157,8 @@ public struct ChatMetrics: Sendable {
         chat_build_info{version="\(ChatNodeVersion.current)"} 1
 
         """
+}
+
+extension ProtocolVersion {
+    fileprivate var metricsIndex: Int { Self.allCases.firstIndex(of: self)! }
 }

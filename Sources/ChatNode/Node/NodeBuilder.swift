@@ -40,7 +40,7 @@ public struct ChatNodeServer: Sendable {
             }
             bus = try await RedisBus.start(configuration: configuration, url: url, metrics: metrics, logger: logger)
         } else {
-            bus = InProcessBus(nodeID: configuration.nodeID, historyLength: configuration.historyLength, metrics: metrics)
+            bus = InProcessBus(configuration: configuration, metrics: metrics)
         }
         let group = MultiThreadedEventLoopGroup.singleton
         let deliveries: EventLoopDeliveries

@@ -143,8 +143,8 @@ final class ChatSessionHandler: ChannelDuplexHandler {
             node.metrics.rateLimited.increment()
             reply(event)
             transport.close(code: .policyViolation, reason: "too many messages")
-        case .join(let nick, let ref):
-            join(nick, ref: ref)
+        case .join(let nick, let since, let ref):
+            join(nick, since: since, ref: ref)
         case .say(let text, let ref):
             say(text, ref: ref)
         case .whisper(let recipient, let text, let ref):
@@ -156,11 +156,11 @@ final class ChatSessionHandler: ChannelDuplexHandler {
 
     // MARK: Actions
 
-    private func join(_ nick: Nick, ref: String?) {
+    private func join(_ nick: Nick, since: String?, ref: String?) {
         let candidate = LocalMember(connectionID: connectionID, nick: nick, outlet: outlet)
         let bus = node.bus
         isJoining = true
-        perform({ () async throws(BusError) in try await bus.join(candidate, ref: ref) }) { [self] result in
+        perform({ () async throws(BusError) in try await bus.join(candidate, since: since, ref: ref) }) { [self] result in
             isJoining = false
             switch result {
             case .success(.joined):

@@ -19,8 +19,8 @@ struct SessionStateMachine {
         case reply(ServerEvent)
         /// Answer `rate_limited`, then close with 1008: the client kept flooding.
         case replyAndCloseForFlooding(ServerEvent)
-        /// Claim the nick and welcome the client.
-        case join(Nick, ref: String?)
+        /// Claim the nick and welcome the client, resuming after `since` (v2).
+        case join(Nick, since: String?, ref: String?)
         /// Broadcast a line.
         case say(text: String, ref: String?)
         /// Send a private line.
@@ -63,9 +63,9 @@ struct SessionStateMachine {
             return .reply(.pong(ref: ref))
         case (.hello, .joined):
             return .reply(.error(.alreadyJoined, ref: ref))
-        case (.hello(let raw), .awaitingHello):
+        case (.hello(let raw, let since), .awaitingHello):
             guard let nick = Nick(validating: raw) else { return .reply(.error(.nickInvalid, ref: ref)) }
-            return .join(nick, ref: ref)
+            return .join(nick, since: since, ref: ref)
         case (.say, .awaitingHello), (.whisper, .awaitingHello), (.who, .awaitingHello):
             return .reply(.error(.notJoined, ref: ref))
         case (.say(let text), .joined):

@@ -125,8 +125,10 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
         try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketSendBufferBytes))
         let delivery = node.deliveries.delivery(on: channel.eventLoop)
         let connectionID = node.nextConnectionID()
+        let kind = RecipientKind(version: version, isCompressed: false)
         let buffer = OutboundBuffer(
             connectionID: connectionID,
+            kind: kind,
             maximumQueuedBytes: configuration.maximumQueuedBytes,
             delivery: delivery.value,
             metrics: node.metrics
@@ -142,7 +144,8 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
         let outlet = ConnectionOutlet(
             buffer: NIOLoopBound(buffer, eventLoop: channel.eventLoop),
             transport: NIOLoopBound(transport, eventLoop: channel.eventLoop),
-            delivery: delivery
+            delivery: delivery,
+            kind: kind
         )
         try operations.addHandler(buffer, position: .first)
         try operations.addHandler(transport)

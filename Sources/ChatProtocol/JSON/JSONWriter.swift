@@ -70,6 +70,13 @@ public struct JSONWriter: Sendable {
         integer(value)
     }
 
+    /// Writes a member whose value is `true` or `false`.
+    public mutating func member(_ name: String, _ value: Bool) {
+        key(name)
+        separate()
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+    }
+
     /// Writes a member whose value is a string, or nothing when `value` is nil.
     public mutating func optionalMember(_ name: String, _ value: String?) {
         if let value { member(name, value) }

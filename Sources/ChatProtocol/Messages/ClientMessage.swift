@@ -1,8 +1,9 @@
 /// A structurally valid message from a client, before the session's rules
 /// (joined state, nick and text rules, cluster state) are applied.
 public enum ClientMessage: Sendable, Equatable {
-    /// Join with a nick, as sent (not yet validated).
-    case hello(nick: String)
+    /// Join with a nick, as sent (not yet validated). `since` (v2 only) is
+    /// the id of the last `message` the client saw on an earlier connection.
+    case hello(nick: String, since: String? = nil)
     /// Broadcast a line to everyone joined.
     case say(text: String)
     /// Send a line to one user.

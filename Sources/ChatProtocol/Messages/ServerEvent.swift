@@ -51,10 +51,47 @@ public enum LeaveReason: String, Sendable, Equatable, CaseIterable {
     case nodeDown = "node_down"
 }
 
+/// The net presence changes one v2 `presence` event carries.
+public struct PresenceChanges: Sendable, Equatable {
+    /// A user who left, with why.
+    public struct Departure: Sendable, Equatable {
+        /// Canonical nick.
+        public var nick: String
+        /// Why the user left.
+        public var reason: LeaveReason
+
+        /// Creates a departure.
+        public init(nick: String, reason: LeaveReason) {
+            self.nick = nick
+            self.reason = reason
+        }
+    }
+
+    /// Canonical nicks that joined.
+    public var joined: [String]
+    /// Users who left.
+    public var left: [Departure]
+
+    /// Creates a set of changes.
+    public init(joined: [String] = [], left: [Departure] = []) {
+        self.joined = joined
+        self.left = left
+    }
+
+    /// Whether there is nothing to tell.
+    public var isEmpty: Bool { joined.isEmpty && left.isEmpty }
+
+    /// How many users the changes name.
+    public var count: Int { joined.count + left.count }
+}
+
 /// Everything a server sends to a client.
 public enum ServerEvent: Sendable, Equatable {
-    /// `hello` succeeded.
-    case welcome(nick: String, node: String, users: EncodedNickList, history: [ChatLine], ref: String?)
+    /// `hello` succeeded. `resumed` (sent in v2 only) tells whether
+    /// `history` continues from the `since` the client gave.
+    case welcome(nick: String, node: String, users: EncodedNickList, history: ArraySlice<ChatLine>, resumed: Bool, ref: String?)
+    /// v2: users who joined and left since the previous `presence` or the `welcome`.
+    case presence(PresenceChanges, ts: Int64)
     /// Someone else joined.
     case joined(nick: String, ts: Int64)
     /// Someone left.

@@ -10,12 +10,14 @@ public protocol ChatCodec {
 }
 
 extension ChatV1Codec: ChatCodec {}
+extension ChatV2Codec: ChatCodec {}
 
 extension ProtocolVersion {
     /// The codec that speaks this version.
     public var codec: any ChatCodec.Type {
         switch self {
         case .v1: ChatV1Codec.self
+        case .v2: ChatV2Codec.self
         }
     }
 }

@@ -5,6 +5,8 @@
 public enum ProtocolVersion: String, Sendable, CaseIterable, Comparable {
     /// `chat.v1.json`: JSON text frames, PROTOCOL.md v1.
     case v1 = "chat.v1.json"
+    /// `chat.v2.json`: v1 with presence in batches and resume (PROTOCOL.md §5).
+    case v2 = "chat.v2.json"
 
     /// The subprotocol token a client offers and the server echoes.
     public var subprotocol: String { rawValue }
@@ -15,6 +17,7 @@ public enum ProtocolVersion: String, Sendable, CaseIterable, Comparable {
     private var number: Int {
         switch self {
         case .v1: 1
+        case .v2: 2
         }
     }
 

@@ -7,10 +7,10 @@ import Testing
 struct ClusterViewTests {
     @Test("joined is forwarded once; a repeat or a new holder of a listed nick is not")
     func inserts() {
-        var view = ClusterView(historyLength: 50)
-        let first = view.insert("Åsa", owner: "a/1")
-        let repeated = view.insert("Åsa", owner: "a/1")
-        let newHolder = view.insert("åsa", owner: "b/7")
+        var view = ClusterView(history: MessageHistory(retention: 10, welcomeLength: 5))
+        let first = view.insert(Nick(trustedCanonical: "Åsa"), owner: "a/1")
+        let repeated = view.insert(Nick(trustedCanonical: "Åsa"), owner: "a/1")
+        let newHolder = view.insert(Nick(trustedCanonical: "åsa"), owner: "b/7")
         #expect(first)
         #expect(!repeated)
         #expect(!newHolder)
@@ -19,27 +19,45 @@ struct ClusterViewTests {
 
     @Test("left is forwarded only for the current holder of the nick")
     func removes() {
-        var view = ClusterView(historyLength: 50)
-        _ = view.insert("bob", owner: "a/1")
-        _ = view.insert("bob", owner: "b/2")
-        let formerHolder = view.remove("bob", owner: "a/1")
-        let currentHolder = view.remove("BOB", owner: "b/2")
-        let again = view.remove("bob", owner: "b/2")
+        var view = ClusterView(history: MessageHistory(retention: 10, welcomeLength: 5))
+        let bob = Nick(trustedCanonical: "bob")
+        _ = view.insert(bob, owner: "a/1")
+        _ = view.insert(bob, owner: "b/2")
+        let formerHolder = view.remove(bob.key, owner: "a/1")
+        let currentHolder = view.remove(NickKey(lookingUp: "BOB"), owner: "b/2")
+        let again = view.remove(bob.key, owner: "b/2")
         #expect(!formerHolder)
         #expect(currentHolder)
         #expect(!again)
         #expect(view.sortedUsers.isEmpty)
     }
+}
 
-    @Test("history keeps the newest lines and drops duplicates by id")
-    func history() {
-        var view = ClusterView(historyLength: 3)
-        for index in 1...5 {
-            _ = view.record(ChatLine(id: "m\(index)", from: "a", text: "\(index)", ts: Int64(index)))
-        }
-        let duplicate = view.record(ChatLine(id: "m5", from: "a", text: "again", ts: 9))
+@Suite("Message history")
+struct MessageHistoryTests {
+    private func line(_ index: Int) -> ChatLine {
+        ChatLine(id: "m\(index)", from: "a", text: "\(index)", ts: Int64(index))
+    }
+
+    @Test("welcome gets the newest lines; duplicates by id are dropped")
+    func recent() {
+        var history = MessageHistory(retention: 10, welcomeLength: 3)
+        for index in 1...5 { history.append(line(index)) }
+        let duplicate = history.append(ChatLine(id: "m5", from: "a", text: "again", ts: 9))
         #expect(!duplicate)
-        #expect(view.history.map(\.id) == ["m3", "m4", "m5"])
+        #expect(history.recent.map(\.id) == ["m3", "m4", "m5"])
+    }
+
+    @Test("resuming returns every line after the given one, across many trims")
+    func resume() {
+        var history = MessageHistory(retention: 1000, welcomeLength: 50)
+        for index in 1...3500 { history.append(line(index)) }
+        #expect(history.all.count == 1000)
+        #expect(history.lines(after: "m3500")?.isEmpty == true)
+        #expect(history.lines(after: "m3400")?.map(\.id) == (3401...3500).map { "m\($0)" })
+        #expect(history.lines(after: "m2501")?.count == 999)
+        #expect(history.lines(after: "m2500") == nil)
+        #expect(history.lines(after: "unknown") == nil)
     }
 }
 

@@ -26,12 +26,22 @@ struct HandshakeTests {
     @Test("no or unsupported subprotocol is refused with 400 listing the supported ones")
     func refusesUnsupported() async throws {
         try await withNode { node in
-            for offer in [nil, ["chat.v2.json"], ["json"]] as [[String]?] {
+            for offer in [nil, ["chat.v3.json"], ["json"]] as [[String]?] {
                 let client = try await node.connect(subprotocols: offer)
                 #expect(client.handshake.status == 400)
                 #expect(client.handshake.header("Content-Type")?.hasPrefix("text/plain") == true)
-                #expect(client.handshake.body.contains("chat.v1.json"))
+                #expect(client.handshake.body.contains("chat.v2.json, chat.v1.json"))
             }
+        }
+    }
+
+    @Test("a client offering v1 and v2 gets v2, the newest")
+    func selectsV2() async throws {
+        try await withNode { node in
+            let client = try await node.connect(subprotocols: ["chat.v1.json", "chat.v2.json"])
+            #expect(client.handshake.status == 101)
+            #expect(client.handshake.header("Sec-WebSocket-Protocol") == "chat.v2.json")
+            await client.disconnect()
         }
     }
 

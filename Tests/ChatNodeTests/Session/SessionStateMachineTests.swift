@@ -19,7 +19,7 @@ struct SessionStateMachineTests {
     func hello() {
         var session = machine()
         let action = receive(&session, #"{"type":"hello","nick":"A\u030asa","ref":"1"}"#)
-        #expect(action == .join(Nick(validating: "Åsa")!, ref: "1"))
+        #expect(action == .join(Nick(validating: "Åsa")!, since: nil, ref: "1"))
     }
 
     @Test("before joining only hello and ping are allowed")

@@ -12,6 +12,17 @@ enum ClusterScripts {
         return 0
         """
 
+    /// Appends a chat line to the history and publishes it in one step, so
+    /// the history and the event stream have the same order: the cluster's
+    /// total order. Keeps the newest `retention` lines (the list is newest first).
+    /// KEYS: history, events. ARGV: message envelope, retention.
+    /// Returns the number of nodes that received it.
+    static let appendMessage = """
+        redis.call('LPUSH', KEYS[1], ARGV[1])
+        redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+        return redis.call('PUBLISH', KEYS[2], ARGV[1])
+        """
+
     /// Releases a nick only if this holder still has it, and announces it.
     /// KEYS: users, events. ARGV: nick key, presence record, left envelope.
     /// Returns 1 when released.

@@ -2,6 +2,16 @@ import ChatProtocol
 import NIOCore
 import Redis
 
+/// A chat line this node published, waiting to come back through the event stream.
+struct LineInFlight {
+    let line: ChatLine
+    let sender: LocalMember
+    let ref: String?
+    let receivedAt: NIODeadline
+    /// The sender's session, resumed once its copy went out.
+    var waiter: CheckedContinuation<Void, Never>?
+}
+
 extension RedisBus {
     /// Applies one message from the subscriber to this node's view and clients.
     func receive(_ message: RedisPubSubMessage) {
@@ -9,37 +19,87 @@ extension RedisBus {
             logger.debug("ignoring a cluster message this build does not understand", metadata: ["channel": "\(message.channel)"])
             return
         }
-        // This node applied its own events when it caused them.
-        guard envelope.origin != instance else { return }
         reconciliationBuffer?.append(envelope.event)
         apply(envelope.event)
     }
 
+    /// Applies one cluster event, this node's own included: the stream's
+    /// order is the order every node delivers in.
     func apply(_ event: ClusterEnvelope.Event) {
         switch event {
         case .message(let line):
-            guard view.record(line) else { return }
-            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frame(.message(line, ref: nil)), receivedAt: .now())))
+            guard view.history.append(line) else { return }
+            flushPresenceEarly()
+            let frames = LocalFanout.frames(.message(line, ref: nil))
+            if let inFlight = linesInFlight.removeValue(forKey: line.id) {
+                inFlight.sender.outlet.send(LocalFanout.frames(.message(line, ref: inFlight.ref)).plain)
+                let delivered = fanout.broadcast(frames, excluding: inFlight.sender, receivedAt: inFlight.receivedAt)
+                metrics.eventsDelivered.increment(by: Int64(delivered + 1))
+                inFlight.waiter?.resume()
+            } else {
+                metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frames, receivedAt: .now())))
+            }
         case .direct(let line, let connection):
             guard let recipient = fanout.member(NickKey(lookingUp: line.to)), recipient.connectionID == connection else { return }
-            recipient.outlet.send(frame(.direct(line, ref: nil)))
+            flushPresenceEarly()
+            recipient.outlet.send(LocalFanout.frames(.direct(line, ref: nil)).plain)
             metrics.eventsDelivered.increment()
         case .joined(let nick, let owner, let ts):
+            let nick = Nick(trustedCanonical: nick)
             guard view.insert(nick, owner: owner) else { return }
-            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frame(.joined(nick: nick, ts: ts)))))
+            metrics.eventsDelivered.increment(by: Int64(fanout.announceJoined(nick, ts: ts)))
+            presenceChanged()
         case .left(let nick, let owner, let ts, let reason):
-            guard view.remove(nick, owner: owner) else { return }
-            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frame(.left(nick: nick, ts: ts, reason: reason)))))
+            let nick = Nick(trustedCanonical: nick)
+            guard view.remove(nick.key, owner: owner) else { return }
+            metrics.eventsDelivered.increment(by: Int64(fanout.announceLeft(nick, ts: ts, reason: reason)))
+            presenceChanged()
         case .leftMany(let departures, let ts, let reason):
-            // One buffer of every `left` frame, shared by all recipients.
-            var frames = ByteBuffer()
-            var count = 0
-            for departure in departures where view.remove(departure.nick, owner: departure.owner) {
-                appendFrame(.left(nick: departure.nick, ts: ts, reason: reason), to: &frames)
-                count += 1
+            var nicks: [Nick] = []
+            for departure in departures {
+                let nick = Nick(trustedCanonical: departure.nick)
+                if view.remove(nick.key, owner: departure.owner) { nicks.append(nick) }
             }
-            guard count > 0 else { return }
-            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frames) * count))
+            metrics.eventsDelivered.increment(by: Int64(fanout.announceLeft(nicks, ts: ts, reason: reason)))
+            presenceChanged()
         }
+    }
+
+    /// The subscriber lost its connection: lines in flight will not come
+    /// back. Their senders get their own copy (Redis took the line), and
+    /// their sessions go on.
+    func releaseLinesInFlight() {
+        let lost = linesInFlight
+        linesInFlight.removeAll()
+        for inFlight in lost.values {
+            inFlight.sender.outlet.send(LocalFanout.frames(.message(inFlight.line, ref: inFlight.ref)).plain)
+            inFlight.waiter?.resume()
+        }
+    }
+
+    // MARK: Presence batches
+
+    /// Starts the presence timer when changes are held and none runs.
+    func presenceChanged() {
+        guard fanout.hasPendingPresence, let token = presenceSchedule.timerNeeded() else { return }
+        let interval = presenceSchedule.interval
+        Task {
+            try? await Task.sleep(for: interval)
+            await self.flushPresence(timer: token)
+        }
+    }
+
+    /// Sends held presence changes before a `message` or `direct` event.
+    func flushPresenceEarly() {
+        guard fanout.hasPendingPresence else { return }
+        flushPresence(timer: nil)
+    }
+
+    private func flushPresence(timer token: Int?) {
+        if let token, !presenceSchedule.isCurrent(token) { return }
+        presenceSchedule.flushed()
+        let (batchSize, delivered) = fanout.flushPresence()
+        if batchSize > 0 { metrics.presenceBatchSize.record(Double(batchSize)) }
+        metrics.eventsDelivered.increment(by: Int64(delivered))
     }
 }

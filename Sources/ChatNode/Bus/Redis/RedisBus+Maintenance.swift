@@ -63,7 +63,10 @@ extension RedisBus {
     private func connectionChanged(commands: Bool? = nil, subscriber: Bool? = nil) {
         let wasAvailable = isAvailable
         if let commands { isCommandConnectionUp = commands }
-        if let subscriber { isSubscriberUp = subscriber }
+        if let subscriber {
+            isSubscriberUp = subscriber
+            if !subscriber { releaseLinesInFlight() }
+        }
         metrics.redisCommandsUp.record(isCommandConnectionUp ? 1 : 0)
         metrics.redisSubscriberUp.record(isSubscriberUp ? 1 : 0)
         if wasAvailable && !isAvailable {
@@ -178,38 +181,47 @@ extension RedisBus {
         defer { reconciliationBuffer = nil }
         let replies = try await batch([
             RedisCommand(["HGETALL", keys.users]),
-            RedisCommand(["LRANGE", keys.history, "0", String(view.historyLength - 1)]),
+            RedisCommand(["LRANGE", keys.history, "0", String(view.history.retention - 1)]),
         ])
-        var target = ClusterView(historyLength: view.historyLength)
+        // Who is joined according to Redis, by key: nick and holder.
+        var target: [NickKey: (nick: Nick, owner: String)] = [:]
         if case .array(let flat) = replies[0] {
             for index in stride(from: 1, to: flat.count, by: 2) {
                 if case .bulk(let bytes) = flat[index], let record = PresenceRecord.decode(bytes) {
-                    _ = target.insert(record.nick, owner: record.owner)
+                    let nick = Nick(trustedCanonical: record.nick)
+                    target[nick.key] = (nick, record.owner)
                 }
             }
         }
         // Events that arrived while the snapshot was in flight may be newer than it.
+        func remove(_ nick: String, owner: String) {
+            let key = Nick(trustedCanonical: nick).key
+            if target[key]?.owner == owner { target[key] = nil }
+        }
         for event in reconciliationBuffer ?? [] {
             switch event {
-            case .joined(let nick, let owner, _): _ = target.insert(nick, owner: owner)
-            case .left(let nick, let owner, _, _): _ = target.remove(nick, owner: owner)
+            case .joined(let nick, let owner, _):
+                let nick = Nick(trustedCanonical: nick)
+                target[nick.key] = (nick, owner)
+            case .left(let nick, let owner, _, _): remove(nick, owner: owner)
             case .leftMany(let departures, _, _):
-                for departure in departures { _ = target.remove(departure.nick, owner: departure.owner) }
+                for departure in departures { remove(departure.nick, owner: departure.owner) }
             case .message, .direct: break
             }
         }
         let ts = Clock.milliseconds()
-        for (key, entry) in view.users where target.users[key] == nil {
-            _ = view.remove(entry.nick, owner: entry.owner)
-            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frame(.left(nick: entry.nick, ts: ts, reason: .quit)))))
+        var departed: [Nick] = []
+        for (key, entry) in view.users where target[key]?.owner != entry.owner && target[key] == nil {
+            if view.remove(key, owner: entry.owner) { departed.append(Nick(trustedCanonical: entry.nick)) }
         }
-        for entry in target.users.values {
-            if view.insert(entry.nick, owner: entry.owner) {
-                metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frame(.joined(nick: entry.nick, ts: ts)))))
-            }
+        var delivered = fanout.announceLeft(departed, ts: ts, reason: .quit)
+        for entry in target.values where view.insert(entry.nick, owner: entry.owner) {
+            delivered += fanout.announceJoined(entry.nick, ts: ts)
         }
+        metrics.eventsDelivered.increment(by: Int64(delivered))
+        presenceChanged()
         if view.history.isEmpty, case .array(let stored) = replies[1] {
-            view.replaceHistory(stored.reversed().compactMap { reply in
+            view.history.replace(with: stored.reversed().compactMap { reply in
                 guard case .bulk(let bytes) = reply else { return nil }
                 return ChatLine(storedForm: bytes)
             })

@@ -8,13 +8,15 @@ import Redis
 ///
 /// - Nicks are claimed atomically in one hash (`ClusterScripts.claim`), so
 ///   exactly one node wins a race.
-/// - Each chat line is one `PUBLISH` to the cluster's event channel; a
-///   direct line is published only to the inbox of the instance that holds
-///   the recipient.
-/// - Events this node causes are applied to its own clients at once, in the
-///   sender's order; the copies Redis echoes back are ignored. Events from
-///   other nodes arrive through one subscriber connection and are encoded
-///   once per node.
+/// - Each chat line is appended to the history and published in one script
+///   (`ClusterScripts.appendMessage`), so the history and the event stream
+///   share one order: the cluster's total order. Every node delivers lines
+///   as the stream brings them, the sender's node included (the sender's
+///   copy, with its `ref`, goes out when the line comes back).
+/// - A direct line is published only to the inbox of the instance that
+///   holds the recipient.
+/// - Departures are applied when they come back through the stream too, so
+///   a user's `left` follows their last message everywhere.
 /// - The node's `ClusterView` is what its clients were told; it is
 ///   reconciled with Redis after every outage.
 actor RedisBus: ChatBus {
@@ -39,6 +41,9 @@ actor RedisBus: ChatBus {
     var reconciliationBuffer: [ClusterEnvelope.Event]?
     /// Command batches sent so far; every eighth one is timed.
     var batchesSent = 0
+    /// This node's chat lines published but not yet back from the stream, by id.
+    var linesInFlight: [String: LineInFlight] = [:]
+    var presenceSchedule: PresenceFlushSchedule
 
     init(
         configuration: NodeConfiguration,
@@ -57,7 +62,10 @@ actor RedisBus: ChatBus {
         self.subscriber = subscriber
         self.metrics = metrics
         self.logger = logger
-        self.view = ClusterView(historyLength: configuration.historyLength)
+        self.view = ClusterView(
+            history: MessageHistory(retention: configuration.historyRetention, welcomeLength: configuration.historyLength)
+        )
+        self.presenceSchedule = PresenceFlushSchedule(interval: configuration.presenceInterval)
     }
 
     /// Connects to Redis, subscribes, and loads the cluster's users and history.
@@ -100,7 +108,7 @@ actor RedisBus: ChatBus {
 
     // MARK: ChatBus
 
-    func join(_ member: LocalMember, ref: String?) async throws(BusError) -> JoinOutcome {
+    func join(_ member: LocalMember, since: String?, ref: String?) async throws(BusError) -> JoinOutcome {
         try requireAvailable()
         let ts = Clock.milliseconds()
         let owner = owner(of: member.connectionID)
@@ -108,24 +116,28 @@ actor RedisBus: ChatBus {
         metrics.busPublishes.increment()
         // From here to `fanout.add` nothing awaits: the welcome and the start of
         // event delivery happen in one step, so no event falls in between.
-        _ = view.insert(member.nick.canonical, owner: owner)
-        member.outlet.send(frame(.welcome(nick: member.nick.canonical, node: nodeID, users: view.list.encoded, history: view.history, ref: ref)))
-        let delivered = fanout.broadcast(frame(.joined(nick: member.nick.canonical, ts: ts)))
+        // (The `joined` coming back from Redis finds the nick listed already.)
+        var delivered = 0
+        if view.insert(member.nick, owner: owner) {
+            delivered = fanout.announceJoined(member.nick, ts: ts)
+        }
+        member.outlet.send(member.welcome(node: nodeID, users: view.list.encoded, history: view.history, since: since, ref: ref))
         fanout.add(member)
+        presenceChanged()
         metrics.eventsDelivered.increment(by: Int64(delivered + 1))
-        metrics.joinedUsers.increment()
+        metrics.userJoined(speaking: member.kind.version)
         return .joined
     }
 
     func leave(_ member: LocalMember, reason: LeaveReason) async {
         guard fanout.remove(member.nick.key, connectionID: member.connectionID) != nil else { return }
-        metrics.joinedUsers.decrement()
-        let ts = Clock.milliseconds()
+        metrics.userLeft(speaking: member.kind.version)
         let owner = owner(of: member.connectionID)
-        if view.remove(member.nick.canonical, owner: owner) {
-            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frame(.left(nick: member.nick.canonical, ts: ts, reason: reason)))))
-        }
-        let announcement = ClusterEnvelope(origin: instance, event: .left(nick: member.nick.canonical, owner: owner, ts: ts, reason: reason))
+        // Clients are told when the `left` comes back from Redis, after any
+        // line the member sent before leaving.
+        let announcement = ClusterEnvelope(
+            origin: instance, event: .left(nick: member.nick.canonical, owner: owner, ts: Clock.milliseconds(), reason: reason)
+        )
         do {
             try await release(key: member.nick.key.value, record: record(for: member).encoded(), announcing: announcement)
         } catch {
@@ -137,18 +149,33 @@ actor RedisBus: ChatBus {
 
     func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) async throws(BusError) {
         try requireAvailable()
-        let envelope = ClusterEnvelope(origin: instance, event: .message(line))
-        let replies = try await batch([
-            RedisCommand([Array("LPUSH".utf8), Array(keys.history.utf8), line.storedForm]),
-            RedisCommand(["LTRIM", keys.history, "0", String(view.historyLength - 1)]),
-            RedisCommand([Array("PUBLISH".utf8), Array(keys.events.utf8), envelope.encoded()]),
-        ])
-        guard case .integer = replies.last else { throw failure("PUBLISH was refused: \(replies.last.map { "\($0)" } ?? "")") }
+        linesInFlight[line.id] = LineInFlight(line: line, sender: sender, ref: ref, receivedAt: receivedAt)
+        let envelope = ClusterEnvelope(origin: instance, event: .message(line)).encoded()
+        let replies: [RedisReply]
+        do throws(BusError) {
+            replies = try await batch([
+                scriptCommand(
+                    ClusterScripts.appendMessage,
+                    keys: [keys.history, keys.events],
+                    arguments: [envelope, Array(String(view.history.retention).utf8)]
+                )
+            ])
+        } catch {
+            linesInFlight[line.id] = nil
+            throw error
+        }
+        guard case .integer = replies.first else {
+            linesInFlight[line.id] = nil
+            throw failure("the history script was refused: \(replies.first.map { "\($0)" } ?? "no reply")")
+        }
         metrics.busPublishes.increment()
-        _ = view.record(line)
-        sender.outlet.send(frame(.message(line, ref: ref)))
-        let delivered = fanout.broadcast(frame(.message(line, ref: nil)), excluding: sender, receivedAt: receivedAt)
-        metrics.eventsDelivered.increment(by: Int64(delivered + 1))
+        // The line reaches this node's clients, its sender included, when it
+        // comes back through the event stream: wait for that, so the sender's
+        // later replies follow its copy.
+        guard linesInFlight[line.id] != nil else { return }
+        await withCheckedContinuation { continuation in
+            linesInFlight[line.id]?.waiter = continuation
+        }
     }
 
     func whisper(_ draft: DirectDraft, to recipientKey: NickKey, from sender: LocalMember, ref: String?) async throws(BusError) -> WhisperOutcome {
@@ -158,8 +185,9 @@ actor RedisBus: ChatBus {
         let line = draft.line(to: holder.nick)
         if holder.instance == instance {
             guard let recipient = fanout.member(recipientKey) else { return .noSuchUser }
+            flushPresenceEarly()
             if recipient.connectionID == holder.connection, recipient.connectionID != sender.connectionID {
-                recipient.outlet.send(frame(.direct(line, ref: nil)))
+                recipient.outlet.send(LocalFanout.frames(.direct(line, ref: nil)).plain)
                 metrics.eventsDelivered.increment()
             }
         } else {
@@ -171,7 +199,7 @@ actor RedisBus: ChatBus {
             // Nobody listens on a dead instance's inbox: its users are about to be reaped.
             guard receivers.first?.integer ?? 0 > 0 else { return .noSuchUser }
         }
-        sender.outlet.send(frame(.direct(line, ref: ref)))
+        sender.outlet.send(LocalFanout.frames(.direct(line, ref: ref)).plain)
         metrics.eventsDelivered.increment()
         return .delivered
     }
@@ -183,7 +211,7 @@ actor RedisBus: ChatBus {
 
     func drain() async {
         let members = fanout.removeAll()
-        metrics.joinedUsers.decrement(by: Double(members.count))
+        metrics.allUsersLeft()
         guard !members.isEmpty else { return }
         var departures: [ClusterEnvelope.Departure] = []
         var arguments: [[UInt8]] = [[]]
@@ -191,7 +219,6 @@ actor RedisBus: ChatBus {
         arguments.reserveCapacity(1 + 2 * members.count)
         for member in members {
             let owner = owner(of: member.connectionID)
-            _ = view.remove(member.nick.key, owner: owner)
             departures.append(.init(nick: member.nick.canonical, owner: owner))
             arguments.append(Array(member.nick.key.value.utf8))
             arguments.append(record(for: member).encoded())
