@@ -22,11 +22,15 @@ struct TestNode {
         )
     }
 
-    /// Opens a WebSocket and joins as `nick`; returns the client and its `welcome`.
-    func join(_ nick: String, autoPong: Bool = true) async throws -> (WebSocketTestClient, [String: JSONValue]) {
-        let client = try await connect(autoPong: autoPong)
+    /// Opens a WebSocket speaking `subprotocol` and joins as `nick` (resuming
+    /// after `since`); returns the client and its `welcome`.
+    func join(
+        _ nick: String, subprotocol: String = "chat.v1.json", since: String? = nil, autoPong: Bool = true
+    ) async throws -> (WebSocketTestClient, [String: JSONValue]) {
+        let client = try await connect(subprotocols: [subprotocol], autoPong: autoPong)
         try #require(client.handshake.status == 101)
-        try await client.send(#"{"type":"hello","nick":"\#(nick)"}"#)
+        let sinceMember = since.map { #","since":"\#($0)""# } ?? ""
+        try await client.send(#"{"type":"hello","nick":"\#(nick)"\#(sinceMember)}"#)
         let welcome = try #require(await client.nextMessage())
         try #require(welcome["type"] == .string("welcome"), "expected welcome, got \(welcome)")
         return (client, welcome)
