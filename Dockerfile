@@ -3,7 +3,7 @@
 ARG SWIFT_VERSION=6.3
 FROM swift:${SWIFT_VERSION}-bookworm AS build
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libhiredis-dev pkg-config \
+    && apt-get install -y --no-install-recommends libhiredis-dev zlib1g-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Resolve dependencies in their own layer so source edits do not refetch them.
@@ -18,7 +18,7 @@ RUN swift build -c release --product chat-node --static-swift-stdlib \
 
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libhiredis0.14 \
+    && apt-get install -y --no-install-recommends libhiredis0.14 zlib1g \
     && rm -rf /var/lib/apt/lists/*
 # The web client's files travel in the resource bundle next to the executable.
 COPY --from=build /staging/ /usr/local/bin/

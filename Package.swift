@@ -33,6 +33,13 @@ let package = Package(
             providers: [.apt(["libhiredis-dev"])]
         ),
 
+        // Debian's zlib1g-dev, for permessage-deflate.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+
         // A non-blocking Redis client: hiredis codec, SwiftNIO I/O.
         .target(
             name: "Redis",
@@ -50,6 +57,7 @@ let package = Package(
             dependencies: [
                 "ChatProtocol",
                 "Redis",
+                "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -8,7 +8,7 @@ if ! command -v swift >/dev/null 2>&1; then
     exit 1
 fi
 
-packages=(pkg-config libhiredis-dev redis-server redis-tools "$@")
+packages=(pkg-config libhiredis-dev zlib1g-dev redis-server redis-tools "$@")
 
 missing=()
 for package in "${packages[@]}"; do

@@ -9,6 +9,8 @@ public final class WebSocketTestClient: Sendable {
     /// What the client observed, in order.
     public enum Event: Sendable, Equatable {
         case text(String)
+        /// A text message sent compressed (RSV1): its raw deflate data.
+        case compressed([UInt8])
         case close(code: UInt16?, reason: String)
         case ping
         case pong
@@ -31,11 +33,14 @@ public final class WebSocketTestClient: Sendable {
     public let handshake: HandshakeResponse
     private let channel: any Channel
     private let events: EventQueue<Event>
+    /// Inflates compressed messages for `nextMessage`; without it they are skipped as unreadable.
+    private let inflate: (@Sendable ([UInt8]) -> [UInt8]?)?
 
-    private init(channel: any Channel, handshake: HandshakeResponse, events: EventQueue<Event>) {
+    private init(channel: any Channel, handshake: HandshakeResponse, events: EventQueue<Event>, inflate: (@Sendable ([UInt8]) -> [UInt8]?)?) {
         self.channel = channel
         self.handshake = handshake
         self.events = events
+        self.inflate = inflate
     }
 
     /// Opens a connection and performs the handshake. Check `handshake.status`
@@ -47,6 +52,8 @@ public final class WebSocketTestClient: Sendable {
         subprotocols: [String]? = ["chat.v1.json"],
         origin: String? = nil,
         hostHeader: String? = nil,
+        extensions: String? = nil,
+        inflate: (@Sendable ([UInt8]) -> [UInt8]?)? = nil,
         autoPong: Bool = true
     ) async throws -> WebSocketTestClient {
         let events = EventQueue<Event>()
@@ -66,12 +73,13 @@ public final class WebSocketTestClient: Sendable {
         request += "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
         if let subprotocols { request += "Sec-WebSocket-Protocol: \(subprotocols.joined(separator: ", "))\r\n" }
         if let origin { request += "Origin: \(origin)\r\n" }
+        if let extensions { request += "Sec-WebSocket-Extensions: \(extensions)\r\n" }
         request += "\r\n"
         try await channel.writeAndFlush(ByteBuffer(string: request))
         guard let response = await handshakes.next(timeout: .seconds(10)) else {
             throw TestSupportError("no handshake response")
         }
-        return WebSocketTestClient(channel: channel, handshake: response, events: events)
+        return WebSocketTestClient(channel: channel, handshake: response, events: events, inflate: inflate)
     }
 
     /// Sends one text frame.
@@ -80,9 +88,9 @@ public final class WebSocketTestClient: Sendable {
     }
 
     /// Sends one frame exactly as given (masked, as clients must).
-    public func sendFrame(opcode: UInt8, payload: [UInt8], fin: Bool = true) async throws {
+    public func sendFrame(opcode: UInt8, payload: [UInt8], fin: Bool = true, rsv1: Bool = false) async throws {
         var buffer = ByteBuffer()
-        buffer.writeInteger(UInt8((fin ? 0x80 : 0) | opcode))
+        buffer.writeInteger(UInt8((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | opcode))
         if payload.count < 126 {
             buffer.writeInteger(UInt8(0x80 | payload.count))
         } else if payload.count <= 0xFFFF {
@@ -120,6 +128,9 @@ public final class WebSocketTestClient: Sendable {
             case .ping, .pong: continue
             case .text(let text):
                 guard case .object(let object) = try? JSONParser.parse(text) else { return nil }
+                return object
+            case .compressed(let data):
+                guard let inflated = inflate?(data), case .object(let object) = try? JSONParser.parse(inflated) else { return nil }
                 return object
             default: return nil
             }
@@ -238,6 +249,8 @@ private final class RawWebSocketClientHandler: ChannelInboundHandler {
             let payload = buffer.readBytes(length: length) ?? []
             let event: WebSocketTestClient.Event
             switch first & 0x0F {
+            case 0x1 where first & 0x40 != 0:
+                event = .compressed(payload)
             case 0x1, 0x0:
                 event = .text(String(decoding: payload, as: UTF8.self))
             case 0x8:

@@ -48,8 +48,8 @@ actor InProcessBus: ChatBus {
         history.append(line)
         metrics.busPublishes.increment()
         flushPresence()
-        sender.outlet.send(LocalFanout.frames(.message(line, ref: ref)).plain)
-        let delivered = fanout.broadcast(LocalFanout.frames(.message(line, ref: nil)), excluding: sender, receivedAt: receivedAt)
+        sender.outlet.send(LocalFanout.frame(.message(line, ref: ref)))
+        let delivered = fanout.broadcast(fanout.frames(.message(line, ref: nil)), excluding: sender, receivedAt: receivedAt)
         metrics.eventsDelivered.increment(by: Int64(delivered + 1))
     }
 
@@ -58,10 +58,10 @@ actor InProcessBus: ChatBus {
         let line = draft.line(to: recipient.nick.canonical)
         flushPresence()
         if recipient.connectionID != sender.connectionID {
-            recipient.outlet.send(LocalFanout.frames(.direct(line, ref: nil)).plain)
+            recipient.outlet.send(LocalFanout.frame(.direct(line, ref: nil)))
             metrics.eventsDelivered.increment()
         }
-        sender.outlet.send(LocalFanout.frames(.direct(line, ref: ref)).plain)
+        sender.outlet.send(LocalFanout.frame(.direct(line, ref: ref)))
         metrics.eventsDelivered.increment()
         return .delivered
     }

@@ -30,6 +30,8 @@ struct LocalFanout {
     private var membersByKind = Array(repeating: 0, count: RecipientKind.count)
     private var presence = PresenceBatch()
     private var pendingMembers: [UInt64: PendingMember] = [:]
+    /// Compresses each broadcast once, for the members that negotiated compression.
+    private let deflater = MessageDeflater()
 
     /// How many users are joined here.
     var count: Int { membersByKey.count }
@@ -107,7 +109,7 @@ struct LocalFanout {
     mutating func announceJoined(_ nick: Nick, ts: Int64) -> Int {
         if count(of: .v2) > 0 { presence.joined(nick) }
         guard count(of: .v1) > 0 else { return 0 }
-        return broadcast(Self.frames(.joined(nick: nick.canonical, ts: ts), for: .v1), to: .only(.v1))
+        return broadcast(frames(.joined(nick: nick.canonical, ts: ts), for: .only(.v1)), to: .only(.v1))
     }
 
     /// Tells local clients that `nick` left; returns how many v1 clients got an event now.
@@ -115,7 +117,7 @@ struct LocalFanout {
     mutating func announceLeft(_ nick: Nick, ts: Int64, reason: LeaveReason) -> Int {
         if count(of: .v2) > 0 { presence.left(nick, reason: reason) }
         guard count(of: .v1) > 0 else { return 0 }
-        return broadcast(Self.frames(.left(nick: nick.canonical, ts: ts, reason: reason), for: .v1), to: .only(.v1))
+        return broadcast(frames(.left(nick: nick.canonical, ts: ts, reason: reason), for: .only(.v1)), to: .only(.v1))
     }
 
     /// Tells local clients that all of `nicks` left at once: v1 clients get
@@ -127,6 +129,7 @@ struct LocalFanout {
             for nick in nicks { presence.left(nick, reason: reason) }
         }
         guard count(of: .v1) > 0 else { return 0 }
+        // Compressed clients get these uncompressed: many small frames gain little.
         var frames = ByteBuffer()
         for nick in nicks {
             ServerFrame.writeText(ChatV1Codec.encode(.left(nick: nick.canonical, ts: ts, reason: reason)), into: &frames)
@@ -146,13 +149,13 @@ struct LocalFanout {
         let shared = presence.netChanges()
         let recipients = count(of: .v2) - pendingMembers.count
         if !shared.isEmpty, recipients > 0 {
-            broadcast(Self.frames(.presence(shared, ts: ts), for: .v2), to: .only(.v2))
+            broadcast(frames(.presence(shared, ts: ts), for: .only(.v2)), to: .only(.v2))
             delivered += recipients
         }
         for pending in pendingMembers.values {
             let changes = presence.netChanges(from: pending.batchStart)
             if !changes.isEmpty {
-                pending.member.outlet.send(Self.frames(.presence(changes, ts: ts), for: .v2).plain)
+                pending.member.outlet.send(Self.frame(.presence(changes, ts: ts), for: .v2))
                 delivered += 1
             }
             startDelivering(to: pending.member)
@@ -184,13 +187,27 @@ struct LocalFanout {
         return reached - 1
     }
 
-    /// Encodes and frames `event` once for every local recipient of `version`.
-    static func frames(_ event: ServerEvent, for version: ProtocolVersion) -> OutgoingFrames {
-        OutgoingFrames(plain: ServerFrame.text(version.codec.encode(event)))
+    /// Encodes and frames `event` once for every local recipient in
+    /// `audience` (which speak one version, or write it alike), compressed
+    /// too when some of them negotiated compression and it makes it smaller.
+    func frames(_ event: ServerEvent, for audience: Audience = .everyone) -> OutgoingFrames {
+        let version: ProtocolVersion
+        switch audience {
+        case .everyone: version = .v1
+        case .only(let only): version = only
+        }
+        let payload = version.codec.encode(event)
+        let plain = ServerFrame.text(payload)
+        let compressedMembers = membersByKind.indices.contains { index in
+            let kind = RecipientKind(index: index)
+            return kind.isCompressed && audience.includes(kind) && membersByKind[index] > 0
+        }
+        guard compressedMembers, let deflated = deflater.compress(payload) else { return OutgoingFrames(plain: plain) }
+        return OutgoingFrames(plain: plain, compressed: ServerFrame.compressedText(deflated))
     }
 
-    /// Encodes and frames an event both versions write alike (`message`, `direct`).
-    static func frames(_ event: ServerEvent) -> OutgoingFrames {
-        frames(event, for: .v1)
+    /// Encodes and frames `event` for one client speaking `version`, uncompressed.
+    static func frame(_ event: ServerEvent, for version: ProtocolVersion = .v1) -> ByteBuffer {
+        ServerFrame.text(version.codec.encode(event))
     }
 }

@@ -23,6 +23,8 @@ final class LoopDelivery {
     }
 
     let eventLoop: any EventLoop
+    /// Inflates the compressed messages of this loop's connections, one at a time.
+    private(set) lazy var inflater = MessageInflater()
     private let heartbeatSweepInterval: TimeAmount
     private var heartbeatSweep: RepeatedTask?
     private var groups = Array(repeating: RecipientGroup(), count: RecipientKind.count)

@@ -13,10 +13,22 @@ enum ServerFrame {
         return buffer
     }
 
+    /// A final text frame holding `deflated`, a message compressed with
+    /// `permessage-deflate` (RSV1 set, RFC 7692 §6).
+    static func compressedText(_ deflated: [UInt8]) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: deflated.count + 10)
+        writeText(deflated, into: &buffer, firstByte: 0xC1)
+        return buffer
+    }
+
     /// Appends a final text frame holding `payload` to `buffer`, for several
     /// frames that travel as one buffer.
     static func writeText(_ payload: [UInt8], into buffer: inout ByteBuffer) {
-        buffer.writeInteger(UInt8(0x81))  // FIN + opcode 1 (text)
+        writeText(payload, into: &buffer, firstByte: 0x81)  // FIN + opcode 1 (text)
+    }
+
+    private static func writeText(_ payload: [UInt8], into buffer: inout ByteBuffer, firstByte: UInt8) {
+        buffer.writeInteger(firstByte)
         switch payload.count {
         case ..<126:
             buffer.writeInteger(UInt8(payload.count))

@@ -36,6 +36,7 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
             // The handshake is decided once, in `shouldUpgrade`; the pipeline
             // handlers that run next read the decision from here.
             let decision = NIOLoopBoundBox<HandshakeDecision?>(nil, eventLoop: channel.eventLoop)
+            let isCompressed = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
             let upgrader = NIOTypedWebSocketServerUpgrader<Connection>(
                 maxFrameSize: node.configuration.maximumMessageBytes,
                 enableAutomaticErrorHandling: false,
@@ -45,12 +46,19 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
                     guard case .upgrade(let version) = decided else {
                         return channel.eventLoop.makeSucceededFuture(nil)
                     }
-                    return channel.eventLoop.makeSucceededFuture(HTTPHeaders([("Sec-WebSocket-Protocol", version.subprotocol)]))
+                    var headers = HTTPHeaders([("Sec-WebSocket-Protocol", version.subprotocol)])
+                    if node.configuration.compression,
+                        let extensions = PermessageDeflate.negotiate(offers: head.headers[canonicalForm: "Sec-WebSocket-Extensions"].map(String.init))
+                    {
+                        headers.add(name: "Sec-WebSocket-Extensions", value: extensions)
+                        isCompressed.value = true
+                    }
+                    return channel.eventLoop.makeSucceededFuture(headers)
                 },
                 upgradePipelineHandler: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
                         guard case .upgrade(let version) = decision.value else { throw ChannelError.inappropriateOperationForState }
-                        try addChatHandlers(to: channel, version: version)
+                        try addChatHandlers(to: channel, version: version, isCompressed: isCompressed.value)
                         return .webSocket
                     }
                 }
@@ -119,13 +127,13 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
     /// Turns an upgraded channel into a chat connection: the outbound buffer
     /// next to the head (after NIO's frame encoder, which frames control
     /// frames into it), then the transport rules, then the session.
-    private func addChatHandlers(to channel: any Channel, version: ProtocolVersion) throws {
+    private func addChatHandlers(to channel: any Channel, version: ProtocolVersion, isCompressed: Bool) throws {
         let configuration = node.configuration
         let operations = channel.pipeline.syncOperations
         try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketSendBufferBytes))
         let delivery = node.deliveries.delivery(on: channel.eventLoop)
         let connectionID = node.nextConnectionID()
-        let kind = RecipientKind(version: version, isCompressed: false)
+        let kind = RecipientKind(version: version, isCompressed: isCompressed)
         let buffer = OutboundBuffer(
             connectionID: connectionID,
             kind: kind,
@@ -137,7 +145,8 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
             settings: .init(
                 maximumMessageBytes: configuration.maximumMessageBytes,
                 pingInterval: TimeAmount(configuration.pingInterval),
-                closeTimeout: TimeAmount(configuration.closeTimeout)
+                closeTimeout: TimeAmount(configuration.closeTimeout),
+                inflater: isCompressed ? delivery.value.inflater : nil
             ),
             delivery: delivery.value
         )

@@ -18,12 +18,16 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         var maximumMessageBytes: Int
         var pingInterval: TimeAmount
         var closeTimeout: TimeAmount
+        /// The loop's inflater when the connection negotiated `permessage-deflate`.
+        var inflater: MessageInflater?
     }
 
     private let settings: Settings
     private let delivery: LoopDelivery
     private var context: ChannelHandlerContext?
     private var fragments: ByteBuffer?
+    /// Whether the message being assembled is compressed (RSV1 on its first frame).
+    private var isFragmentedMessageCompressed = false
     private var lastHeard = NIODeadline.now()
     private var heartbeatTicks = 0
     private var closeTimer: Scheduled<Void>?
@@ -76,15 +80,20 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         lastHeard = .now()
+        // RSV1 marks a compressed message's first frame, and only when compression was negotiated.
+        guard !frame.rsv2, !frame.rsv3, !frame.rsv1 || (settings.inflater != nil && frame.opcode == .text) else {
+            return close(context: context, code: .protocolError, reason: "reserved bits set")
+        }
         switch frame.opcode {
         case .text where !isClosing:
             guard fragments == nil else {
                 return close(context: context, code: .protocolError, reason: "new message inside a fragmented one")
             }
             if frame.fin {
-                deliver(frame.unmaskedData, context: context)
+                deliver(frame.unmaskedData, isCompressed: frame.rsv1, context: context)
             } else {
                 fragments = frame.unmaskedData
+                isFragmentedMessageCompressed = frame.rsv1
             }
         case .continuation where !isClosing:
             guard var assembled = fragments else {
@@ -98,7 +107,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             assembled.writeBuffer(&data)
             if frame.fin {
                 fragments = nil
-                deliver(assembled, context: context)
+                deliver(assembled, isCompressed: isFragmentedMessageCompressed, context: context)
             } else {
                 fragments = assembled
             }
@@ -114,7 +123,18 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         }
     }
 
-    private func deliver(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
+    private func deliver(_ received: ByteBuffer, isCompressed: Bool, context: ChannelHandlerContext) {
+        var buffer = received
+        if isCompressed, let inflater = settings.inflater {
+            do {
+                // The size limit applies after inflating.
+                buffer = try inflater.inflate(received, limit: settings.maximumMessageBytes)
+            } catch .tooLarge {
+                return close(context: context, code: .messageTooLarge, reason: "message too big")
+            } catch {
+                return close(context: context, code: .dataInconsistentWithMessage, reason: "compressed data is invalid")
+            }
+        }
         guard buffer.readableBytes <= settings.maximumMessageBytes else {
             return close(context: context, code: .messageTooLarge, reason: "message too big")
         }

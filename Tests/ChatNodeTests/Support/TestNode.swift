@@ -15,10 +15,13 @@ struct TestNode {
         subprotocols: [String]? = ["chat.v1.json"],
         origin: String? = nil,
         hostHeader: String? = nil,
+        extensions: String? = nil,
+        inflate: (@Sendable ([UInt8]) -> [UInt8]?)? = nil,
         autoPong: Bool = true
     ) async throws -> WebSocketTestClient {
         try await WebSocketTestClient.connect(
-            port: port, subprotocols: subprotocols, origin: origin, hostHeader: hostHeader, autoPong: autoPong
+            port: port, subprotocols: subprotocols, origin: origin, hostHeader: hostHeader, extensions: extensions,
+            inflate: inflate, autoPong: autoPong
         )
     }
 

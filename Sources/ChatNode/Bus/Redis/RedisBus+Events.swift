@@ -30,9 +30,9 @@ extension RedisBus {
         case .message(let line):
             guard view.history.append(line) else { return }
             flushPresenceEarly()
-            let frames = LocalFanout.frames(.message(line, ref: nil))
+            let frames = fanout.frames(.message(line, ref: nil))
             if let inFlight = linesInFlight.removeValue(forKey: line.id) {
-                inFlight.sender.outlet.send(LocalFanout.frames(.message(line, ref: inFlight.ref)).plain)
+                inFlight.sender.outlet.send(LocalFanout.frame(.message(line, ref: inFlight.ref)))
                 let delivered = fanout.broadcast(frames, excluding: inFlight.sender, receivedAt: inFlight.receivedAt)
                 metrics.eventsDelivered.increment(by: Int64(delivered + 1))
                 inFlight.waiter?.resume()
@@ -42,7 +42,7 @@ extension RedisBus {
         case .direct(let line, let connection):
             guard let recipient = fanout.member(NickKey(lookingUp: line.to)), recipient.connectionID == connection else { return }
             flushPresenceEarly()
-            recipient.outlet.send(LocalFanout.frames(.direct(line, ref: nil)).plain)
+            recipient.outlet.send(LocalFanout.frame(.direct(line, ref: nil)))
             metrics.eventsDelivered.increment()
         case .joined(let nick, let owner, let ts):
             let nick = Nick(trustedCanonical: nick)
@@ -72,7 +72,7 @@ extension RedisBus {
         let lost = linesInFlight
         linesInFlight.removeAll()
         for inFlight in lost.values {
-            inFlight.sender.outlet.send(LocalFanout.frames(.message(inFlight.line, ref: inFlight.ref)).plain)
+            inFlight.sender.outlet.send(LocalFanout.frame(.message(inFlight.line, ref: inFlight.ref)))
             inFlight.waiter?.resume()
         }
     }

@@ -187,7 +187,7 @@ actor RedisBus: ChatBus {
             guard let recipient = fanout.member(recipientKey) else { return .noSuchUser }
             flushPresenceEarly()
             if recipient.connectionID == holder.connection, recipient.connectionID != sender.connectionID {
-                recipient.outlet.send(LocalFanout.frames(.direct(line, ref: nil)).plain)
+                recipient.outlet.send(LocalFanout.frame(.direct(line, ref: nil)))
                 metrics.eventsDelivered.increment()
             }
         } else {
@@ -199,7 +199,7 @@ actor RedisBus: ChatBus {
             // Nobody listens on a dead instance's inbox: its users are about to be reaped.
             guard receivers.first?.integer ?? 0 > 0 else { return .noSuchUser }
         }
-        sender.outlet.send(LocalFanout.frames(.direct(line, ref: ref)).plain)
+        sender.outlet.send(LocalFanout.frame(.direct(line, ref: ref)))
         metrics.eventsDelivered.increment()
         return .delivered
     }
