@@ -1,5 +1,11 @@
 // The chat panel: nick prompt, message list, user list and composer.
 // User data only ever reaches the DOM through textContent.
+//
+// Every message id shown is remembered, so a message appears once however
+// often it arrives; the id of the last one is sent as `since` when the page
+// reconnects (v2), so the server replays exactly what was missed.
+
+import { UserList } from './users.js';
 
 const LEAVE_REASONS = { quit: 'left', timeout: 'lost connection', node_down: 'was disconnected (their server went down)' };
 const CLOSE_REASONS = {
@@ -24,16 +30,17 @@ function timeOf(ts) {
   return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
+const PRESENCE_NAMES_SHOWN = 3;
+
 export class ChatPanel {
-  constructor(root, connection, protocol) {
+  constructor(root, connection) {
     this.connection = connection;
-    this.protocol = protocol;
     this.nick = null;
     this.joined = false;
     this.rejoining = false;
     this.nickRetries = 0;
-    this.users = new Map();
     this.seen = new Set();
+    this.lastMessageId = null;
     this.target = null;
     this.refs = 0;
     this.dom = {
@@ -50,11 +57,21 @@ export class ChatPanel {
       sendError: root.querySelector('#send-error'),
       target: root.querySelector('#target'),
       clearTarget: root.querySelector('#clear-target'),
-      users: root.querySelector('#users'),
-      userCount: root.querySelector('#user-count'),
       nodeID: root.querySelector('#node-id'),
+      protocolVersion: root.querySelector('#protocol-version'),
     };
+    this.users = new UserList({
+      list: root.querySelector('#users'),
+      count: root.querySelector('#user-count'),
+      filter: root.querySelector('#user-filter'),
+      more: root.querySelector('#users-more'),
+    }, this.protocol, (nick) => this.setTarget(nick));
     this.bind();
+  }
+
+  /** The module of the protocol version the connection speaks. */
+  get protocol() {
+    return this.connection.protocol;
   }
 
   bind() {
@@ -108,7 +125,10 @@ export class ChatPanel {
   }
 
   sendHello() {
-    if (this.nick) this.connection.send(this.protocol.messages.hello(this.nick, this.nextRef()));
+    if (!this.nick) return;
+    // Only a reconnecting page resumes; v1 ignores `since`.
+    const since = this.rejoining ? this.lastMessageId : null;
+    this.connection.send(this.protocol.messages.hello(this.nick, this.nextRef(), since));
   }
 
   // Connection status
@@ -153,16 +173,16 @@ export class ChatPanel {
     switch (event.type) {
       case 'welcome': return this.onWelcome(event);
       case 'joined':
-        this.addUser(event.nick);
+        this.users.add(event.nick);
         return this.system(`${event.nick} joined`, event.ts);
       case 'left':
-        this.removeUser(event.nick);
+        this.users.remove(event.nick);
         return this.system(`${event.nick} ${LEAVE_REASONS[event.reason] || 'left'}`, event.ts);
+      case 'presence': return this.onPresence(event);
       case 'message': return this.addLine(event);
       case 'direct': return this.addDirect(event);
       case 'users':
-        this.users = new Map(event.users.map((nick) => [this.protocol.nickKey(nick), nick]));
-        return this.renderUsers();
+        return this.users.reset(event.users, this.nick);
       case 'error': return this.onError(event);
       default: return undefined; // pong and events this version does not know
     }
@@ -178,12 +198,31 @@ export class ChatPanel {
     this.dom.joinForm.hidden = true;
     this.dom.joinButton.disabled = false;
     this.dom.room.hidden = false;
-    this.users = new Map(event.users.map((nick) => [this.protocol.nickKey(nick), nick]));
-    this.renderUsers();
+    this.dom.protocolVersion.textContent = this.protocol.SUBPROTOCOL;
+    this.users.reset(event.users, event.nick);
     if (firstJoin) this.system(`Welcome, ${event.nick}! You are on node ${event.node}.`);
     else this.system(`Reconnected as ${event.nick} (node ${event.node}).`);
+    if (!firstJoin && event.resumed === false && this.lastMessageId !== null) {
+      this.system('Some messages sent while you were away may be missing (too many to replay).');
+    }
     for (const line of event.history) this.addLine(line);
     this.dom.input.focus();
+  }
+
+  /** v2: users who joined and left since the last event, as net changes. */
+  onPresence(event) {
+    for (const departure of event.left) this.users.remove(departure.nick);
+    for (const nick of event.joined) this.users.add(nick);
+    const parts = [];
+    const describe = (names, verb) => {
+      if (names.length === 0) return;
+      const shown = names.slice(0, PRESENCE_NAMES_SHOWN).join(', ');
+      const more = names.length > PRESENCE_NAMES_SHOWN ? ` and ${names.length - PRESENCE_NAMES_SHOWN} more` : '';
+      parts.push(`${shown}${more} ${verb}`);
+    };
+    describe(event.joined, 'joined');
+    describe(event.left.map((departure) => departure.nick), 'left');
+    if (parts.length > 0) this.system(parts.join('; '), event.ts);
   }
 
   onError(event) {
@@ -231,6 +270,7 @@ export class ChatPanel {
   addLine(line) {
     if (this.seen.has(line.id)) return;
     this.seen.add(line.id);
+    this.lastMessageId = line.id;
     const own = this.nick !== null && line.from === this.nick;
     const item = element('li', own ? 'message own' : 'message');
     item.append(element('span', 'meta', timeOf(line.ts)), element('span', 'from', line.from), element('span', 'text', line.text));
@@ -272,31 +312,6 @@ export class ChatPanel {
   }
 
   // Users
-
-  addUser(nick) {
-    this.users.set(this.protocol.nickKey(nick), nick);
-    this.renderUsers();
-  }
-
-  removeUser(nick) {
-    this.users.delete(this.protocol.nickKey(nick));
-    this.renderUsers();
-  }
-
-  renderUsers() {
-    const sorted = [...this.users.values()].sort(this.protocol.compareNicks);
-    const items = sorted.map((nick) => {
-      const button = element('button', nick === this.nick ? 'me' : '', nick);
-      button.type = 'button';
-      button.title = nick === this.nick ? 'you' : `Send a private message to ${nick}`;
-      button.addEventListener('click', () => this.setTarget(nick === this.nick ? null : nick));
-      const item = element('li');
-      item.append(button);
-      return item;
-    });
-    this.dom.users.replaceChildren(...items);
-    this.dom.userCount.textContent = String(sorted.length);
-  }
 
   setTarget(nick) {
     this.target = nick;

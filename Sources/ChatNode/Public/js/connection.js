@@ -1,11 +1,14 @@
 // One WebSocket to the chat endpoint that reconnects by itself with
 // jittered exponential backoff. Emits 'status' and 'event' events.
+// It offers every protocol version it knows, newest first, and speaks the
+// one the server picks (`protocol` is that version's module once open).
 
 export class ChatConnection extends EventTarget {
-  constructor(url, protocol) {
+  constructor(url, protocols) {
     super();
     this.url = url;
-    this.protocol = protocol;
+    this.protocols = protocols;
+    this.protocol = protocols[0];
     this.socket = null;
     this.attempt = 0;
     this.retryTimer = null;
@@ -22,7 +25,7 @@ export class ChatConnection extends EventTarget {
     this.emitStatus('connecting', { attempt: this.attempt });
     let socket;
     try {
-      socket = new WebSocket(this.url, [this.protocol.SUBPROTOCOL]);
+      socket = new WebSocket(this.url, this.protocols.map((protocol) => protocol.SUBPROTOCOL));
     } catch (error) {
       this.scheduleRetry();
       return;
@@ -30,6 +33,7 @@ export class ChatConnection extends EventTarget {
     this.socket = socket;
     socket.addEventListener('open', () => {
       this.attempt = 0;
+      this.protocol = this.protocols.find((protocol) => protocol.SUBPROTOCOL === socket.protocol) || this.protocols.at(-1);
       this.emitStatus('open', {});
     });
     socket.addEventListener('message', (message) => {

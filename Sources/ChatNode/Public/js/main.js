@@ -1,7 +1,8 @@
 import * as v1 from './protocol/v1.js';
+import * as v2 from './protocol/v2.js';
 import { ChatConnection } from './connection.js';
 import { ChatPanel } from './chat.js';
 
 const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
-const connection = new ChatConnection(`${scheme}//${window.location.host}/chat`, v1);
-new ChatPanel(document, connection, v1);
+const connection = new ChatConnection(`${scheme}//${window.location.host}/chat`, [v2, v1]);
+new ChatPanel(document, connection);

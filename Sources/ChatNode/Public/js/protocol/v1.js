@@ -1,5 +1,5 @@
-// chat.v1.json: the wire format of PROTOCOL.md v1. A future chat.v2.json
-// gets its own module with the same exports; the app picks one by name.
+// chat.v1.json: the wire format of PROTOCOL.md v1. chat.v2.json
+// (./v2.js) has the same exports; the app speaks the one the server picks.
 
 export const SUBPROTOCOL = 'chat.v1.json';
 export const NICK_MAX = 24;
@@ -46,7 +46,8 @@ export function nickKey(nick) {
   return key.normalize('NFC');
 }
 
-function compareCodePoints(a, b) {
+/** Compares two strings by Unicode code points (not UTF-16 units). */
+export function compareCodePoints(a, b) {
   const left = [...a];
   const right = [...b];
   for (let i = 0; i < Math.min(left.length, right.length); i += 1) {
