@@ -3,6 +3,7 @@
 #
 #   scripts/bench-scale.sh [--node BIN] [--label NAME] [--mode single|cluster]
 #                          [--users "1000 2000 5000 10000"] [--in-flight 500]
+#                          [--subprotocol chat.v1.json|chat.v2.json]
 #
 # For each size it starts fresh nodes (one standalone node, or Redis + 3
 # nodes), runs `chat-bench storm` against them from another process with
@@ -17,6 +18,7 @@ label=current
 mode=single
 sizes="1000 2000 5000 10000"
 in_flight=500
+subprotocol=chat.v1.json
 while [ $# -gt 0 ]; do
     case "$1" in
         --node) node=$2; shift 2 ;;
@@ -25,6 +27,7 @@ while [ $# -gt 0 ]; do
         --mode) mode=$2; shift 2 ;;
         --users) sizes=$2; shift 2 ;;
         --in-flight) in_flight=$2; shift 2 ;;
+        --subprotocol) subprotocol=$2; shift 2 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -70,8 +73,8 @@ for users in $sizes; do
     done
     for port in "${ports[@]}"; do wait_for_port "$port"; done
     sleep 0.5
-    echo "== $label, $mode, $users users" >&2
-    "$bench" storm --ports "${ports[@]}" --users "$users" --in-flight "$in_flight" --sources 4 \
+    echo "== $label, $mode, $users $subprotocol users" >&2
+    "$bench" storm --ports "${ports[@]}" --users "$users" --subprotocol "$subprotocol" --in-flight "$in_flight" --sources 4 \
         --pids "${node_pids[@]}" --drain-pid "${node_pids[0]}" --drain-port "${ports[0]}" --timeout 240 \
         | tee "$work/out.txt" >&2
     gaps=""

@@ -15,6 +15,7 @@ struct StormBenchmark: AsyncParsableCommand {
 
     @Option(parsing: .upToNextOption, help: "Node ports; users are spread over them round-robin") var ports: [Int]
     @Option(help: "Users to connect") var users = 1000
+    @Option(help: "Subprotocol the users speak: chat.v1.json or chat.v2.json") var subprotocol = "chat.v1.json"
     @Option(help: "Handshakes (connect to welcome) in flight at once") var inFlight = 500
     @Option(help: "Loopback source addresses to spread over (127.0.0.2, 127.0.0.3, ...)") var sources = 4
     @Option(help: "Clients that keep their user list and compare it with who") var sample = 20
@@ -45,10 +46,10 @@ struct StormBenchmark: AsyncParsableCommand {
             let bootstrap = ClientBootstrap(group: group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .bind(to: try SocketAddress(ipAddress: "127.0.0.\(2 + index % max(sources, 1))", port: 0))
-                .channelInitializer { [users] channel in
+                .channelInitializer { [users, subprotocol] channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            StormClientHandler(nick: "u\(index)", port: port, expectedUsers: users, keepsList: keepsList, stats: stats) {
+                            StormClientHandler(nick: "u\(index)", port: port, subprotocol: subprotocol, expectedUsers: users, keepsList: keepsList, stats: stats) {
                                 settledContinuation.yield()
                             }
                         )
@@ -100,18 +101,19 @@ struct StormBenchmark: AsyncParsableCommand {
         let idleSample = ProcessSample.read(pids)
         let perConnection = welcomed > 0 ? Double(idleSample.residentBytes - before.residentBytes) / Double(welcomed) : 0
 
-        print("storm: \(users) users over \(ports.count) node(s), \(inFlight) handshakes in flight, \(sources) source addresses")
+        print("storm: \(users) \(subprotocol) users over \(ports.count) node(s), \(inFlight) handshakes in flight, \(sources) source addresses")
         print(String(format: "  joined: %d, failed: %d, last welcome after %.2f s, every list complete after %.2f s (%d of %d complete)",
                      welcomed, stats.failed.load(ordering: .relaxed), joinedAt, completeAt, stats.complete.load(ordering: .relaxed), welcomed))
         print("  closes: 1008 \(stats.closedPolicy.load(ordering: .relaxed)), other \(stats.closedOther.load(ordering: .relaxed)); errors \(stats.errors.load(ordering: .relaxed)); left events \(stats.leftEvents.load(ordering: .relaxed)) (node_down \(stats.nodeDownEvents.load(ordering: .relaxed)))")
         print("  sampled lists equal to who: \(listsEqual) of \(sampled.count)")
         if !pids.isEmpty {
-            print(String(format: "  server CPU during the storm: %.2f s (%.2f ms per join); joined events delivered: %d (%.0f per server CPU-second)",
-                         stormCPU, stormCPU * 1000 / Double(max(welcomed, 1)), presenceEvents, Double(presenceEvents) / max(stormCPU, 0.001)))
+            print(String(format: "  server CPU during the storm: %.2f s (%.2f ms per join); joins delivered: %d (%.0f per server CPU-second) in %d presence events",
+                         stormCPU, stormCPU * 1000 / Double(max(welcomed, 1)), presenceEvents, Double(presenceEvents) / max(stormCPU, 0.001),
+                         stats.presenceEvents.load(ordering: .relaxed)))
             print(String(format: "  server RSS: %.1f MB before, %.1f MB with %d idle users: %.2f KB per joined connection",
                          Double(before.residentBytes) / 1e6, Double(idleSample.residentBytes) / 1e6, welcomed, perConnection / 1024))
         }
-        var result = String(format: "RESULT users=%d joined=%d failed=%d join_s=%.3f complete_s=%.3f cpu_s=%.3f presence_events=%d slow_closes=%d node_down=%d lists_equal=%d/%d kb_per_conn=%.2f",
+        var result = String(format: "RESULT subprotocol=\(subprotocol) users=%d joined=%d failed=%d join_s=%.3f complete_s=%.3f cpu_s=%.3f presence_events=%d slow_closes=%d node_down=%d lists_equal=%d/%d kb_per_conn=%.2f",
                             users, welcomed, stats.failed.load(ordering: .relaxed), joinedAt, completeAt, stormCPU, presenceEvents,
                             stats.closedPolicy.load(ordering: .relaxed), stats.nodeDownEvents.load(ordering: .relaxed), listsEqual, sampled.count, perConnection / 1024)
 

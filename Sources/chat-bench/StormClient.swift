@@ -9,6 +9,8 @@ final class StormStats: Sendable {
     let failed = Atomic<Int>(0)
     let complete = Atomic<Int>(0)
     let joinedEvents = Atomic<Int>(0)
+    /// v2 `presence` events (each may name many users; those count in joined/left events).
+    let presenceEvents = Atomic<Int>(0)
     let leftEvents = Atomic<Int>(0)
     let nodeDownEvents = Atomic<Int>(0)
     let errors = Atomic<Int>(0)
@@ -41,13 +43,14 @@ final class StormStats: Sendable {
 /// One user of a connect storm, lean enough that ten thousand of them cost
 /// less than the nodes they load: it reads frame headers and the event
 /// type, and counts. A sampled client also keeps its user list (welcome
-/// plus `joined`/`left`) to compare with `who` at the end.
+/// plus `joined`/`left`, or v2 `presence`) to compare with `who` at the end.
 final class StormClientHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let nick: String
     private let port: Int
+    private let subprotocol: String
     private let expectedUsers: Int
     private let stats: StormStats
     private let onSettled: @Sendable () -> Void
@@ -64,10 +67,17 @@ final class StormClientHandler: ChannelInboundHandler {
     private static let typePrefix = Array(#"{"type":""#.utf8)
     private static let usersMarker = Array(#""users":["#.utf8)
     private static let nickMarker = Array(#""nick":""#.utf8)
+    private static let joinedMarker = Array(#""joined":["#.utf8)
+    private static let leftMarker = Array(#""left":["#.utf8)
+    private static let nodeDown = Array("node_down".utf8)
 
-    init(nick: String, port: Int, expectedUsers: Int, keepsList: Bool, stats: StormStats, onSettled: @escaping @Sendable () -> Void) {
+    init(
+        nick: String, port: Int, subprotocol: String, expectedUsers: Int, keepsList: Bool, stats: StormStats,
+        onSettled: @escaping @Sendable () -> Void
+    ) {
         self.nick = nick
         self.port = port
+        self.subprotocol = subprotocol
         self.expectedUsers = expectedUsers
         self.keepsList = keepsList
         self.stats = stats
@@ -78,7 +88,7 @@ final class StormClientHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
-        context.write(wrapOutboundOut(.upgradeRequest(port: port)), promise: nil)
+        context.write(wrapOutboundOut(.upgradeRequest(port: port, subprotocol: subprotocol)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.maskedClientFrame(Array(#"{"type":"hello","nick":"\#(nick)"}"#.utf8))), promise: nil)
     }
 
@@ -143,6 +153,8 @@ final class StormClientHandler: ChannelInboundHandler {
             // `reason` is the last field: `..."reason":"node_down"}`.
             if payload.count > 7, payload[payload.endIndex - 7] == UInt8(ascii: "_") { stats.nodeDownEvents.add(1, ordering: .relaxed) }
             if keepsList, let nick = Self.strings(afterMarker: Self.nickMarker, in: payload).first { list.remove(nick) }
+        case UInt8(ascii: "p"):
+            receivePresence(payload)
         case UInt8(ascii: "u"):
             whoAnswer = Self.strings(afterMarker: Self.usersMarker, in: payload)
         case UInt8(ascii: "e"):
@@ -155,6 +167,45 @@ final class StormClientHandler: ChannelInboundHandler {
             isComplete = true
             stats.complete.add(1, ordering: .relaxed)
             stats.recordTime(stats.lastCompleteAt)
+        }
+    }
+
+    /// A v2 `presence` event: `{"type":"presence","joined":[...],"left":[{"nick":...,"reason":...},...],"ts":...}`.
+    private func receivePresence(_ payload: ByteBufferView) {
+        stats.presenceEvents.add(1, ordering: .relaxed)
+        guard keepsList else {
+            // Most clients only count, scanning the bytes once without allocating.
+            let counts = Self.countPresence(payload)
+            listCount += counts.joined - counts.left
+            stats.joinedEvents.add(counts.joined, ordering: .relaxed)
+            stats.leftEvents.add(counts.left, ordering: .relaxed)
+            if counts.nodeDown > 0 { stats.nodeDownEvents.add(counts.nodeDown, ordering: .relaxed) }
+            return
+        }
+        let joined = Self.strings(afterMarker: Self.joinedMarker, in: payload)
+        var departed: [String] = []
+        var nodeDowns = 0
+        if let leftStart = payload.firstRange(of: Self.leftMarker)?.upperBound {
+            var rest = payload[leftStart...]
+            while let marker = rest.firstRange(of: Self.nickMarker) {
+                var end = marker.upperBound
+                while end < rest.endIndex, rest[end] != UInt8(ascii: "\"") { end += 1 }
+                departed.append(String(decoding: rest[marker.upperBound..<end], as: UTF8.self))
+                rest = rest[end...]
+            }
+            var search = payload[leftStart...]
+            while let found = search.firstRange(of: Self.nodeDown) {
+                nodeDowns += 1
+                search = search[found.upperBound...]
+            }
+        }
+        listCount += joined.count - departed.count
+        stats.joinedEvents.add(joined.count, ordering: .relaxed)
+        stats.leftEvents.add(departed.count, ordering: .relaxed)
+        stats.nodeDownEvents.add(nodeDowns, ordering: .relaxed)
+        if keepsList {
+            for nick in departed { list.remove(nick) }
+            for nick in joined { list.insert(nick) }
         }
     }
 
@@ -177,14 +228,50 @@ final class StormClientHandler: ChannelInboundHandler {
 
     /// How many nicks the welcome's `users` array lists; nicks hold no `"` or `,`.
     private static func countUsers(in payload: ByteBufferView) -> Int {
-        guard let start = payload.firstRange(of: usersMarker)?.upperBound else { return 0 }
-        var commas = 0
-        var index = start
-        while index < payload.endIndex, payload[index] != UInt8(ascii: "]") {
-            if payload[index] == UInt8(ascii: ",") { commas += 1 }
-            index += 1
-        }
-        return index == start ? 0 : commas + 1
+        countStrings(afterMarker: usersMarker, in: payload)
+    }
+
+    /// Counts a `presence` event's joined nicks (commas in the first array), departures
+    /// (objects in the second) and `node_down` reasons (their `_`), in one pass over the bytes.
+    private static func countPresence(_ payload: ByteBufferView) -> (joined: Int, left: Int, nodeDown: Int) {
+        payload.withContiguousStorageIfAvailable { bytes -> (Int, Int, Int) in
+            var arrays = 0
+            var joinedCommas = 0
+            var joinedEmpty = true
+            var objects = 0
+            var underscores = 0
+            var inString = false
+            for byte in bytes {
+                if byte == UInt8(ascii: "\"") { inString.toggle(); if arrays == 1 { joinedEmpty = false }; continue }
+                if inString {
+                    if arrays == 2, byte == UInt8(ascii: "_") { underscores += 1 }
+                    continue
+                }
+                switch byte {
+                case UInt8(ascii: "["): arrays += 1
+                case UInt8(ascii: ","): if arrays == 1 { joinedCommas += 1 }
+                case UInt8(ascii: "]"): if arrays == 1 { arrays = 2 } else if arrays == 2 { arrays = 3 }
+                case UInt8(ascii: "{"): if arrays == 2 { objects += 1 }
+                default: break
+                }
+            }
+            return (joinedEmpty ? 0 : joinedCommas + 1, objects, underscores)
+        } ?? (0, 0, 0)
+    }
+
+    /// How many strings the array opened by `marker` holds; they hold no `"` or `,`.
+    private static func countStrings(afterMarker marker: [UInt8], in payload: ByteBufferView) -> Int {
+        guard let start = payload.firstRange(of: marker)?.upperBound else { return 0 }
+        return payload[start...].withContiguousStorageIfAvailable { bytes -> Int in
+            var commas = 0
+            var length = 0
+            for byte in bytes {
+                if byte == UInt8(ascii: "]") { break }
+                if byte == UInt8(ascii: ",") { commas += 1 }
+                length += 1
+            }
+            return length == 0 ? 0 : commas + 1
+        } ?? 0
     }
 
     /// The strings right after `marker` up to the closing bracket or quote (nicks need no unescaping).

@@ -43,10 +43,10 @@ extension ByteBuffer {
         return buffer
     }
 
-    /// The request that opens a `chat.v1.json` WebSocket on `/chat`.
-    static func upgradeRequest(port: Int) -> ByteBuffer {
+    /// The request that opens a WebSocket on `/chat` speaking `subprotocol`.
+    static func upgradeRequest(port: Int, subprotocol: String = "chat.v1.json") -> ByteBuffer {
         var request = "GET /chat HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        request += "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: chat.v1.json\r\n\r\n"
+        request += "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: \(subprotocol)\r\n\r\n"
         return ByteBuffer(string: request)
     }
 }

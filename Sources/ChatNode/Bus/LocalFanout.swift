@@ -146,23 +146,23 @@ struct LocalFanout {
         guard hasPendingPresence else { return (0, 0) }
         let ts = Clock.milliseconds()
         var delivered = 0
-        let shared = presence.netChanges()
+        let encoder = presence.encoder()
         let recipients = count(of: .v2) - pendingMembers.count
-        if !shared.isEmpty, recipients > 0 {
-            broadcast(frames(.presence(shared, ts: ts), for: .only(.v2)), to: .only(.v2))
+        let sharedSize = recipients > 0 ? encoder.count(from: 0) : 0
+        if sharedSize > 0, let payload = encoder.payload(from: 0, ts: ts) {
+            broadcast(frames(payload: payload, for: .only(.v2)), to: .only(.v2))
             delivered += recipients
         }
         for pending in pendingMembers.values {
-            let changes = presence.netChanges(from: pending.batchStart)
-            if !changes.isEmpty {
-                pending.member.outlet.send(Self.frame(.presence(changes, ts: ts), for: .v2))
+            if let payload = encoder.payload(from: pending.batchStart, ts: ts) {
+                pending.member.outlet.send(ServerFrame.text(payload))
                 delivered += 1
             }
             startDelivering(to: pending.member)
         }
         pendingMembers.removeAll(keepingCapacity: true)
         presence.removeAll()
-        return (shared.count, delivered)
+        return (sharedSize, delivered)
     }
 
     // MARK: Delivery
@@ -196,7 +196,11 @@ struct LocalFanout {
         case .everyone: version = .v1
         case .only(let only): version = only
         }
-        let payload = version.codec.encode(event)
+        return frames(payload: version.codec.encode(event), for: audience)
+    }
+
+    /// Frames an encoded payload for `audience`, compressed too when some of them negotiated it.
+    private func frames(payload: [UInt8], for audience: Audience) -> OutgoingFrames {
         let plain = ServerFrame.text(payload)
         let compressedMembers = membersByKind.indices.contains { index in
             let kind = RecipientKind(index: index)

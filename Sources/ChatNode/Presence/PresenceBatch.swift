@@ -1,19 +1,19 @@
 import ChatProtocol
 
 /// The presence changes a node holds for its v2 clients until it sends
-/// them as one `presence` event (PROTOCOL.md §5).
+/// them as `presence` events (PROTOCOL.md §5).
 ///
 /// Changes are kept in the order they happened, so the net effect can be
 /// computed for any suffix: clients present since the last event get the
 /// net of all of it, a client welcomed in between gets the net of what
 /// happened after its `welcome` (which already showed the rest).
 struct PresenceBatch {
-    private enum Change {
+    fileprivate enum Change {
         case joined(String)
         case left(String, LeaveReason)
     }
 
-    private var changes: [(key: NickKey, change: Change)] = []
+    fileprivate private(set) var changes: [(key: NickKey, change: Change)] = []
 
     /// Whether nothing happened since the last event.
     var isEmpty: Bool { changes.isEmpty }
@@ -70,5 +70,88 @@ struct PresenceBatch {
             }
         }
         return result
+    }
+
+    /// Encodes the `presence` events of this batch for clients starting at
+    /// any position, each change's JSON written once (see `PresenceEncoder`).
+    func encoder() -> PresenceEncoder {
+        PresenceEncoder(self)
+    }
+}
+
+/// Writes the `presence` event for any suffix of a batch at the cost of
+/// copying its bytes.
+///
+/// In a join storm every client welcomed since the last event needs its
+/// own event: the changes after its `welcome`. Each change is encoded once
+/// into a shared run of `joined` and one of `left` elements; a suffix in
+/// which no user changes twice is its own net, so its event is a slice of
+/// each run. Only a suffix where someone changed twice is netted the slow way.
+struct PresenceEncoder {
+    private let batch: PresenceBatch
+    /// `,"nick"` for every joined change, in order.
+    private var joinedRun: [UInt8] = []
+    /// `,{"nick":"…","reason":"…"}` for every left change, in order.
+    private var leftRun: [UInt8] = []
+    /// For each position, where its suffix starts in each run.
+    private var runStarts: [(joined: Int, left: Int)] = []
+    /// The first position from which no user changes twice.
+    private var distinctFrom = 0
+
+    fileprivate init(_ batch: PresenceBatch) {
+        self.batch = batch
+        let changes = batch.changes
+        runStarts.reserveCapacity(changes.count + 1)
+        for (_, change) in changes {
+            runStarts.append((joinedRun.count, leftRun.count))
+            switch change {
+            case .joined(let nick):
+                joinedRun.append(UInt8(ascii: ","))
+                joinedRun.append(contentsOf: JSONWriter.encodedString(nick))
+            case .left(let nick, let reason):
+                var writer = JSONWriter()
+                writer.beginObject()
+                writer.member("nick", nick)
+                writer.member("reason", reason.rawValue)
+                writer.endObject()
+                leftRun.append(UInt8(ascii: ","))
+                leftRun.append(contentsOf: writer.bytes)
+            }
+        }
+        runStarts.append((joinedRun.count, leftRun.count))
+        var seen: Set<NickKey> = []
+        seen.reserveCapacity(changes.count)
+        distinctFrom = 0
+        for index in changes.indices.reversed() where !seen.insert(changes[index].key).inserted {
+            distinctFrom = index + 1
+            break
+        }
+    }
+
+    /// How many users the event from `start` names, without encoding it.
+    func count(from start: Int) -> Int {
+        guard start >= distinctFrom else { return batch.netChanges(from: start).count }
+        return batch.changes.count - start
+    }
+
+    /// The payload of the `presence` event for a client that starts at
+    /// `start`, or nil when nothing changed for it.
+    func payload(from start: Int, ts: Int64) -> [UInt8]? {
+        guard start < batch.changes.count else { return nil }
+        guard start >= distinctFrom else {
+            let changes = batch.netChanges(from: start)
+            return changes.isEmpty ? nil : ChatV2Codec.encode(.presence(changes, ts: ts))
+        }
+        let from = runStarts[start]
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(joinedRun.count - from.joined + leftRun.count - from.left + 64)
+        bytes.append(contentsOf: #"{"type":"presence","joined":["#.utf8)
+        if from.joined < joinedRun.count { bytes.append(contentsOf: joinedRun[(from.joined + 1)...]) }
+        bytes.append(contentsOf: #"],"left":["#.utf8)
+        if from.left < leftRun.count { bytes.append(contentsOf: leftRun[(from.left + 1)...]) }
+        bytes.append(contentsOf: #"],"ts":"#.utf8)
+        bytes.append(contentsOf: String(ts).utf8)
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
     }
 }

@@ -93,16 +93,31 @@ public struct NickKey: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     public var description: String { value }
 
+    // Keys are compared and hashed as UTF-8 bytes: byte order is code-point
+    // order, and equal scalars are equal bytes (String's own `==` would
+    // also equate canonically equivalent keys, and is slower).
+
     public static func < (lhs: NickKey, rhs: NickKey) -> Bool {
-        lhs.value.unicodeScalars.lexicographicallyPrecedes(rhs.value.unicodeScalars)
+        lhs.value.utf8.lexicographicallyPrecedes(rhs.value.utf8)
     }
 
     public static func == (lhs: NickKey, rhs: NickKey) -> Bool {
-        lhs.value.unicodeScalars.elementsEqual(rhs.value.unicodeScalars)
+        let (left, right) = (lhs.value.utf8, rhs.value.utf8)
+        guard left.count == right.count else { return false }
+        let fast: Bool?? = left.withContiguousStorageIfAvailable { leftBytes in
+            right.withContiguousStorageIfAvailable { rightBytes in
+                leftBytes.elementsEqual(rightBytes)
+            }
+        }
+        return (fast ?? nil) ?? left.elementsEqual(right)
     }
 
     public func hash(into hasher: inout Hasher) {
-        for scalar in value.unicodeScalars { hasher.combine(scalar.value) }
+        let bytes = value.utf8
+        hasher.combine(bytes.count)
+        if bytes.withContiguousStorageIfAvailable({ hasher.combine(bytes: UnsafeRawBufferPointer($0)) }) == nil {
+            for byte in bytes { hasher.combine(byte) }
+        }
     }
 }
 

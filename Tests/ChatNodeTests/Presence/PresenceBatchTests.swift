@@ -47,4 +47,35 @@ struct PresenceBatchTests {
         #expect(batch.netChanges(from: welcomed) == PresenceChanges(joined: ["bob"], left: [.init(nick: "alice", reason: .timeout)]))
         #expect(batch.netChanges(from: batch.position).isEmpty)
     }
+
+    @Test("the encoder writes, for every start, exactly the event of the net changes from there")
+    func encoderAgreesWithNetChanges() {
+        var generator = SystemRandomNumberGenerator()
+        let nicks = ["alice", "Bob", "bob", "carl", "Åsa", "dora", "eve"].map(Nick.init(trustedCanonical:))
+        for round in 0..<200 {
+            var batch = PresenceBatch()
+            // Early rounds have distinct users only (the fast path); later ones repeat users.
+            let pool = round < 50 ? nicks.shuffled(using: &generator) : nicks
+            for index in 0..<Int.random(in: 0...12, using: &generator) {
+                let nick = round < 50 ? pool[index % pool.count] : pool.randomElement(using: &generator)!
+                if round < 50 && index >= pool.count { break }
+                if Bool.random(using: &generator) {
+                    batch.joined(nick)
+                } else {
+                    batch.left(nick, reason: LeaveReason.allCases.randomElement(using: &generator)!)
+                }
+            }
+            let encoder = batch.encoder()
+            for start in 0...batch.position {
+                let expected = batch.netChanges(from: start)
+                let payload = encoder.payload(from: start, ts: 42)
+                if expected.isEmpty {
+                    #expect(payload == nil)
+                } else {
+                    #expect(payload == ChatV2Codec.encode(.presence(expected, ts: 42)), "round \(round) start \(start)")
+                    #expect(encoder.count(from: start) == expected.count)
+                }
+            }
+        }
+    }
 }
