@@ -91,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "chat-bench",
             dependencies: [
-                "Redis", "ChatProtocol",
+                "Redis", "ChatProtocol", "CZlib",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Broadcast throughput through a 3-node cluster (docs/BENCHMARKS.md):
 #   scripts/bench-fanout.sh [--node BIN] [--clients 300] [--messages 6000] [--rate 100000]
+#                           [--subprotocol chat.v1.json|chat.v2.json]
 # Starts Redis and three release nodes, runs `chat-bench fanout` from another
 # process, prints deliveries per second and per server CPU-second.
 set -euo pipefail
@@ -9,12 +10,14 @@ node=.build/release/chat-node
 clients=300
 messages=6000
 rate=100000
+subprotocol=chat.v1.json
 while [ $# -gt 0 ]; do
     case "$1" in
         --node) node=$2; shift 2 ;;
         --clients) clients=$2; shift 2 ;;
         --messages) messages=$2; shift 2 ;;
         --rate) rate=$2; shift 2 ;;
+        --subprotocol) subprotocol=$2; shift 2 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -30,4 +33,4 @@ for port in 18181 18182 18183; do
     node_pids+=($!)
 done
 sleep 1.5
-.build/release/chat-bench fanout --ports 18181 18182 18183 --clients "$clients" --messages "$messages" --rate "$rate" --pids "${node_pids[@]}"
+.build/release/chat-bench fanout --ports 18181 18182 18183 --clients "$clients" --messages "$messages" --rate "$rate" --subprotocol "$subprotocol" --pids "${node_pids[@]}"

@@ -60,6 +60,7 @@ struct FanoutBenchmark: AsyncParsableCommand {
 
     @Option(parsing: .upToNextOption, help: "Node ports; clients are spread over them") var ports: [Int]
     @Option(help: "Receiving clients") var clients = 100
+    @Option(help: "Subprotocol every client speaks: chat.v1.json or chat.v2.json") var subprotocol = "chat.v1.json"
     @Option(help: "Messages the sender broadcasts") var messages = 2000
     @Option(help: "Messages per second the sender attempts") var rate = 500.0
     @Option(parsing: .upToNextOption, help: "Server processes (pids) whose CPU to measure") var pids: [Int32] = []
@@ -68,9 +69,9 @@ struct FanoutBenchmark: AsyncParsableCommand {
         let origin = ContinuousClock.now
         var receivers: [LatencyProbe] = []
         for index in 0..<clients {
-            receivers.append(try await LatencyProbe.connect(port: ports[index % ports.count], nick: "r\(index)", origin: origin))
+            receivers.append(try await LatencyProbe.connect(port: ports[index % ports.count], nick: "r\(index)", subprotocol: subprotocol, origin: origin))
         }
-        let sender = try await LatencyProbe.connect(port: ports[0], nick: "sender", origin: origin)
+        let sender = try await LatencyProbe.connect(port: ports[0], nick: "sender", subprotocol: subprotocol, origin: origin)
         try await Task.sleep(for: .seconds(1))
 
         func micros() -> UInt64 {

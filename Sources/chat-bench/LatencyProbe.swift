@@ -15,7 +15,7 @@ final class LatencyProbe: Sendable {
     }
 
     /// Connects, upgrades and sends `hello` as `nick`.
-    static func connect(port: Int, nick: String, origin: ContinuousClock.Instant) async throws -> LatencyProbe {
+    static func connect(port: Int, nick: String, subprotocol: String = "chat.v1.json", origin: ContinuousClock.Instant) async throws -> LatencyProbe {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -26,7 +26,7 @@ final class LatencyProbe: Sendable {
         let handler = try await channel.eventLoop.submit {
             NIOLoopBound(try channel.pipeline.syncOperations.handler(type: ProbeHandler.self), eventLoop: channel.eventLoop)
         }.get()
-        try await channel.writeAndFlush(ByteBuffer.upgradeRequest(port: port))
+        try await channel.writeAndFlush(ByteBuffer.upgradeRequest(port: port, subprotocol: subprotocol))
         try await channel.writeAndFlush(maskedTextFrame(#"{"type":"hello","nick":"\#(nick)"}"#))
         return LatencyProbe(channel: channel, handler: handler)
     }

@@ -16,6 +16,7 @@ struct StormBenchmark: AsyncParsableCommand {
     @Option(parsing: .upToNextOption, help: "Node ports; users are spread over them round-robin") var ports: [Int]
     @Option(help: "Users to connect") var users = 1000
     @Option(help: "Subprotocol the users speak: chat.v1.json or chat.v2.json") var subprotocol = "chat.v1.json"
+    @Flag(help: "Offer permessage-deflate, as browsers do") var deflate = false
     @Option(help: "Handshakes (connect to welcome) in flight at once") var inFlight = 500
     @Option(help: "Loopback source addresses to spread over (127.0.0.2, 127.0.0.3, ...)") var sources = 4
     @Option(help: "Clients that keep their user list and compare it with who") var sample = 20
@@ -46,10 +47,10 @@ struct StormBenchmark: AsyncParsableCommand {
             let bootstrap = ClientBootstrap(group: group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .bind(to: try SocketAddress(ipAddress: "127.0.0.\(2 + index % max(sources, 1))", port: 0))
-                .channelInitializer { [users, subprotocol] channel in
+                .channelInitializer { [users, subprotocol, deflate] channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            StormClientHandler(nick: "u\(index)", port: port, subprotocol: subprotocol, expectedUsers: users, keepsList: keepsList, stats: stats) {
+                            StormClientHandler(nick: "u\(index)", port: port, subprotocol: subprotocol, offersCompression: deflate, expectedUsers: users, keepsList: keepsList, stats: stats) {
                                 settledContinuation.yield()
                             }
                         )
@@ -101,7 +102,7 @@ struct StormBenchmark: AsyncParsableCommand {
         let idleSample = ProcessSample.read(pids)
         let perConnection = welcomed > 0 ? Double(idleSample.residentBytes - before.residentBytes) / Double(welcomed) : 0
 
-        print("storm: \(users) \(subprotocol) users over \(ports.count) node(s), \(inFlight) handshakes in flight, \(sources) source addresses")
+        print("storm: \(users) \(subprotocol)\(deflate ? " (deflate offered, \(stats.compressedFrames.load(ordering: .relaxed)) frames came compressed)" : "") users over \(ports.count) node(s), \(inFlight) handshakes in flight, \(sources) source addresses")
         print(String(format: "  joined: %d, failed: %d, last welcome after %.2f s, every list complete after %.2f s (%d of %d complete)",
                      welcomed, stats.failed.load(ordering: .relaxed), joinedAt, completeAt, stats.complete.load(ordering: .relaxed), welcomed))
         print("  closes: 1008 \(stats.closedPolicy.load(ordering: .relaxed)), other \(stats.closedOther.load(ordering: .relaxed)); errors \(stats.errors.load(ordering: .relaxed)); left events \(stats.leftEvents.load(ordering: .relaxed)) (node_down \(stats.nodeDownEvents.load(ordering: .relaxed)))")

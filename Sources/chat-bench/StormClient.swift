@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 import NIOCore
 import NIOPosix
@@ -11,6 +12,8 @@ final class StormStats: Sendable {
     let joinedEvents = Atomic<Int>(0)
     /// v2 `presence` events (each may name many users; those count in joined/left events).
     let presenceEvents = Atomic<Int>(0)
+    /// Frames that arrived compressed (permessage-deflate).
+    let compressedFrames = Atomic<Int>(0)
     let leftEvents = Atomic<Int>(0)
     let nodeDownEvents = Atomic<Int>(0)
     let errors = Atomic<Int>(0)
@@ -51,6 +54,7 @@ final class StormClientHandler: ChannelInboundHandler {
     private let nick: String
     private let port: Int
     private let subprotocol: String
+    private let offersCompression: Bool
     private let expectedUsers: Int
     private let stats: StormStats
     private let onSettled: @Sendable () -> Void
@@ -72,12 +76,13 @@ final class StormClientHandler: ChannelInboundHandler {
     private static let nodeDown = Array("node_down".utf8)
 
     init(
-        nick: String, port: Int, subprotocol: String, expectedUsers: Int, keepsList: Bool, stats: StormStats,
+        nick: String, port: Int, subprotocol: String, offersCompression: Bool, expectedUsers: Int, keepsList: Bool, stats: StormStats,
         onSettled: @escaping @Sendable () -> Void
     ) {
         self.nick = nick
         self.port = port
         self.subprotocol = subprotocol
+        self.offersCompression = offersCompression
         self.expectedUsers = expectedUsers
         self.keepsList = keepsList
         self.stats = stats
@@ -88,7 +93,7 @@ final class StormClientHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
-        context.write(wrapOutboundOut(.upgradeRequest(port: port, subprotocol: subprotocol)), promise: nil)
+        context.write(wrapOutboundOut(.upgradeRequest(port: port, subprotocol: subprotocol, offersCompression: offersCompression)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.maskedClientFrame(Array(#"{"type":"hello","nick":"\#(nick)"}"#.utf8))), promise: nil)
     }
 
@@ -121,6 +126,10 @@ final class StormClientHandler: ChannelInboundHandler {
         }
         while let frame = buffer.readServerFrame() {
             switch frame.opcode {
+            case 0x1 where frame.isCompressed:
+                let inflated = StormInflater.shared.inflate(frame.payload)
+                stats.compressedFrames.add(1, ordering: .relaxed)
+                receive(inflated.readableBytesView, context: context)
             case 0x1: receive(frame.payload.readableBytesView, context: context)
             case 0x8: closed(frame.payload, context: context)
             case 0x9:
@@ -283,5 +292,55 @@ final class StormClientHandler: ChannelInboundHandler {
         let text = String(decoding: payload[start..<end], as: UTF8.self)
         guard isList else { return [text] }
         return text.isEmpty ? [] : text.split(separator: ",").map { String($0.dropFirst().dropLast()) }
+    }
+}
+
+/// Inflates the node's compressed messages for the storm's clients, one
+/// zlib stream per thread (the node takes no context over, so neither do we).
+final class StormInflater: @unchecked Sendable {  // Each instance is used by one thread only (ThreadSpecificInflaters).
+    private static let key = ThreadSpecificInflaters()
+
+    static var shared: StormInflater { key.current }
+
+    private var stream = z_stream()
+
+    init() {
+        inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+    }
+
+    func inflate(_ compressed: ByteBuffer) -> ByteBuffer {
+        inflateReset(&stream)
+        var input = Array(compressed.readableBytesView)
+        input.append(contentsOf: [0x00, 0x00, 0xFF, 0xFF])
+        var output = [UInt8](repeating: 0, count: max(input.count * 8, 4096))
+        var produced = 0
+        input.withUnsafeMutableBufferPointer { inputBytes in
+            stream.next_in = inputBytes.baseAddress
+            stream.avail_in = uInt(inputBytes.count)
+            while true {
+                let status: Int32 = output.withUnsafeMutableBufferPointer { out in
+                    stream.next_out = out.baseAddress! + produced
+                    stream.avail_out = uInt(out.count - produced)
+                    let status = CZlib.inflate(&stream, Z_SYNC_FLUSH)
+                    produced = out.count - Int(stream.avail_out)
+                    return status
+                }
+                guard status == Z_OK, stream.avail_in > 0 || stream.avail_out == 0 else { break }
+                output.append(contentsOf: repeatElement(0, count: output.count))
+            }
+        }
+        return ByteBuffer(bytes: output[..<produced])
+    }
+}
+
+/// One inflater per thread.
+final class ThreadSpecificInflaters: Sendable {
+    private let storage = ThreadSpecificVariable<StormInflater>()
+
+    var current: StormInflater {
+        if let inflater = storage.currentValue { return inflater }
+        let inflater = StormInflater()
+        storage.currentValue = inflater
+        return inflater
     }
 }

@@ -3,6 +3,8 @@ import NIOCore
 /// One frame a server sent: unmasked, so its payload is read as is.
 struct ReceivedFrame {
     var opcode: UInt8
+    /// RSV1: the message is compressed with permessage-deflate.
+    var isCompressed: Bool
     var payload: ByteBuffer
 }
 
@@ -12,6 +14,7 @@ extension ByteBuffer {
         let view = readableBytesView
         guard view.count >= 2 else { return nil }
         let opcode = view[view.startIndex] & 0x0F
+        let isCompressed = view[view.startIndex] & 0x40 != 0
         var length = Int(view[view.startIndex + 1] & 0x7F)
         var header = 2
         if length == 126 {
@@ -25,7 +28,7 @@ extension ByteBuffer {
         }
         guard view.count >= header + length else { return nil }
         moveReaderIndex(forwardBy: header)
-        return ReceivedFrame(opcode: opcode, payload: readSlice(length: length)!)
+        return ReceivedFrame(opcode: opcode, isCompressed: isCompressed, payload: readSlice(length: length)!)
     }
 
     /// A client frame: masked with a zero key, which leaves the payload as is.
@@ -43,9 +46,11 @@ extension ByteBuffer {
         return buffer
     }
 
-    /// The request that opens a WebSocket on `/chat` speaking `subprotocol`.
-    static func upgradeRequest(port: Int, subprotocol: String = "chat.v1.json") -> ByteBuffer {
+    /// The request that opens a WebSocket on `/chat` speaking `subprotocol`,
+    /// offering permessage-deflate as browsers do when `offersCompression`.
+    static func upgradeRequest(port: Int, subprotocol: String = "chat.v1.json", offersCompression: Bool = false) -> ByteBuffer {
         var request = "GET /chat HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        if offersCompression { request += "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" }
         request += "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: \(subprotocol)\r\n\r\n"
         return ByteBuffer(string: request)
     }
