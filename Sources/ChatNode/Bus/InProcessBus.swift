@@ -48,7 +48,7 @@ actor InProcessBus: ChatBus {
         history.append(line)
         metrics.busPublishes.increment()
         flushPresence()
-        sender.outlet.send(LocalFanout.frame(.message(line, ref: ref)))
+        sender.outlet.sendOwnLine(LocalFanout.frame(.message(line, ref: ref)))
         let delivered = fanout.broadcast(fanout.frames(.message(line, ref: nil)), excluding: sender, receivedAt: receivedAt)
         metrics.eventsDelivered.increment(by: Int64(delivered + 1))
     }

@@ -25,6 +25,8 @@ struct ConnectionOutlet: Sendable {
     let delivery: NIOLoopBound<LoopDelivery>
     /// The version and compression the connection's handshake chose.
     let kind: RecipientKind
+    /// The session's chat lines on their way back to it.
+    let ownLines: NIOLoopBound<OwnLinesInFlight>
 
     /// The event loop the connection lives on.
     var eventLoop: any EventLoop { buffer.eventLoop }
@@ -33,6 +35,15 @@ struct ConnectionOutlet: Sendable {
     func send(_ frame: ByteBuffer) {
         let buffer = self.buffer
         eventLoop.execute { buffer.value.enqueue(frame) }
+    }
+
+    /// Queues the client's own copy of a line it sent, and tells its session the line is back.
+    func sendOwnLine(_ frame: ByteBuffer) {
+        let (buffer, ownLines) = (self.buffer, self.ownLines)
+        eventLoop.execute {
+            buffer.value.enqueue(frame)
+            ownLines.value.settled()
+        }
     }
 
     /// Sends a close frame with `code`, then closes.

@@ -8,9 +8,13 @@ import NIOWebSocket
 ///
 /// Messages are handled one at a time: while a bus operation is in flight,
 /// later messages wait in a small inbox, so the replies and events a
-/// client's messages cause reach it in the order it sent them. An inbox
-/// that fills up stops reading from the socket until it drains. An idle
-/// connection costs no task and no actor, only this handler.
+/// client's messages cause reach it in the order it sent them. A `say`
+/// completes once Redis took the line; its copy comes back to the client
+/// later, in the cluster's order, so further lines may be published
+/// meanwhile but any other reply waits until the client's own lines are
+/// back (`OwnLinesInFlight`). An inbox that fills up stops reading from
+/// the socket until it drains. An idle connection costs no task and no
+/// actor, only this handler.
 final class ChatSessionHandler: ChannelDuplexHandler {
     typealias InboundIn = ConnectionEvent
     typealias OutboundIn = Never
@@ -24,6 +28,9 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     private let outlet: ConnectionOutlet
     private let buffer: OutboundBuffer
     private let transport: WebSocketConnectionHandler
+    private let ownLines: OwnLinesInFlight
+    /// An action that must wait until the client's own lines are back.
+    private var actionAfterOwnLines: SessionStateMachine.Action?
     private var machine: SessionStateMachine
     private var member: LocalMember?
     private var context: ChannelHandlerContext?
@@ -48,6 +55,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         self.outlet = outlet
         self.buffer = outlet.buffer.value
         self.transport = outlet.transport.value
+        self.ownLines = outlet.ownLines.value
         self.machine = SessionStateMachine(version: version, rate: node.configuration.rate, burst: node.configuration.burst, now: .now)
     }
 
@@ -55,6 +63,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        ownLines.onSettled = { [unowned self] in ownLinesSettled() }
         node.metrics.connections.increment()
         helloTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(node.configuration.helloTimeout)) { [self] in
             helloTimedOut()
@@ -112,7 +121,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     }
 
     private func processInbox() {
-        while !isBusy, !isClosed, inboxStart < inbox.count {
+        while !isBusy, actionAfterOwnLines == nil, !isClosed, inboxStart < inbox.count {
             let payload = inbox[inboxStart]
             inboxStart += 1
             inboxBytes -= payload.count
@@ -135,7 +144,26 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         // A draining node has released its users and is closing every connection.
         guard !node.isDraining else { return }
         node.metrics.messagesReceived.increment()
-        switch machine.receive(payload, now: .now) {
+        let action = machine.receive(payload, now: .now)
+        if case .say = action {
+            // Lines are published in order without waiting for the previous ones to come back.
+        } else if ownLines.count > 0 {
+            actionAfterOwnLines = action
+            return
+        }
+        carryOut(action)
+    }
+
+    private func ownLinesSettled() {
+        guard let action = actionAfterOwnLines else { return }
+        actionAfterOwnLines = nil
+        guard !isClosed, !node.isDraining else { return }
+        carryOut(action)
+        processInbox()
+    }
+
+    private func carryOut(_ action: SessionStateMachine.Action) {
+        switch action {
         case .reply(let event):
             if case .error(.rateLimited, _, _) = event { node.metrics.rateLimited.increment() }
             reply(event)
@@ -183,8 +211,18 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         guard let member else { return }
         let line = ChatLine(id: node.messageIDs.next(), from: member.nick.canonical, text: text, ts: Clock.milliseconds())
         let (bus, receivedAt) = (node.bus, NIODeadline.now())
+        ownLines.published()
         perform({ () async throws(BusError) in try await bus.broadcast(line, from: member, ref: ref, receivedAt: receivedAt) }) { [self] result in
-            if case .failure(let error) = result { unavailable(error, ref: ref) }
+            if case .failure(let error) = result {
+                // The line was not published, so it will not come back.
+                ownLines.settled()
+                if ownLines.count > 0 {
+                    actionAfterOwnLines = .reply(.error(.unavailable, ref: ref))
+                    node.metrics.busFailures.increment()
+                } else {
+                    unavailable(error, ref: ref)
+                }
+            }
         }
     }
 

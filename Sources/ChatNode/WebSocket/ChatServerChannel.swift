@@ -154,7 +154,8 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
             buffer: NIOLoopBound(buffer, eventLoop: channel.eventLoop),
             transport: NIOLoopBound(transport, eventLoop: channel.eventLoop),
             delivery: delivery,
-            kind: kind
+            kind: kind,
+            ownLines: NIOLoopBound(OwnLinesInFlight(), eventLoop: channel.eventLoop)
         )
         try operations.addHandler(buffer, position: .first)
         try operations.addHandler(transport)

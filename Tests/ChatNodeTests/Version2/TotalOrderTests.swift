@@ -53,6 +53,29 @@ struct TotalOrderTests {
         }
     }
 
+    @Test("lines come back to their sender in order, before the replies to anything it sent after them")
+    func ownLinesBeforeLaterReplies() async throws {
+        try await withCluster(nodes: 2, { $0.rate = 0 }) { cluster in
+            let (sender, _) = try await cluster.nodes[0].join("sender", subprotocol: Self.v2)
+            let (other, _) = try await cluster.nodes[1].join("other")
+            for round in 0..<5 {
+                for line in 0..<20 { try await sender.send(#"{"type":"say","text":"\#(round)-\#(line)","ref":"s\#(line)"}"#) }
+                try await sender.send(#"{"type":"whisper","to":"other","text":"psst","ref":"w"}"#)
+                try await sender.send(#"{"type":"say","text":" "}"#)
+                try await sender.send(#"{"type":"who","ref":"u"}"#)
+                try await sender.send(#"{"type":"ping","ref":"p"}"#)
+                var seen: [String] = []
+                while seen.count < 24, let event = await sender.nextMessage(timeout: .seconds(5)) {
+                    if event.string("type") == "presence" { continue }
+                    seen.append(event.string("ref") ?? event.string("code") ?? "?")
+                }
+                #expect(seen == (0..<20).map { "s\($0)" } + ["w", "text_invalid", "u", "p"], "round \(round)")
+                for line in 0..<20 { #expect(await other.next(ofType: "message")?.string("text") == "\(round)-\(line)") }
+                #expect(await other.next(ofType: "direct")?.string("text") == "psst")
+            }
+        }
+    }
+
     @Test("a client that reconnects to another node with since misses and repeats nothing")
     func resumeOnAnotherNode() async throws {
         try await withCluster(nodes: 2, { $0.rate = 0 }) { cluster in

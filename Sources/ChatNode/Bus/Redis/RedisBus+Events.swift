@@ -8,8 +8,6 @@ struct LineInFlight {
     let sender: LocalMember
     let ref: String?
     let receivedAt: NIODeadline
-    /// The sender's session, resumed once its copy went out.
-    var waiter: CheckedContinuation<Void, Never>?
 }
 
 extension RedisBus {
@@ -32,10 +30,9 @@ extension RedisBus {
             flushPresenceEarly()
             let frames = fanout.frames(.message(line, ref: nil))
             if let inFlight = linesInFlight.removeValue(forKey: line.id) {
-                inFlight.sender.outlet.send(LocalFanout.frame(.message(line, ref: inFlight.ref)))
+                inFlight.sender.outlet.sendOwnLine(LocalFanout.frame(.message(line, ref: inFlight.ref)))
                 let delivered = fanout.broadcast(frames, excluding: inFlight.sender, receivedAt: inFlight.receivedAt)
                 metrics.eventsDelivered.increment(by: Int64(delivered + 1))
-                inFlight.waiter?.resume()
             } else {
                 metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frames, receivedAt: .now())))
             }
@@ -66,14 +63,13 @@ extension RedisBus {
     }
 
     /// The subscriber lost its connection: lines in flight will not come
-    /// back. Their senders get their own copy (Redis took the line), and
-    /// their sessions go on.
+    /// back. Their senders get their own copy (Redis took the line, or will
+    /// refuse it and they get `unavailable`), and their sessions go on.
     func releaseLinesInFlight() {
         let lost = linesInFlight
         linesInFlight.removeAll()
         for inFlight in lost.values {
-            inFlight.sender.outlet.send(LocalFanout.frame(.message(inFlight.line, ref: inFlight.ref)))
-            inFlight.waiter?.resume()
+            inFlight.sender.outlet.sendOwnLine(LocalFanout.frame(.message(inFlight.line, ref: inFlight.ref)))
         }
     }
 

@@ -161,21 +161,17 @@ actor RedisBus: ChatBus {
                 )
             ])
         } catch {
-            linesInFlight[line.id] = nil
+            // Released already (the subscriber dropped): the sender got its copy.
+            guard linesInFlight.removeValue(forKey: line.id) != nil else { return }
             throw error
         }
         guard case .integer = replies.first else {
-            linesInFlight[line.id] = nil
+            guard linesInFlight.removeValue(forKey: line.id) != nil else { return }
             throw failure("the history script was refused: \(replies.first.map { "\($0)" } ?? "no reply")")
         }
-        metrics.busPublishes.increment()
         // The line reaches this node's clients, its sender included, when it
-        // comes back through the event stream: wait for that, so the sender's
-        // later replies follow its copy.
-        guard linesInFlight[line.id] != nil else { return }
-        await withCheckedContinuation { continuation in
-            linesInFlight[line.id]?.waiter = continuation
-        }
+        // comes back through the event stream.
+        metrics.busPublishes.increment()
     }
 
     func whisper(_ draft: DirectDraft, to recipientKey: NickKey, from sender: LocalMember, ref: String?) async throws(BusError) -> WhisperOutcome {
