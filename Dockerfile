@@ -11,7 +11,10 @@ COPY Package.swift ./
 RUN mkdir -p Sources Tests && swift package resolve || true
 COPY Sources ./Sources
 COPY Tests ./Tests
-RUN swift build -c release --product chat-node --static-swift-stdlib \
+COPY scripts/build-info.sh ./scripts/
+# The context has no .git: pass the commit, e.g. CHAT_COMMIT=$(git rev-parse --short=12 HEAD) docker-compose build
+ARG CHAT_COMMIT=
+RUN CHAT_COMMIT="$CHAT_COMMIT" ./scripts/build-info.sh && swift build -c release --product chat-node --static-swift-stdlib \
     && mkdir /staging \
     && cp "$(swift build -c release --show-bin-path)/chat-node" /staging/ \
     && cp -R "$(swift build -c release --show-bin-path)/swift-chat-cluster_ChatNode.resources" /staging/

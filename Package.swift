@@ -72,7 +72,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            resources: [.copy("Public")]
+            resources: [.copy("Public"), .copy("BuildInfo")]
         ),
 
         // The `chat-node` executable: parses flags, then runs ChatNode.

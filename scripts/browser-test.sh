@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/setup.sh haproxy chromium chromium-driver python3-venv
+./scripts/build-info.sh
 swift build --product chat-node
 
 venv=.venv-browser

@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 
 build_release() {
     echo "building a release chat-node (the first release build takes several minutes on 2 cores)..." >&2
+    ./scripts/build-info.sh
     swift build -c release --product chat-node >&2
     bin="$(swift build -c release --show-bin-path)/chat-node"
 }

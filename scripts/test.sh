@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 extra=()
 command -v node > /dev/null 2>&1 || extra+=(nodejs)
 ./scripts/setup.sh haproxy docker-compose prometheus chromium chromium-driver python3-venv "${extra[@]}"
+./scripts/build-info.sh
 swift build --build-tests
 swift test --skip-build "$@"
 node --test Tests/WebClient

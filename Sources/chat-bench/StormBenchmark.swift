@@ -17,6 +17,7 @@ struct StormBenchmark: AsyncParsableCommand {
     @Option(help: "Users to connect") var users = 1000
     @Option(help: "Subprotocol the users speak: chat.v1.json or chat.v2.json") var subprotocol = "chat.v1.json"
     @Flag(help: "Offer permessage-deflate, as browsers do") var deflate = false
+    @Option(help: "Prefix of the users' nicks (u0, u1, ...)") var nickPrefix = "u"
     @Option(help: "Handshakes (connect to welcome) in flight at once") var inFlight = 500
     @Option(help: "Loopback source addresses to spread over (127.0.0.2, 127.0.0.3, ...)") var sources = 4
     @Option(help: "Clients that keep their user list and compare it with who") var sample = 20
@@ -47,10 +48,10 @@ struct StormBenchmark: AsyncParsableCommand {
             let bootstrap = ClientBootstrap(group: group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .bind(to: try SocketAddress(ipAddress: "127.0.0.\(2 + index % max(sources, 1))", port: 0))
-                .channelInitializer { [users, subprotocol, deflate] channel in
+                .channelInitializer { [users, subprotocol, deflate, nickPrefix] channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            StormClientHandler(nick: "u\(index)", port: port, subprotocol: subprotocol, offersCompression: deflate, expectedUsers: users, keepsList: keepsList, stats: stats) {
+                            StormClientHandler(nick: "\(nickPrefix)\(index)", port: port, subprotocol: subprotocol, offersCompression: deflate, expectedUsers: users, keepsList: keepsList, stats: stats) {
                                 settledContinuation.yield()
                             }
                         )

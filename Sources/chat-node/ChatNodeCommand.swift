@@ -12,7 +12,7 @@ struct ChatNodeCommand: ParsableCommand {
             Every flag can also be set with the environment variable in brackets; the flag wins.
             Without --redis the node runs alone with an in-process bus.
             """,
-        version: ChatNodeVersion.current
+        version: ChatNodeVersion.description
     )
 
     @Option(help: "Address to bind. [CHAT_HOST] (default: 127.0.0.1)")

@@ -150,11 +150,11 @@ public struct ChatMetrics: Sendable {
         registry.emitToString() + ProcessMetrics.render() + Self.buildInfo
     }
 
-    /// A constant 1 labelled with the build's version, by Prometheus convention.
+    /// A constant 1 labelled with the build's version and commit, by Prometheus convention.
     private static let buildInfo = """
         # HELP chat_build_info The version of chat-node that is running.
         # TYPE chat_build_info gauge
-        chat_build_info{version="\(ChatNodeVersion.current)"} 1
+        chat_build_info{version="\(ChatNodeVersion.current)",commit="\(ChatNodeVersion.commit ?? "unknown")"} 1
 
         """
 }

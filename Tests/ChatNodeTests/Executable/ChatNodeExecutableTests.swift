@@ -13,7 +13,14 @@ struct ChatNodeExecutableTests {
         #expect(help.stdout.contains("CHAT_REDIS"))
         let version = try await NodeProcess(arguments: ["--version"]).waitForExit()
         #expect(version.status == 0)
-        #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3)
+        let printed = version.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(printed.split(separator: " ").first?.split(separator: ".").count == 3, "\(printed)")
+        // The test script records the commit before building; the binary names it.
+        let commitFile = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../../Sources/ChatNode/BuildInfo/commit").standardizedFileURL
+        if let commit = try? String(contentsOf: commitFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) {
+            #expect(printed == "0.2.0 (commit \(commit))")
+        }
     }
 
     @Test("bad flags give exactly one line on standard error and a non-zero exit", arguments: [
