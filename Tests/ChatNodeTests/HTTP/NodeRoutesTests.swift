@@ -63,7 +63,23 @@ struct NodeRoutesTests {
             #expect(started > Date().timeIntervalSince1970 - 86_400 && started <= Date().timeIntervalSince1970 + 1)
             #expect(cpu > 0)
             #expect(body.contains("# TYPE process_cpu_seconds_total counter"))
-            #expect(body.contains("chat_build_info{version=\"\(ChatNodeVersion.current)\"} 1"))
+            #expect(body.contains("chat_build_info{version=\"\(ChatNodeVersion.current)\",commit=\"\(ChatNodeVersion.commit ?? "unknown")\"} 1"))
+        }
+    }
+
+    @Test("users are counted by protocol version, and each v2 presence batch's size is recorded")
+    func versionAndPresenceMetrics() async throws {
+        try await withNode({ $0.presenceInterval = .milliseconds(50) }) { node in
+            var clients: [WebSocketTestClient] = []
+            for index in 0..<2 { clients.append(try await node.join("old\(index)").0) }
+            for index in 0..<3 { clients.append(try await node.join("new\(index)", subprotocol: "chat.v2.json").0) }
+            try await Task.sleep(for: .milliseconds(300))
+            let (_, body, _) = try await get(node.port, "/metrics")
+            #expect(body.contains(#"chat_joined_users_by_version{version="chat.v1.json"} 2"#))
+            #expect(body.contains(#"chat_joined_users_by_version{version="chat.v2.json"} 3"#))
+            let batches = body.split(separator: "\n").first { $0.hasPrefix("chat_presence_batch_size_count") }
+            let count = batches.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) } ?? 0
+            #expect(count >= 1, "new0 saw new1 and new2 join in batches")
         }
     }
 
