@@ -5,10 +5,17 @@ public enum Ref {
 
     /// Whether `ref` is acceptable.
     public static func isValid(_ ref: String) -> Bool {
+        ref.unicodeScalars.hasAtMost(maximumLength)
+    }
+}
+
+extension String.UnicodeScalarView {
+    /// Whether there are at most `limit` scalars, counting no further than `limit + 1`.
+    func hasAtMost(_ limit: Int) -> Bool {
         var count = 0
-        for _ in ref.unicodeScalars {
+        for _ in self {
             count += 1
-            if count > maximumLength { return false }
+            if count > limit { return false }
         }
         return true
     }

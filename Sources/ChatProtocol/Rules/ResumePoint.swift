@@ -5,11 +5,6 @@ public enum ResumePoint {
 
     /// Whether `since` is acceptable (an unknown id is acceptable; it just does not resume).
     public static func isValid(_ since: String) -> Bool {
-        var count = 0
-        for _ in since.unicodeScalars {
-            count += 1
-            if count > maximumLength { return false }
-        }
-        return count > 0
+        !since.isEmpty && since.unicodeScalars.hasAtMost(maximumLength)
     }
 }

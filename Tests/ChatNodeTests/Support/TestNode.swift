@@ -86,6 +86,15 @@ extension Dictionary where Key == String, Value == JSONValue {
     /// The string field `key`, for terse expectations.
     func string(_ key: String) -> String? { self[key]?.stringValue }
 
+    /// The ids of a `welcome`'s `history` lines, oldest first.
+    var historyIDs: [String] {
+        guard case .array(let lines) = self["history"] else { return [] }
+        return lines.compactMap { line in
+            guard case .object(let fields) = line else { return nil }
+            return fields.string("id")
+        }
+    }
+
     /// The string-array field `key`.
     func strings(_ key: String) -> [String]? {
         guard case .array(let values) = self[key] else { return nil }

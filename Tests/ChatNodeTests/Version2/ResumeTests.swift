@@ -15,13 +15,6 @@ struct ResumeTests {
         return ids
     }
 
-    private func historyIDs(_ welcome: [String: JSONValue]) -> [String] {
-        guard case .array(let lines) = welcome["history"] else { return [] }
-        return lines.compactMap { line in
-            guard case .object(let fields) = line else { return nil }
-            return fields.string("id")
-        }
-    }
 
     @Test("a known since gives every later message, resumed true; none later gives an empty history")
     func knownSince() async throws {
@@ -30,10 +23,10 @@ struct ResumeTests {
             let ids = try await say(alice, (1...5).map { "line \($0)" })
             let (bob, welcome) = try await node.join("bob", subprotocol: Self.v2, since: ids[1])
             #expect(welcome["resumed"] == .bool(true))
-            #expect(historyIDs(welcome) == Array(ids[2...]))
+            #expect(welcome.historyIDs == Array(ids[2...]))
             let (_, upToDate) = try await node.join("carl", subprotocol: Self.v2, since: ids[4])
             #expect(upToDate["resumed"] == .bool(true))
-            #expect(historyIDs(upToDate).isEmpty)
+            #expect(upToDate.historyIDs.isEmpty)
             await bob.disconnect()
         }
     }
@@ -45,7 +38,7 @@ struct ResumeTests {
             let ids = try await say(alice, (1...60).map { "line \($0)" })
             let (_, welcome) = try await node.join("bob", subprotocol: Self.v2, since: "no-such-message")
             #expect(welcome["resumed"] == .bool(false))
-            #expect(historyIDs(welcome) == Array(ids.suffix(50)))
+            #expect(welcome.historyIDs == Array(ids.suffix(50)))
             let (_, fresh) = try await node.join("carl", subprotocol: Self.v2)
             #expect(fresh["resumed"] == .bool(false))
         }
@@ -77,10 +70,10 @@ struct ResumeTests {
             }
             let (_, oldestKept) = try await node.join("bob", subprotocol: Self.v2, since: ids[100])
             #expect(oldestKept["resumed"] == .bool(true))
-            #expect(historyIDs(oldestKept) == Array(ids[101...]))
+            #expect(oldestKept.historyIDs == Array(ids[101...]))
             let (_, tooOld) = try await node.join("carl", subprotocol: Self.v2, since: ids[99])
             #expect(tooOld["resumed"] == .bool(false))
-            #expect(historyIDs(tooOld) == Array(ids.suffix(50)))
+            #expect(tooOld.historyIDs == Array(ids.suffix(50)))
         }
     }
 
@@ -90,7 +83,7 @@ struct ResumeTests {
             let (alice, _) = try await node.join("alice")
             let ids = try await say(alice, ["a", "b", "c"])
             let (_, welcome) = try await node.join("bob", since: ids[0])
-            #expect(historyIDs(welcome) == ids)
+            #expect(welcome.historyIDs == ids)
             #expect(welcome["resumed"] == nil)
         }
     }

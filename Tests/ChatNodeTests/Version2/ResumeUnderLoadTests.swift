@@ -23,13 +23,6 @@ struct ResumeUnderLoadTests {
         return ids
     }
 
-    private static func historyIDs(_ welcome: [String: JSONValue]) -> [String] {
-        guard case .array(let lines) = welcome["history"] else { return [] }
-        return lines.compactMap { line in
-            guard case .object(let fields) = line else { return nil }
-            return fields.string("id")
-        }
-    }
 
     @Test("clients of a node killed while 10 senders send 10 lines a second each resume elsewhere missing and repeating nothing")
     func nodeKilledMidConversation() async throws {
@@ -81,7 +74,7 @@ struct ResumeUnderLoadTests {
                             }
                             let live = await Self.messageIDs(client, quiet: .seconds(3))
                             resumed.value.withLock {
-                                $0.append(Outcome(before: before, after: Self.historyIDs(welcome) + live, resumed: welcome["resumed"] == .bool(true)))
+                                $0.append(Outcome(before: before, after: welcome.historyIDs + live, resumed: welcome["resumed"] == .bool(true)))
                             }
                             return
                         }

@@ -16,13 +16,6 @@ struct TotalOrderTests {
         return ids
     }
 
-    private func historyIDs(_ welcome: [String: JSONValue]) -> [String] {
-        guard case .array(let lines) = welcome["history"] else { return [] }
-        return lines.compactMap { line in
-            guard case .object(let fields) = line else { return nil }
-            return fields.string("id")
-        }
-    }
 
     @Test("three senders on three nodes: every client, v1 or v2, sees one order, and history lists it the same way")
     func oneOrder() async throws {
@@ -49,7 +42,7 @@ struct TotalOrderTests {
             #expect(orders[0].count == 3 * perSender)
             for order in orders.dropFirst() { #expect(order == orders[0]) }
             let (_, late) = try await cluster.nodes[2].join("late", subprotocol: Self.v2)
-            #expect(historyIDs(late) == Array(orders[0].suffix(50)))
+            #expect(late.historyIDs == Array(orders[0].suffix(50)))
         }
     }
 
@@ -88,7 +81,7 @@ struct TotalOrderTests {
             let all = await messageIDs(talker, count: 25)
             let (back, welcome) = try await cluster.nodes[1].join("reader", subprotocol: Self.v2, since: try #require(seen.last))
             #expect(welcome["resumed"] == .bool(true))
-            #expect(seen + historyIDs(welcome) == all)
+            #expect(seen + welcome.historyIDs == all)
             try await talker.send(#"{"type":"say","text":"live"}"#)
             #expect(await back.next(ofType: "message")?.string("text") == "live")
         }
@@ -113,7 +106,7 @@ struct TotalOrderTests {
         try await withRunningNodes([configuration("second")]) { nodes in
             let (_, welcome) = try await nodes[0].join("reader", subprotocol: Self.v2, since: ids[9])
             #expect(welcome["resumed"] == .bool(true))
-            #expect(historyIDs(welcome) == Array(ids[10...]))
+            #expect(welcome.historyIDs == Array(ids[10...]))
         }
     }
 
