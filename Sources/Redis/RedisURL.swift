@@ -1,18 +1,21 @@
-/// Where and how to reach Redis: `redis://[:password@]host:port[/db]`.
+/// Where and how to reach Redis: `redis://[[user]:password@]host:port[/db]`.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     /// Host name or address.
     public var host: String
     /// TCP port; 6379 when the URL names none.
     public var port: Int
+    /// ACL user for `AUTH user password` (Redis 6+); without it `AUTH password`.
+    public var user: String?
     /// Password for `AUTH`, if any.
     public var password: String?
     /// Database for `SELECT`; 0 by default.
     public var database: Int
 
     /// Creates a URL from its parts.
-    public init(host: String, port: Int = 6379, password: String? = nil, database: Int = 0) {
+    public init(host: String, port: Int = 6379, user: String? = nil, password: String? = nil, database: Int = 0) {
         self.host = host
         self.port = port
+        self.user = user
         self.password = password
         self.database = database
     }
@@ -24,12 +27,15 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             throw RedisError(.invalidURL, "Redis URL must start with redis:// (got \"\(text)\")")
         }
         var rest = Substring(text.dropFirst(prefix.count))
+        var user: String?
         var password: String?
         if let at = rest.lastIndex(of: "@") {
             let userInfo = rest[..<at]
             rest = rest[rest.index(after: at)...]
-            // Accept "redis://:pw@" and "redis://user:pw@" (the user is ignored by RESP2 AUTH).
+            // "redis://:pw@" authenticates with the password alone, "redis://user:pw@" as an ACL user.
             if let colon = userInfo.firstIndex(of: ":") {
+                let name = userInfo[..<colon]
+                if !name.isEmpty { user = String(name).removingPercentEncoding() }
                 password = String(userInfo[userInfo.index(after: colon)...]).removingPercentEncoding()
             } else if !userInfo.isEmpty {
                 password = String(userInfo).removingPercentEncoding()
@@ -61,7 +67,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             port = try Self.port(rest[rest.index(after: colon)...])
         }
         guard !host.isEmpty else { throw RedisError(.invalidURL, "Redis URL has no host (got \"\(text)\")") }
-        self.init(host: host, port: port, password: password, database: database)
+        self.init(host: host, port: port, user: user, password: password, database: database)
     }
 
     private static func port(_ text: Substring) throws(RedisError) -> Int {
@@ -73,7 +79,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
 
     /// The URL without its password, safe for logs.
     public var description: String {
-        "redis://\(password == nil ? "" : ":***@")\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)"
+        "redis://\(password == nil ? "" : "\(user ?? ""):***@")\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)"
     }
 }
 

@@ -72,6 +72,27 @@ struct RedisConnectionTests {
         #expect(error?.code == .errorReply)
     }
 
+    @Test("an ACL user in the URL sends AUTH user password; a wrong password or an unknown user is refused")
+    func aclUser() async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let admin = RedisConnection(url: RedisURL(host: "127.0.0.1", port: server.port), logger: logger)
+        try await admin.connect()
+        let created = try await admin.send("ACL", "SETUSER", "chat", "on", ">s3cret", "~*", "&*", "+@all")
+        #expect(created.string == "OK")
+        await admin.shutdown()
+
+        let good = RedisConnection(url: try RedisURL(parsing: "redis://chat:s3cret@127.0.0.1:\(server.port)"), logger: logger)
+        try await good.connect()
+        #expect(try await good.send("ACL", "WHOAMI").string == "chat")
+        await good.shutdown()
+        for wrong in ["redis://chat:wrong@127.0.0.1:\(server.port)", "redis://nobody:s3cret@127.0.0.1:\(server.port)"] {
+            let bad = RedisConnection(url: try RedisURL(parsing: wrong), logger: logger)
+            let error = await #expect(throws: RedisError.self) { try await bad.connect() }
+            #expect(error?.code == .errorReply)
+        }
+    }
+
     @Test("an unreachable server is a connectionFailed error, and commands fail fast while down")
     func unreachable() async throws {
         let port = try FreePort.find()

@@ -9,6 +9,12 @@ struct RedisURLTests {
         #expect(url == RedisURL(host: "cache.local", port: 6380, password: "s3cret", database: 2))
     }
 
+    @Test("a user before the password is an ACL user; percent-escapes are decoded")
+    func aclUser() throws {
+        #expect(try RedisURL(parsing: "redis://chat:p%40ss@cache.local") == RedisURL(host: "cache.local", user: "chat", password: "p@ss"))
+        #expect(try RedisURL(parsing: "redis://:pw@h").user == nil)
+    }
+
     @Test("port and database default to 6379 and 0")
     func defaults() throws {
         #expect(try RedisURL(parsing: "redis://localhost") == RedisURL(host: "localhost"))

@@ -28,7 +28,8 @@ enum RedisChannelConnector {
         }
         do {
             if let password = url.password {
-                try await expectOK(RedisCommand(["AUTH", password]), on: channel, what: "AUTH")
+                let command = url.user.map { RedisCommand(["AUTH", $0, password]) } ?? RedisCommand(["AUTH", password])
+                try await expectOK(command, on: channel, what: url.user.map { "AUTH as user \($0)" } ?? "AUTH")
             }
             if url.database != 0 {
                 try await expectOK(RedisCommand(["SELECT", String(url.database)]), on: channel, what: "SELECT \(url.database)")
