@@ -1,5 +1,10 @@
-/// Where and how to reach Redis: `redis://[[user]:password@]host:port[/db]`.
+/// Where and how to reach Redis: `redis://[[user]:password@]host:port[/db]`,
+/// or `rediss://…` over TLS.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
+    /// `rediss://`: the connection runs over TLS and the server's certificate is verified.
+    public var usesTLS: Bool
+    /// PEM file of the certificate authorities trusted for TLS (`--redis-ca`); nil for the system's.
+    public var certificateAuthorityFile: String?
     /// Host name or address.
     public var host: String
     /// TCP port; 6379 when the URL names none.
@@ -12,7 +17,11 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var database: Int
 
     /// Creates a URL from its parts.
-    public init(host: String, port: Int = 6379, user: String? = nil, password: String? = nil, database: Int = 0) {
+    public init(
+        host: String, port: Int = 6379, user: String? = nil, password: String? = nil, database: Int = 0, usesTLS: Bool = false
+    ) {
+        self.usesTLS = usesTLS
+        self.certificateAuthorityFile = nil
         self.host = host
         self.port = port
         self.user = user
@@ -20,11 +29,12 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         self.database = database
     }
 
-    /// Parses a `redis://` URL, throwing an error that says what is wrong with it.
+    /// Parses a `redis://` or `rediss://` URL, throwing an error that says what is wrong with it.
     public init(parsing text: String) throws(RedisError) {
-        let prefix = "redis://"
+        let usesTLS = text.hasPrefix("rediss://")
+        let prefix = usesTLS ? "rediss://" : "redis://"
         guard text.hasPrefix(prefix) else {
-            throw RedisError(.invalidURL, "Redis URL must start with redis:// (got \"\(text)\")")
+            throw RedisError(.invalidURL, "Redis URL must start with redis:// or rediss:// (got \"\(text)\")")
         }
         var rest = Substring(text.dropFirst(prefix.count))
         var user: String?
@@ -67,7 +77,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
             port = try Self.port(rest[rest.index(after: colon)...])
         }
         guard !host.isEmpty else { throw RedisError(.invalidURL, "Redis URL has no host (got \"\(text)\")") }
-        self.init(host: host, port: port, user: user, password: password, database: database)
+        self.init(host: host, port: port, user: user, password: password, database: database, usesTLS: usesTLS)
     }
 
     private static func port(_ text: Substring) throws(RedisError) -> Int {
@@ -79,7 +89,7 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
 
     /// The URL without its password, safe for logs.
     public var description: String {
-        "redis://\(password == nil ? "" : "\(user ?? ""):***@")\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)"
+        "\(usesTLS ? "rediss" : "redis")://\(password == nil ? "" : "\(user ?? ""):***@")\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)"
     }
 }
 

@@ -21,8 +21,11 @@ struct ChatNodeCommand: ParsableCommand {
     @Option(help: "Port to bind; 0 picks a free one. [CHAT_PORT] (default: 8080)")
     var port: String?
 
-    @Option(help: "redis://[:password@]host:port[/db] to join a cluster. [CHAT_REDIS] (default: none, standalone)")
+    @Option(help: "redis[s]://[[user]:password@]host:port[/db] to join a cluster; rediss is TLS. [CHAT_REDIS] (default: none, standalone)")
     var redis: String?
+
+    @Option(name: .customLong("redis-ca"), help: "PEM file of the authorities trusted for rediss://. [CHAT_REDIS_CA] (default: the system's)")
+    var redisCA: String?
 
     @Option(name: .customLong("node-id"), help: "The id other nodes and clients see. [CHAT_NODE_ID] (default: hostname-pid)")
     var nodeID: String?
@@ -59,6 +62,7 @@ struct ChatNodeCommand: ParsableCommand {
         settings.host = host
         settings.port = port
         settings.redis = redis
+        settings.redisCA = redisCA
         settings.nodeID = nodeID
         settings.pingInterval = pingInterval
         settings.nodeTTL = nodeTTL

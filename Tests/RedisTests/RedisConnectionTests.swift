@@ -93,6 +93,28 @@ struct RedisConnectionTests {
         }
     }
 
+    @Test("rediss:// speaks TLS, verifying the server against --redis-ca; another authority is refused")
+    func tls() async throws {
+        let certificates = try TestCertificates.make()
+        let server = try RedisServerProcess(password: "s3cret", tls: certificates)
+        defer { server.stop() }
+        var url = try RedisURL(parsing: server.url)
+        url.certificateAuthorityFile = certificates.authority
+        let good = RedisConnection(url: url, logger: logger)
+        try await good.connect()
+        #expect(try await good.send("PING").string == "PONG")
+        await good.shutdown()
+
+        var untrusted = url
+        untrusted.certificateAuthorityFile = try TestCertificates.make().authority
+        let bad = RedisConnection(url: untrusted, logger: logger)
+        let error = await #expect(throws: RedisError.self) { try await bad.connect() }
+        #expect(error.map { "\($0)" }?.contains("CERTIFICATE_VERIFY_FAILED") == true, "\(String(describing: error))")
+
+        let systemTrust = RedisConnection(url: try RedisURL(parsing: server.url), logger: logger)
+        await #expect(throws: RedisError.self) { try await systemTrust.connect() }
+    }
+
     @Test("an unreachable server is a connectionFailed error, and commands fail fast while down")
     func unreachable() async throws {
         let port = try FreePort.find()

@@ -9,12 +9,15 @@ public final class RedisServerProcess: @unchecked Sendable {
     public let port: Int
     /// The password it requires, if any.
     public let password: String?
+    /// The certificate and key it serves TLS with (then it speaks only TLS), if any.
+    public let tls: TestCertificates.Server?
     private var process: Process?
 
-    /// Starts a server; `password` turns on `requirepass`.
-    public init(password: String? = nil) throws {
+    /// Starts a server; `password` turns on `requirepass`, `tls` makes it speak TLS only.
+    public init(password: String? = nil, tls: TestCertificates.Server? = nil) throws {
         self.port = try FreePort.find()
         self.password = password
+        self.tls = tls
         try start()
     }
 
@@ -24,8 +27,9 @@ public final class RedisServerProcess: @unchecked Sendable {
 
     /// The URL a node or client uses to reach it.
     public var url: String {
-        if let password { return "redis://:\(password)@127.0.0.1:\(port)" }
-        return "redis://127.0.0.1:\(port)"
+        let scheme = tls == nil ? "redis" : "rediss"
+        if let password { return "\(scheme)://:\(password)@127.0.0.1:\(port)" }
+        return "\(scheme)://127.0.0.1:\(port)"
     }
 
     /// Starts the server (again) on the same port, empty.
@@ -34,6 +38,13 @@ public final class RedisServerProcess: @unchecked Sendable {
         process.executableURL = try Self.executable()
         var arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"]
         if let password { arguments += ["--requirepass", password] }
+        if let tls {
+            arguments[1] = "0"
+            arguments += [
+                "--tls-port", String(port), "--tls-cert-file", tls.certificate, "--tls-key-file", tls.key,
+                "--tls-ca-cert-file", tls.authority, "--tls-auth-clients", "no",
+            ]
+        }
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
         try process.run()

@@ -9,6 +9,8 @@ public struct NodeConfiguration: Sendable {
     public var port = 8080
     /// The Redis to join a cluster through; `nil` runs the node alone with an in-process bus.
     public var redisURL: String?
+    /// PEM file of the authorities trusted for `rediss://`; nil trusts the system's.
+    public var redisCertificateAuthorityFile: String?
     /// The id other nodes and clients see.
     public var nodeID: String
     /// Seconds between WebSocket pings; a connection silent for two intervals is dropped.

@@ -14,6 +14,8 @@ public struct NodeSettings: Sendable {
     public var port: String?
     /// `--redis` [CHAT_REDIS]: `redis://` URL of the cluster's Redis.
     public var redis: String?
+    /// `--redis-ca` [CHAT_REDIS_CA]: PEM file of the authorities trusted for `rediss://`.
+    public var redisCA: String?
     /// `--node-id` [CHAT_NODE_ID]: the id other nodes and clients see.
     public var nodeID: String?
     /// `--ping-interval` [CHAT_PING_INTERVAL]: seconds between heartbeats.
@@ -68,6 +70,12 @@ public struct NodeSettings: Sendable {
                 throw ConfigurationError("--redis: \(error.message)")
             }
             configuration.redisURL = text
+        }
+        if let path = value(redisCA, "CHAT_REDIS_CA") {
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw ConfigurationError("--redis-ca: cannot read \"\(path)\"")
+            }
+            configuration.redisCertificateAuthorityFile = path
         }
         if let text = value(pingInterval, "CHAT_PING_INTERVAL") {
             configuration.pingInterval = try Self.duration(text, flag: "--ping-interval")

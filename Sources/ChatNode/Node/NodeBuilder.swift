@@ -32,12 +32,13 @@ public struct ChatNodeServer: Sendable {
         let metrics = ChatMetrics()
         let bus: any ChatBus
         if let text = configuration.redisURL {
-            let url: RedisURL
+            var url: RedisURL
             do {
                 url = try RedisURL(parsing: text)
             } catch {
                 throw NodeStartupError(message: "--redis: \(error.message)")
             }
+            url.certificateAuthorityFile = configuration.redisCertificateAuthorityFile
             bus = try await RedisBus.start(configuration: configuration, url: url, metrics: metrics, logger: logger)
         } else {
             bus = InProcessBus(configuration: configuration, metrics: metrics)

@@ -1,7 +1,8 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 
-/// Opens a TCP connection to Redis and authenticates it.
+/// Opens a TCP (or TLS) connection to Redis and authenticates it.
 enum RedisChannelConnector {
     /// Connects, installs the command handler, then sends `AUTH` and `SELECT`
     /// as the URL asks. The channel is closed again when any step fails.
@@ -11,6 +12,14 @@ enum RedisChannelConnector {
         connectTimeout: TimeAmount = .seconds(2),
         onPush: (@Sendable (RedisPush) -> Bool)? = nil
     ) async throws(RedisError) -> any Channel {
+        let tls: NIOSSLContext?
+        do {
+            tls = try url.usesTLS ? makeTLSContext(trusting: url.certificateAuthorityFile) : nil
+        } catch {
+            throw RedisError(.connectionFailed, "cannot set up TLS for Redis: \(error)")
+        }
+        // SNI and name checks take a host name; an IP address is checked against the certificate's IP entries.
+        let serverHostname = url.host.isIPAddress ? nil : url.host
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: eventLoop)
@@ -18,6 +27,9 @@ enum RedisChannelConnector {
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverHostname))
+                        }
                         try channel.pipeline.syncOperations.addHandler(RedisCommandHandler(onPush: onPush))
                     }
                 }
@@ -27,6 +39,10 @@ enum RedisChannelConnector {
             throw RedisError(.connectionFailed, "cannot connect to Redis at \(url.host):\(url.port): \(error)")
         }
         do {
+            if tls != nil {
+                // Finish the TLS handshake now, so a bad certificate fails the connection, not a later command.
+                try await expectOK(RedisCommand(["PING"]), on: channel, what: "the TLS handshake and PING", expecting: "PONG")
+            }
             if let password = url.password {
                 let command = url.user.map { RedisCommand(["AUTH", $0, password]) } ?? RedisCommand(["AUTH", password])
                 try await expectOK(command, on: channel, what: url.user.map { "AUTH as user \($0)" } ?? "AUTH")
@@ -41,11 +57,24 @@ enum RedisChannelConnector {
         return channel
     }
 
-    private static func expectOK(_ command: RedisCommand, on channel: any Channel, what: String) async throws(RedisError) {
+    private static func expectOK(
+        _ command: RedisCommand, on channel: any Channel, what: String, expecting: String? = nil
+    ) async throws(RedisError) {
         let reply = try await send(command, on: channel)
         if case .error(let text) = reply {
+            // PING before AUTH is refused with NOAUTH, which still proves the TLS session works.
+            if expecting != nil, text.hasPrefix("NOAUTH") { return }
             throw RedisError(.errorReply, "Redis refused \(what): \(text)")
         }
+    }
+
+    /// A client TLS context that verifies the server against `caFile`'s authorities, or the system's.
+    private static func makeTLSContext(trusting caFile: String?) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if let caFile {
+            configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+        }
+        return try NIOSSLContext(configuration: configuration)
     }
 
     /// Writes one command and waits for its reply.
@@ -59,5 +88,12 @@ enum RedisChannelConnector {
         } catch {
             throw .notConnected("Redis connection failed: \(error)")
         }
+    }
+}
+
+extension String {
+    /// Whether this is an IPv4 or IPv6 address literal rather than a host name.
+    fileprivate var isIPAddress: Bool {
+        (try? SocketAddress(ipAddress: self, port: 0)) != nil
     }
 }

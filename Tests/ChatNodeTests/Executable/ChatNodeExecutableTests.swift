@@ -26,6 +26,7 @@ struct ChatNodeExecutableTests {
     @Test("bad flags give exactly one line on standard error and a non-zero exit", arguments: [
         ["--bogus"], ["--port", "x"], ["--port"], ["--ping-interval", "0"], ["--rate", "-1"], ["--burst", "0"],
         ["--cluster", "no spaces"], ["--redis", "localhost:6379"], ["extra-argument"], ["--log-format", "xml"],
+        ["--presence-interval", "0"], ["--compression", "maybe"], ["--redis-ca", "/no/such/ca.pem"],
     ])
     func badFlags(_ arguments: [String]) async throws {
         let outcome = try await NodeProcess(arguments: arguments).waitForExit()
@@ -40,6 +41,28 @@ struct ChatNodeExecutableTests {
         let outcome = try await NodeProcess(arguments: [], environment: ["CHAT_PING_INTERVAL": "-1"]).waitForExit()
         #expect(outcome.status != 0)
         #expect(outcome.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test("a cluster node over rediss:// with --redis-ca serves chat; an untrusted certificate is one line and exit 1")
+    func redisOverTLS() async throws {
+        let certificates = try TestCertificates.make()
+        let redis = try RedisServerProcess(tls: certificates)
+        defer { redis.stop() }
+        let node = try NodeProcess(arguments: ["--port", "0", "--redis", redis.url, "--redis-ca", certificates.authority])
+        let port = try await node.waitUntilListening()
+        let client = try await WebSocketTestClient.connect(port: port)
+        try await client.send(#"{"type":"hello","nick":"secure"}"#)
+        #expect(await client.nextMessage()?.string("type") == "welcome")
+        try await client.send(#"{"type":"say","text":"over TLS"}"#)
+        #expect(await client.nextMessage()?.string("text") == "over TLS")
+        node.signal(SIGTERM)
+        #expect(await node.waitForExit().status == 0)
+
+        let otherAuthority = try TestCertificates.make().authority
+        let refused = try await NodeProcess(arguments: ["--port", "0", "--redis", redis.url, "--redis-ca", otherAuthority]).waitForExit()
+        #expect(refused.status != 0)
+        #expect(refused.stderr.split(separator: "\n").count == 1, "stderr: \(refused.stderr)")
+        #expect(refused.stderr.contains("CERTIFICATE_VERIFY_FAILED"))
     }
 
     @Test("a port already in use gives one line on standard error and a non-zero exit")
