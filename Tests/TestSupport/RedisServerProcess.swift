@@ -58,7 +58,10 @@ public final class RedisServerProcess: @unchecked Sendable {
         self.process = nil
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            // Poll instead of `waitUntilExit`, which spins a run loop on the
+            // calling thread: tests call this from the threads their tasks share.
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning, Date() < deadline { usleep(5_000) }
         }
     }
 

@@ -38,6 +38,10 @@ enum RedisChannelConnector {
         } catch {
             throw RedisError(.connectionFailed, "cannot connect to Redis at \(url.host):\(url.port): \(error)")
         }
+        // A server that takes the connection but never answers must not hold the
+        // caller forever: the set-up steps must finish within the connect timeout.
+        let deadline = channel.eventLoop.scheduleTask(in: connectTimeout * 2) { channel.close(promise: nil) }
+        defer { deadline.cancel() }
         do {
             if tls != nil {
                 // Finish the TLS handshake now, so a bad certificate fails the connection, not a later command.

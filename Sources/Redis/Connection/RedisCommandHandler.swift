@@ -34,6 +34,8 @@ final class RedisCommandHandler: ChannelDuplexHandler {
 
     private let reader = RESPReader()
     private var pending = CircularBuffer<RedisRequest.ReplyHandling>(initialCapacity: 64)
+    /// Why the connection ended, once it has: later commands fail at once with it.
+    private var closedBecause: RedisError?
     private let onPush: ((RedisPush) -> Bool)?
     private var isReadingPaused = false
     private var hasPendingRead = false
@@ -45,6 +47,14 @@ final class RedisCommandHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
+        if let closedBecause {
+            // The connection failed already (e.g. a TLS handshake refused before
+            // this command): no reply can come, so fail it now rather than never.
+            pending.append(request.reply)
+            failAll(closedBecause)
+            promise?.fail(closedBecause)
+            return
+        }
         switch request.reply {
         case .promise, .discard, .batch: pending.append(request.reply)
         case .push: break
@@ -103,12 +113,14 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        failAll(.notConnected("Redis connection closed"))
+        closedBecause = closedBecause ?? .notConnected("Redis connection closed")
+        failAll(closedBecause!)
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        failAll(.notConnected("Redis connection failed: \(error)"))
+        closedBecause = .notConnected("Redis connection failed: \(error)")
+        failAll(closedBecause!)
         context.close(promise: nil)
     }
 

@@ -45,7 +45,7 @@ struct PresenceBatchingTests {
             let watcher = Task {
                 var list = PresenceTracker(welcome: welcome)
                 var timestamps: [Int64] = []
-                while let event = await alice.nextMessage(timeout: .milliseconds(1500)) {
+                while let event = await alice.nextMessage(timeout: .seconds(3)) {
                     if list.apply(event), let ts = event["ts"]?.int64Value { timestamps.append(ts) }
                 }
                 return (list, timestamps)
@@ -79,8 +79,8 @@ struct PresenceBatchingTests {
             #expect(carlWelcome.strings("users") == ["alice", "bob", "carl"])
             var carlList = PresenceTracker(welcome: carlWelcome)
             await bob.disconnect()
-            _ = await aliceList.drain(alice, quiet: .milliseconds(1500))
-            _ = await carlList.drain(carl, quiet: .milliseconds(300))
+            _ = await aliceList.drain(alice, quiet: .seconds(3))
+            _ = await carlList.drain(carl, quiet: .seconds(1))
             #expect(aliceList.violations.isEmpty, "\(aliceList.violations)")
             #expect(carlList.violations.isEmpty, "\(carlList.violations)")
             #expect(aliceList.users == ["alice", "carl"])
