@@ -95,14 +95,6 @@ actor InProcessBus: ChatBus {
 
     /// Sends the held presence changes now (before a message, or when the timer that got `timer` fires).
     private func flushPresence(timer token: Int? = nil) {
-        if let token {
-            guard presenceSchedule.isCurrent(token) else { return }
-        } else {
-            guard fanout.hasPendingPresence else { return }
-        }
-        presenceSchedule.flushed()
-        let (batchSize, delivered) = fanout.flushPresence()
-        if batchSize > 0 { metrics.presenceBatchSize.record(Double(batchSize)) }
-        metrics.eventsDelivered.increment(by: Int64(delivered))
+        fanout.flushPresence(timer: token, schedule: &presenceSchedule, metrics: metrics)
     }
 }

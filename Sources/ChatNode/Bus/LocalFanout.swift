@@ -215,3 +215,21 @@ struct LocalFanout {
         ServerFrame.text(version.codec.encode(event))
     }
 }
+
+extension LocalFanout {
+    /// Sends the held presence changes on behalf of a bus: when the timer
+    /// that got `token` is still the current one, or early (`token` nil,
+    /// before a message or direct event) when any are held. Records the
+    /// batch size and the deliveries.
+    mutating func flushPresence(timer token: Int?, schedule: inout PresenceFlushSchedule, metrics: ChatMetrics) {
+        if let token {
+            guard schedule.isCurrent(token) else { return }
+        } else {
+            guard hasPendingPresence else { return }
+        }
+        schedule.flushed()
+        let (batchSize, delivered) = flushPresence()
+        if batchSize > 0 { metrics.presenceBatchSize.record(Double(batchSize)) }
+        metrics.eventsDelivered.increment(by: Int64(delivered))
+    }
+}

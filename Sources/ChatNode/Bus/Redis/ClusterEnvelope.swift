@@ -157,12 +157,8 @@ struct PresenceRecord: Equatable {
 }
 
 extension ChatLine {
-    /// The line as stored in the history list: a `message` event without `ref`.
-    var storedForm: [UInt8] {
-        ChatV1Codec.encode(.message(self, ref: nil))
-    }
-
-    /// Reads a line back from the history list.
+    /// Reads a line back from the history list, which holds message envelopes
+    /// (and, from older nodes, `message` events): both carry the line's fields.
     init?(storedForm bytes: [UInt8]) {
         guard case .object(let object) = try? JSONParser.parse(bytes) else { return nil }
         self.init(fields: object)

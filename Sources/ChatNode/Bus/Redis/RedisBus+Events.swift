@@ -87,15 +87,10 @@ extension RedisBus {
 
     /// Sends held presence changes before a `message` or `direct` event.
     func flushPresenceEarly() {
-        guard fanout.hasPendingPresence else { return }
         flushPresence(timer: nil)
     }
 
     private func flushPresence(timer token: Int?) {
-        if let token, !presenceSchedule.isCurrent(token) { return }
-        presenceSchedule.flushed()
-        let (batchSize, delivered) = fanout.flushPresence()
-        if batchSize > 0 { metrics.presenceBatchSize.record(Double(batchSize)) }
-        metrics.eventsDelivered.increment(by: Int64(delivered))
+        fanout.flushPresence(timer: token, schedule: &presenceSchedule, metrics: metrics)
     }
 }
