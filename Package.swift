@@ -108,7 +108,8 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "ChatProtocol",
+                "ChatProtocol", "Redis",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -1,20 +1,23 @@
 /// Where and how to reach Redis: `redis://[[user]:password@]host:port[/db]`,
-/// or `rediss://…` over TLS.
+/// `rediss://…` over TLS, or `redis-sentinel://host:port[,host:port…][/db]#MASTER`
+/// (`rediss-sentinel://…`) to ask Sentinels for the current master.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     /// `rediss://`: the connection runs over TLS and the server's certificate is verified.
     public var usesTLS: Bool
     /// PEM file of the certificate authorities trusted for TLS (`--redis-ca`); nil for the system's.
     public var certificateAuthorityFile: String?
-    /// Host name or address.
+    /// Host name or address; for a Sentinel URL, the first Sentinel's.
     public var host: String
-    /// TCP port; 6379 when the URL names none.
+    /// TCP port; 6379 when the URL names none (26379 for Sentinels).
     public var port: Int
     /// ACL user for `AUTH user password` (Redis 6+); without it `AUTH password`.
     public var user: String?
-    /// Password for `AUTH`, if any.
+    /// Password for `AUTH`, if any; with Sentinel it is the master's.
     public var password: String?
     /// Database for `SELECT`; 0 by default.
     public var database: Int
+    /// The Sentinels to ask for the master, for `redis-sentinel://` URLs.
+    public var sentinel: RedisSentinelGroup?
 
     /// Creates a URL from its parts.
     public init(
@@ -27,16 +30,45 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         self.user = user
         self.password = password
         self.database = database
+        self.sentinel = nil
     }
 
-    /// Parses a `redis://` or `rediss://` URL, throwing an error that says what is wrong with it.
+    /// Creates a URL that reaches the master of `sentinel`'s group.
+    public init(sentinel: RedisSentinelGroup, user: String? = nil, password: String? = nil, database: Int = 0, usesTLS: Bool = false) {
+        self.init(host: sentinel.sentinels[0].host, port: sentinel.sentinels[0].port, user: user, password: password, database: database, usesTLS: usesTLS)
+        self.sentinel = sentinel
+    }
+
+    /// The server this URL names directly (for a Sentinel URL, the first Sentinel).
+    public var address: RedisServerAddress { RedisServerAddress(host: host, port: port) }
+
+    /// A URL for talking to one of this URL's Sentinels: the same TLS
+    /// settings, no password (the password is the master's) and no database.
+    func sentinelConnection(to sentinel: RedisServerAddress) -> RedisURL {
+        var url = RedisURL(host: sentinel.host, port: sentinel.port, usesTLS: usesTLS)
+        url.certificateAuthorityFile = certificateAuthorityFile
+        return url
+    }
+
+    /// Parses a Redis URL in any of the forms above, throwing an error that says what is wrong with it.
     public init(parsing text: String) throws(RedisError) {
-        let usesTLS = text.hasPrefix("rediss://")
-        let prefix = usesTLS ? "rediss://" : "redis://"
-        guard text.hasPrefix(prefix) else {
-            throw RedisError(.invalidURL, "Redis URL must start with redis:// or rediss:// (got \"\(text)\")")
+        let schemes: [(prefix: String, tls: Bool, sentinel: Bool)] = [
+            ("redis://", false, false), ("rediss://", true, false), ("redis-sentinel://", false, true), ("rediss-sentinel://", true, true),
+        ]
+        guard let scheme = schemes.first(where: { text.hasPrefix($0.prefix) }) else {
+            throw RedisError(
+                .invalidURL, "Redis URL must start with redis://, rediss://, redis-sentinel:// or rediss-sentinel:// (got \"\(text)\")"
+            )
         }
-        var rest = Substring(text.dropFirst(prefix.count))
+        var rest = Substring(text.dropFirst(scheme.prefix.count))
+        var masterName: String?
+        if scheme.sentinel {
+            guard let hash = rest.lastIndex(of: "#"), !rest[rest.index(after: hash)...].isEmpty else {
+                throw RedisError(.invalidURL, "a Sentinel URL must end with #MASTER, the name of the master group (got \"\(text)\")")
+            }
+            masterName = String(rest[rest.index(after: hash)...]).removingPercentEncoding()
+            rest = rest[..<hash]
+        }
         var user: String?
         var password: String?
         if let at = rest.lastIndex(of: "@") {
@@ -62,22 +94,38 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
                 database = db
             }
         }
-        var host = String(rest)
-        var port = 6379
-        if rest.hasPrefix("[") {
+        if let masterName {
+            let sentinels = try rest.split(separator: ",", omittingEmptySubsequences: false).map { text throws(RedisError) in
+                try Self.address(text, defaultPort: 26379, in: text)
+            }
+            self.init(
+                sentinel: RedisSentinelGroup(sentinels: sentinels, masterName: masterName),
+                user: user, password: password, database: database, usesTLS: scheme.tls
+            )
+        } else {
+            let address = try Self.address(rest, defaultPort: 6379, in: Substring(text))
+            self.init(host: address.host, port: address.port, user: user, password: password, database: database, usesTLS: scheme.tls)
+        }
+    }
+
+    /// Reads `host[:port]` or `[v6]:port`.
+    private static func address(_ text: Substring, defaultPort: Int, in whole: Substring) throws(RedisError) -> RedisServerAddress {
+        var host = String(text)
+        var port = defaultPort
+        if text.hasPrefix("[") {
             // IPv6 literal: [::1]:6379
-            guard let close = rest.firstIndex(of: "]") else {
+            guard let close = text.firstIndex(of: "]") else {
                 throw RedisError(.invalidURL, "Redis URL has an unterminated IPv6 address")
             }
-            host = String(rest[rest.index(after: rest.startIndex)..<close])
-            let after = rest[rest.index(after: close)...]
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let after = text[text.index(after: close)...]
             if after.hasPrefix(":") { port = try Self.port(after.dropFirst()) }
-        } else if let colon = rest.lastIndex(of: ":") {
-            host = String(rest[..<colon])
-            port = try Self.port(rest[rest.index(after: colon)...])
+        } else if let colon = text.lastIndex(of: ":") {
+            host = String(text[..<colon])
+            port = try Self.port(text[text.index(after: colon)...])
         }
-        guard !host.isEmpty else { throw RedisError(.invalidURL, "Redis URL has no host (got \"\(text)\")") }
-        self.init(host: host, port: port, user: user, password: password, database: database, usesTLS: usesTLS)
+        guard !host.isEmpty else { throw RedisError(.invalidURL, "Redis URL has an empty host (in \"\(whole)\")") }
+        return RedisServerAddress(host: host, port: port)
     }
 
     private static func port(_ text: Substring) throws(RedisError) -> Int {
@@ -89,7 +137,43 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
 
     /// The URL without its password, safe for logs.
     public var description: String {
-        "\(usesTLS ? "rediss" : "redis")://\(password == nil ? "" : "\(user ?? ""):***@")\(host.contains(":") ? "[\(host)]" : host):\(port)/\(database)"
+        let credentials = password == nil ? "" : "\(user ?? ""):***@"
+        guard let sentinel else {
+            return "\(usesTLS ? "rediss" : "redis")://\(credentials)\(address)/\(database)"
+        }
+        let sentinels = sentinel.sentinels.map(\.description).joined(separator: ",")
+        return "\(usesTLS ? "rediss" : "redis")-sentinel://\(credentials)\(sentinels)/\(database)#\(sentinel.masterName)"
+    }
+}
+
+/// A Redis server's host and port.
+public struct RedisServerAddress: Sendable, Hashable, CustomStringConvertible {
+    /// Host name or address.
+    public var host: String
+    /// TCP port.
+    public var port: Int
+
+    /// Creates an address.
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// `host:port`, with an IPv6 host in brackets.
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// The Sentinels watching a master group, and the group's name.
+public struct RedisSentinelGroup: Sendable, Equatable {
+    /// The Sentinels to ask, in order; at least one.
+    public var sentinels: [RedisServerAddress]
+    /// The master group's name, as in `sentinel monitor NAME …`.
+    public var masterName: String
+
+    /// Creates a group.
+    public init(sentinels: [RedisServerAddress], masterName: String) {
+        self.sentinels = sentinels
+        self.masterName = masterName
     }
 }
 

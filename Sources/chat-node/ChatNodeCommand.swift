@@ -21,10 +21,10 @@ struct ChatNodeCommand: ParsableCommand {
     @Option(help: "Port to bind; 0 picks a free one. [CHAT_PORT] (default: 8080)")
     var port: String?
 
-    @Option(help: "redis[s]://[[user]:password@]host:port[/db] to join a cluster; rediss is TLS. [CHAT_REDIS] (default: none, standalone)")
+    @Option(help: "redis[s]://[[user]:password@]host:port[/db] to join a cluster (rediss is TLS), or redis[s]-sentinel://host:port[,host:port…][/db]#MASTER to follow a Sentinel group's master. [CHAT_REDIS] (default: none, standalone)")
     var redis: String?
 
-    @Option(name: .customLong("redis-ca"), help: "PEM file of the authorities trusted for rediss://. [CHAT_REDIS_CA] (default: the system's)")
+    @Option(name: .customLong("redis-ca"), help: "PEM file of the authorities trusted for rediss:// and rediss-sentinel://. [CHAT_REDIS_CA] (default: the system's)")
     var redisCA: String?
 
     @Option(name: .customLong("node-id"), help: "The id other nodes and clients see. [CHAT_NODE_ID] (default: hostname-pid)")

@@ -21,8 +21,22 @@ struct RedisURLTests {
         #expect(try RedisURL(parsing: "redis://[::1]:7000/") == RedisURL(host: "::1", port: 7000))
     }
 
+    @Test("redis-sentinel:// lists Sentinels (port 26379 by default) and names the master group after #")
+    func sentinel() throws {
+        let url = try RedisURL(parsing: "redis-sentinel://app:pw@s1:26380,s2,[::1]:26381/3#chat")
+        let expected = RedisSentinelGroup(
+            sentinels: [.init(host: "s1", port: 26380), .init(host: "s2", port: 26379), .init(host: "::1", port: 26381)],
+            masterName: "chat"
+        )
+        #expect(url == RedisURL(sentinel: expected, user: "app", password: "pw", database: 3))
+        #expect(url.description == "redis-sentinel://app:***@s1:26380,s2:26379,[::1]:26381/3#chat")
+        #expect(try RedisURL(parsing: "rediss-sentinel://s1#m").usesTLS)
+        #expect(try RedisURL(parsing: "rediss-sentinel://s1#m").sentinel?.masterName == "m")
+    }
+
     @Test("malformed URLs are refused with a reason", arguments: [
         "http://localhost", "redis://", "redis://host:0", "redis://host:99999", "redis://host:abc", "redis://host/x", "localhost:6379",
+        "redis-sentinel://s1:26379", "redis-sentinel://s1#", "redis-sentinel://s1,,s2#m", "redis-sentinel://#m",
     ])
     func malformed(_ text: String) {
         #expect(throws: RedisError.self) { try RedisURL(parsing: text) }

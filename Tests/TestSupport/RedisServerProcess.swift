@@ -11,13 +11,17 @@ public final class RedisServerProcess: @unchecked Sendable {
     public let password: String?
     /// The certificate and key it serves TLS with (then it speaks only TLS), if any.
     public let tls: TestCertificates.Server?
+    /// The port of the master this server replicates, if it is a replica.
+    public let replicaOf: Int?
     private var process: Process?
 
-    /// Starts a server; `password` turns on `requirepass`, `tls` makes it speak TLS only.
-    public init(password: String? = nil, tls: TestCertificates.Server? = nil) throws {
+    /// Starts a server; `password` turns on `requirepass`, `tls` makes it speak
+    /// TLS only, `replicaOf` makes it a replica of the server on that port.
+    public init(password: String? = nil, tls: TestCertificates.Server? = nil, replicaOf: Int? = nil) throws {
         self.port = try FreePort.find()
         self.password = password
         self.tls = tls
+        self.replicaOf = replicaOf
         try start()
     }
 
@@ -37,7 +41,8 @@ public final class RedisServerProcess: @unchecked Sendable {
         let process = Process()
         process.executableURL = try Self.executable()
         var arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"]
-        if let password { arguments += ["--requirepass", password] }
+        if let password { arguments += ["--requirepass", password, "--masterauth", password] }
+        if let replicaOf { arguments += ["--replicaof", "127.0.0.1", String(replicaOf)] }
         if let tls {
             arguments[1] = "0"
             arguments += [
@@ -84,7 +89,7 @@ public final class RedisServerProcess: @unchecked Sendable {
         throw TestSupportError("redis-server did not start listening on port \(port)")
     }
 
-    private static func executable() throws -> URL {
+    static func executable() throws -> URL {
         for path in ["/usr/bin/redis-server", "/usr/local/bin/redis-server"] where FileManager.default.isExecutableFile(atPath: path) {
             return URL(fileURLWithPath: path)
         }

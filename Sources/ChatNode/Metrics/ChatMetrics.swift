@@ -51,6 +51,8 @@ public struct ChatMetrics: Sendable {
     let redisCommandsUp: CoreMetrics.Gauge
     /// 1 while the Redis subscriber connection is up and subscribed, else 0 (cluster nodes only).
     let redisSubscriberUp: CoreMetrics.Gauge
+    /// Failovers announced by Sentinel (`+switch-master`) that this node followed.
+    let redisFailovers: CoreMetrics.Counter
 
     /// Creates the metrics in a fresh registry, each with its `# HELP` text.
     public init() {
@@ -117,11 +119,12 @@ public struct ChatMetrics: Sendable {
         let redisHelp = "1 while the node's Redis connection is up, else 0."
         redisCommandsUp = gauge("chat_redis_connection_up", redisHelp, labels: [("connection", "commands")])
         redisSubscriberUp = gauge("chat_redis_connection_up", redisHelp, labels: [("connection", "subscriber")])
+        redisFailovers = counter("chat_redis_failovers_total", "Redis master failovers announced by Sentinel that this node followed.")
         // Meters appear in the output only once touched; start them at zero.
         connections.set(0)
         joinedUsers.set(0)
         for meter in joinedUsersByVersion { meter.set(0) }
-        for counter in [messagesReceived, eventsDelivered, busPublishes, busFailures, slowConsumerDroppedEvents, slowConsumerDisconnects, rateLimited, heartbeatTimeouts] {
+        for counter in [messagesReceived, eventsDelivered, busPublishes, busFailures, slowConsumerDroppedEvents, slowConsumerDisconnects, rateLimited, heartbeatTimeouts, redisFailovers] {
             counter.increment(by: 0)
         }
     }

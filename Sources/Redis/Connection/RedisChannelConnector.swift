@@ -2,7 +2,8 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 
-/// Opens a TCP (or TLS) connection to Redis and authenticates it.
+/// Opens a TCP (or TLS) connection to Redis and authenticates it; for a
+/// Sentinel URL, asks the Sentinels for the master first.
 enum RedisChannelConnector {
     /// Connects, installs the command handler, then sends `AUTH` and `SELECT`
     /// as the URL asks. The channel is closed again when any step fails.
@@ -12,12 +13,41 @@ enum RedisChannelConnector {
         connectTimeout: TimeAmount = .seconds(2),
         onPush: (@Sendable (RedisPush) -> Bool)? = nil
     ) async throws(RedisError) -> any Channel {
-        let tls: NIOSSLContext?
+        let tls = try makeTLSContext(for: url)
+        guard let group = url.sentinel else {
+            return try await open(url, tls: tls, on: eventLoop, connectTimeout: connectTimeout, onPush: onPush)
+        }
+        let master = try await SentinelMasterLookup.master(
+            of: group, tls: tls, on: eventLoop, connectTimeout: connectTimeout
+        ) { sentinel in url.sentinelConnection(to: sentinel) }
+        var direct = url
+        direct.sentinel = nil
+        direct.host = master.host
+        direct.port = master.port
+        return try await open(direct, tls: tls, on: eventLoop, connectTimeout: connectTimeout, requireMaster: true, onPush: onPush)
+    }
+
+    /// The TLS context `url` asks for, if any.
+    static func makeTLSContext(for url: RedisURL) throws(RedisError) -> NIOSSLContext? {
+        guard url.usesTLS else { return nil }
         do {
-            tls = try url.usesTLS ? makeTLSContext(trusting: url.certificateAuthorityFile) : nil
+            return try makeTLSContext(trusting: url.certificateAuthorityFile)
         } catch {
             throw RedisError(.connectionFailed, "cannot set up TLS for Redis: \(error)")
         }
+    }
+
+    /// Connects to the server `url` names directly and runs the set-up steps.
+    /// With `requireMaster`, a server that is not a master (Sentinel's answer
+    /// was stale) is refused, so the caller asks again.
+    static func open(
+        _ url: RedisURL,
+        tls: NIOSSLContext?,
+        on eventLoop: any EventLoop,
+        connectTimeout: TimeAmount,
+        requireMaster: Bool = false,
+        onPush: (@Sendable (RedisPush) -> Bool)? = nil
+    ) async throws(RedisError) -> any Channel {
         // SNI and name checks take a host name; an IP address is checked against the certificate's IP entries.
         let serverHostname = url.host.isIPAddress ? nil : url.host
         let channel: any Channel
@@ -30,19 +60,20 @@ enum RedisChannelConnector {
                         if let tls {
                             try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverHostname))
                         }
-                        try channel.pipeline.syncOperations.addHandler(RedisCommandHandler(onPush: onPush))
+                        // Behind Sentinel, a READONLY reply means this master was demoted: reconnect to ask again.
+                        try channel.pipeline.syncOperations.addHandler(RedisCommandHandler(closesWhenReadOnly: requireMaster, onPush: onPush))
                     }
                 }
                 .connect(host: url.host, port: url.port)
                 .get()
         } catch {
-            throw RedisError(.connectionFailed, "cannot connect to Redis at \(url.host):\(url.port): \(error)")
+            throw RedisError(.connectionFailed, "cannot connect to Redis at \(url.address): \(error)")
         }
         // A server that takes the connection but never answers must not hold the
         // caller forever: the set-up steps must finish within the connect timeout.
         let deadline = channel.eventLoop.scheduleTask(in: connectTimeout * 2) { channel.close(promise: nil) }
         defer { deadline.cancel() }
-        do {
+        do throws(RedisError) {
             if tls != nil {
                 // Finish the TLS handshake now, so a bad certificate fails the connection, not a later command.
                 try await expectOK(RedisCommand(["PING"]), on: channel, what: "the TLS handshake and PING", expecting: "PONG")
@@ -53,6 +84,12 @@ enum RedisChannelConnector {
             }
             if url.database != 0 {
                 try await expectOK(RedisCommand(["SELECT", String(url.database)]), on: channel, what: "SELECT \(url.database)")
+            }
+            if requireMaster {
+                let role = try await send(RedisCommand(["ROLE"]), on: channel)
+                guard role.array?.first?.string == "master" else {
+                    throw RedisError(.connectionFailed, "the Sentinels named \(url.address) as master, but it is not one (yet)")
+                }
             }
         } catch {
             try? await channel.close()

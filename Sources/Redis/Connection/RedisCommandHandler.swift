@@ -37,11 +37,16 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     /// Why the connection ended, once it has: later commands fail at once with it.
     private var closedBecause: RedisError?
     private let onPush: ((RedisPush) -> Bool)?
+    private let closesWhenReadOnly: Bool
     private var isReadingPaused = false
     private var hasPendingRead = false
 
-    /// - Parameter onPush: set on subscriber connections only.
-    init(onPush: ((RedisPush) -> Bool)? = nil) {
+    /// - Parameters:
+    ///   - closesWhenReadOnly: close the connection after a `READONLY` error
+    ///     reply: behind Sentinel it means the master was demoted to a replica.
+    ///   - onPush: set on subscriber connections only.
+    init(closesWhenReadOnly: Bool = false, onPush: ((RedisPush) -> Bool)? = nil) {
+        self.closesWhenReadOnly = closesWhenReadOnly
         self.onPush = onPush
     }
 
@@ -68,6 +73,12 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             try buffer.withUnsafeReadableBytes { bytes throws(RedisError) in try reader.feed(bytes) }
             while let reply = try reader.next() {
                 dispatch(reply)
+                if closesWhenReadOnly, case .error(let text) = reply, text.hasPrefix("READONLY") {
+                    closedBecause = .notConnected("Redis answered READONLY: the master became a replica")
+                    failAll(closedBecause!)
+                    context.close(promise: nil)
+                    return
+                }
             }
         } catch {
             failAll(error)

@@ -95,6 +95,15 @@ public actor RedisConnection {
         }
     }
 
+    /// Drops the current connection, unless it goes to `address`, so that
+    /// `run()` connects again at once: behind Sentinel, to the master the
+    /// Sentinels name now.
+    public func reconnect(unlessConnectedTo address: RedisServerAddress) {
+        guard let channel else { return }
+        if let remote = channel.remoteAddress, remote.ipAddress == address.host, remote.port == address.port { return }
+        channel.close(promise: nil)
+    }
+
     /// Closes the connection and stops reconnecting.
     public func shutdown() async {
         isShutDown = true

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The repository's root, found from this file's path.
@@ -88,6 +89,41 @@ struct DeploymentFilesTests {
         #expect(result.output.contains("deploy/grafana/dashboards:/var/lib/grafana/dashboards"))
         let provider = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/grafana/provisioning/dashboards/chat.yml"), encoding: .utf8)
         #expect(provider.contains("path: /var/lib/grafana/dashboards"))
+    }
+
+    @Test("the Sentinel variant adds a replica and three Sentinels, and points the nodes at them")
+    func sentinelVariant() throws {
+        let result = try run(["docker-compose", "-f", "docker-compose.yml", "-f", "docker-compose.sentinel.yml", "config"])
+        #expect(result.status == 0, "\(result.output)")
+        for service in ["redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"] {
+            #expect(result.output.contains("\n  \(service):\n"), "no service \(service)")
+        }
+        #expect(result.output.contains("CHAT_REDIS: redis-sentinel://sentinel-1:26379,sentinel-2:26379,sentinel-3:26379#chat"))
+        #expect(result.output.contains("- --replicaof"))
+    }
+
+    @Test("the Sentinel configuration starts a Sentinel that finds the master (with the compose host names replaced)")
+    func sentinelConfiguration() async throws {
+        let redis = try RedisServerProcess()
+        let port = try FreePort.find()
+        var config = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/sentinel/sentinel.conf"), encoding: .utf8)
+        config = config.replacingOccurrences(of: "port 26379", with: "port \(port)")
+            .replacingOccurrences(of: "sentinel monitor chat redis 6379", with: "sentinel monitor chat 127.0.0.1 \(redis.port)")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("sentinel-\(UUID().uuidString).conf")
+        try config.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let sentinel = Process()
+        sentinel.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+        sentinel.arguments = [file.path, "--sentinel"]
+        sentinel.standardOutput = FileHandle.nullDevice
+        try sentinel.run()
+        defer { kill(sentinel.processIdentifier, SIGKILL) }
+        var answer = ""
+        for _ in 0..<50 where !answer.contains(String(redis.port)) {
+            try await Task.sleep(for: .milliseconds(100))
+            answer = try run(["redis-cli", "-p", String(port), "SENTINEL", "get-master-addr-by-name", "chat"]).output
+        }
+        #expect(answer.contains(String(redis.port)), "Sentinel answered: \(answer)")
     }
 
     @Test("Prometheus's scrape configuration passes promtool check config")

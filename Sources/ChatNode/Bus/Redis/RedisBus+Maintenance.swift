@@ -12,6 +12,11 @@ extension RedisBus {
                     await self.receive(message)
                 }
             }
+            if let watcher = RedisSentinelWatcher(url: commands.url, eventLoop: redisLoops.next(), logger: logger, onFailover: { master in
+                Task { await self.followFailover(to: master) }
+            }) {
+                group.addTask { await watcher.run() }
+            }
             group.addTask {
                 for await isUp in await self.commands.connectionStates() {
                     await self.connectionChanged(commands: isUp)
@@ -41,6 +46,7 @@ extension RedisBus {
             }
             beacon.stop()
             await withdraw()
+            isStopped = true
             group.cancelAll()
         }
         // Only now that nothing runs on it any more can the Redis event loop stop.
@@ -77,6 +83,16 @@ extension RedisBus {
             isResyncNeeded = false
             Task { await self.resynchronize() }
         }
+    }
+
+    /// Sentinel moved the master: both connections go to the new one, and
+    /// the node resynchronises as after any outage.
+    private func followFailover(to master: RedisServerAddress) async {
+        guard !isStopped else { return }
+        metrics.redisFailovers.increment()
+        // A connection that found the new master by itself (the old one died) stays.
+        await commands.reconnect(unlessConnectedTo: master)
+        await subscriber.reconnect(unlessConnectedTo: master)
     }
 
     /// The commands that refresh this instance's liveness key; `SADD`

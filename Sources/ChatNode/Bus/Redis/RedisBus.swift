@@ -37,6 +37,10 @@ actor RedisBus: ChatBus {
     var isCommandConnectionUp = true
     var isSubscriberUp = true
     var isResyncNeeded = false
+    /// Set once the node left the cluster: the Redis event loop is about to
+    /// stop, so nothing may use the connections any more (a late
+    /// resynchronisation, say).
+    var isStopped = false
     /// Events received while a reconciliation waits for its snapshot.
     var reconciliationBuffer: [ClusterEnvelope.Event]?
     /// Command batches sent so far; every eighth one is timed.
@@ -83,7 +87,7 @@ actor RedisBus: ChatBus {
             await commands.shutdown()
             await subscriber.shutdown()
             try? await redisLoops.shutdownGracefully()
-            throw NodeStartupError(message: "cannot use Redis at \(url.host):\(url.port): \(error.message)")
+            throw NodeStartupError(message: "cannot use Redis at \(url): \(error.message)")
         }
         let bus = RedisBus(
             configuration: configuration, commands: commands, subscriber: subscriber, redisLoops: redisLoops, metrics: metrics, logger: logger
@@ -93,7 +97,7 @@ actor RedisBus: ChatBus {
             try await bus.announceAlive()
             try await bus.reconcile()
         } catch {
-            throw NodeStartupError(message: "cannot load cluster state from Redis at \(url.host):\(url.port): \(error.message)")
+            throw NodeStartupError(message: "cannot load cluster state from Redis at \(url): \(error.message)")
         }
         return bus
     }
@@ -277,6 +281,7 @@ actor RedisBus: ChatBus {
     }
 
     func batch(_ commands: [RedisCommand]) async throws(BusError) -> [RedisReply] {
+        guard !isStopped else { throw .unavailable("the node is shutting down") }
         batchesSent &+= 1
         let started: ContinuousClock.Instant? = batchesSent % 8 == 0 ? .now : nil
         do {

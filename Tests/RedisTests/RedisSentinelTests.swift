@@ -1,0 +1,59 @@
+import Foundation
+import Logging
+import NIOPosix
+import Redis
+import TestSupport
+import Testing
+
+@Suite("Redis behind Sentinel: finding and following the master", .serialized)
+struct RedisSentinelTests {
+    let logger = Logger(label: "test")
+
+    @Test("a connection goes to the master the Sentinels name, with the master's password")
+    func connectsToTheMaster() async throws {
+        let deployment = try RedisSentinelDeployment(password: "pw")
+        try await deployment.waitUntilReady()
+        let connection = RedisConnection(url: try RedisURL(parsing: deployment.url(password: "pw")), logger: logger)
+        try await connection.connect()
+        let port = try await connection.send("CONFIG", "GET", "port").array?.last?.string
+        #expect(port == String(deployment.master.port))
+        #expect(try await connection.send("SET", "k", "v") == .status("OK"))
+        await connection.shutdown()
+    }
+
+    @Test("a READONLY reply (the master was demoted) drops the connection so that it asks the Sentinels again")
+    func readOnlyDropsTheConnection() async throws {
+        let deployment = try RedisSentinelDeployment()
+        try await deployment.waitUntilReady()
+        let connection = RedisConnection(url: try RedisURL(parsing: deployment.url()), logger: logger)
+        try await connection.connect()
+        // Demote the master by hand, behind the Sentinels' back.
+        try await connection.send("REPLICAOF", "127.0.0.1", String(deployment.replica.port))
+        await #expect(throws: RedisError.self) { try await connection.send("SET", "k", "v") }
+        var dropped = false
+        for _ in 0..<50 where !dropped {
+            dropped = !(await connection.isConnected)
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(dropped)
+        await connection.shutdown()
+    }
+
+    @Test("the Sentinels' failover announcement names the new master")
+    func switchMasterAnnouncement() async throws {
+        let deployment = try RedisSentinelDeployment()
+        try await deployment.waitUntilReady()
+        let announcements = AsyncStream.makeStream(of: RedisServerAddress.self)
+        let watcher = try #require(
+            RedisSentinelWatcher(
+                url: try RedisURL(parsing: deployment.url()), eventLoop: MultiThreadedEventLoopGroup.singleton.any(), logger: logger
+            ) { announcements.continuation.yield($0) }
+        )
+        let watching = Task { await watcher.run() }
+        defer { watching.cancel() }
+        try await Task.sleep(for: .milliseconds(300))
+        try await deployment.failOver()
+        var iterator = announcements.stream.makeAsyncIterator()
+        #expect(await iterator.next() == RedisServerAddress(host: "127.0.0.1", port: deployment.replica.port))
+    }
+}
