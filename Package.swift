@@ -89,6 +89,17 @@ let package = Package(
             ]
         ),
 
+        // `chat-chaos`: fault injection against a real local cluster (scripts/chaos.sh).
+        .executableTarget(
+            name: "chat-chaos",
+            dependencies: [
+                "ChatProtocol", "TestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+
         // `chat-bench`: throughput and latency measurements (run in release mode).
         .executableTarget(
             name: "chat-bench",

@@ -72,6 +72,12 @@ public final class NodeProcess: Sendable {
         throw TestSupportError("chat-node did not print its listening line; stderr: \(output.withLock { $0.stderr })")
     }
 
+    /// The process id, for sampling its memory and file descriptors.
+    public var processIdentifier: Int32 { process.processIdentifier }
+
+    /// Whether the process is still running.
+    public var isRunning: Bool { process.isRunning }
+
     /// Sends a signal, e.g. `SIGTERM` or `SIGKILL`.
     public func signal(_ signal: Int32) {
         kill(process.processIdentifier, signal)

@@ -31,6 +31,11 @@ public final class RawTCPClient: Sendable {
         try await channel.writeAndFlush(ByteBuffer(string: text))
     }
 
+    /// Sends `bytes` as they are.
+    public func send(bytes: [UInt8]) async throws {
+        try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
+    }
+
     /// Waits until the server closes the connection, reading whatever it
     /// sends meanwhile; returns everything it sent, or nil if it did not
     /// close within `timeout`.

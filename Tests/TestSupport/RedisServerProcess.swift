@@ -13,12 +13,16 @@ public final class RedisServerProcess: @unchecked Sendable {
     public let tls: TestCertificates.Server?
     /// The port of the master this server replicates, if it is a replica.
     public let replicaOf: Int?
+    /// Where it keeps an append-only file, so a restart finds its data again; nil for none.
+    public let dataDirectory: String?
     private var process: Process?
 
     /// Starts a server; `password` turns on `requirepass`, `tls` makes it speak
     /// TLS only, `replicaOf` makes it a replica of the server on that port.
-    public init(password: String? = nil, tls: TestCertificates.Server? = nil, replicaOf: Int? = nil) throws {
+    /// `dataDirectory` makes it persistent (append-only file, fsync on every write).
+    public init(password: String? = nil, tls: TestCertificates.Server? = nil, replicaOf: Int? = nil, dataDirectory: String? = nil) throws {
         self.port = try FreePort.find()
+        self.dataDirectory = dataDirectory
         self.password = password
         self.tls = tls
         self.replicaOf = replicaOf
@@ -36,13 +40,16 @@ public final class RedisServerProcess: @unchecked Sendable {
         return "\(scheme)://127.0.0.1:\(port)"
     }
 
-    /// Starts the server (again) on the same port, empty.
+    /// Starts the server (again) on the same port: empty, or with its data when persistent.
     public func start() throws {
         let process = Process()
         process.executableURL = try Self.executable()
         var arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"]
         if let password { arguments += ["--requirepass", password, "--masterauth", password] }
         if let replicaOf { arguments += ["--replicaof", "127.0.0.1", String(replicaOf)] }
+        if let dataDirectory {
+            arguments += ["--dir", dataDirectory, "--appendonly", "yes", "--appendfsync", "always"]
+        }
         if let tls {
             arguments[1] = "0"
             arguments += [
@@ -69,6 +76,9 @@ public final class RedisServerProcess: @unchecked Sendable {
             while process.isRunning, Date() < deadline { usleep(5_000) }
         }
     }
+
+    /// The process id while running.
+    public var processIdentifier: Int32? { process?.processIdentifier }
 
     /// Freezes the server (SIGSTOP): connections stay open, nothing is answered.
     public func pause() {

@@ -1,0 +1,116 @@
+import Foundation
+import TestSupport
+
+/// A real local cluster for one scenario: a private `redis-server`, `chat-node`
+/// processes on fixed loopback ports and, when asked, HAProxy in front of them.
+final class ChaosCluster: @unchecked Sendable {
+    // @unchecked: a scenario drives its cluster from one task.
+    let redis: RedisServerProcess
+    /// Each node's port, fixed for the whole scenario so HAProxy can find a restarted node.
+    let ports: [Int]
+    private(set) var nodes: [NodeProcess?]
+    private let nodeArguments: [String]
+    private var haproxy: Process?
+    private var haproxyConfig: URL?
+    /// The load balancer's port, when there is one.
+    private(set) var balancerPort: Int?
+
+    /// Starts Redis and `count` nodes; `arguments` are added to every node's flags.
+    init(nodes count: Int, arguments: [String] = [], persistentRedis: Bool = false, balancer: Bool = false) async throws {
+        var dataDirectory: String?
+        if persistentRedis {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chaos-redis-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            dataDirectory = directory.path
+        }
+        redis = try RedisServerProcess(dataDirectory: dataDirectory)
+        ports = try (0..<count).map { _ in try FreePort.find() }
+        nodeArguments = arguments
+        nodes = Array(repeating: nil, count: count)
+        for index in 0..<count { try await startNode(index) }
+        if balancer { try startBalancer() }
+    }
+
+    deinit {
+        for node in nodes { node?.signal(SIGKILL) }
+        if let haproxy, haproxy.isRunning { kill(haproxy.processIdentifier, SIGKILL) }
+        if let haproxyConfig { try? FileManager.default.removeItem(at: haproxyConfig) }
+        redis.stop()
+        if let directory = redis.dataDirectory { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    /// Starts node `index` (again) on its port and waits until it listens.
+    func startNode(_ index: Int) async throws {
+        let node = try NodeProcess(
+            arguments: ["--port", String(ports[index]), "--redis", redis.url, "--node-id", "chaos-\(index)"] + nodeArguments,
+            environment: ["LOG_LEVEL": "error"]
+        )
+        _ = try await node.waitUntilListening()
+        nodes[index] = node
+    }
+
+    /// `kill -9` of node `index`.
+    func kill9(_ index: Int) {
+        nodes[index]?.signal(SIGKILL)
+    }
+
+    /// The process ids of the running nodes.
+    var nodePIDs: [Int32] { nodes.compactMap { $0?.isRunning == true ? $0?.processIdentifier : nil } }
+
+    /// HAProxy on a free port, balancing over every node (health-checked through `/readyz`).
+    private func startBalancer() throws {
+        let port = try FreePort.find()
+        let script = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("scripts/local-haproxy-config.sh")
+        let render = Process()
+        render.executableURL = URL(fileURLWithPath: "/bin/bash")
+        render.arguments = [script.path, String(port)] + ports.map(String.init)
+        let output = Pipe()
+        render.standardOutput = output
+        try render.run()
+        let config = output.fileHandleForReading.readDataToEndOfFile()
+        render.waitUntilExit()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("chaos-haproxy-\(UUID().uuidString).cfg")
+        try config.write(to: file)
+        haproxyConfig = file
+        let haproxy = Process()
+        haproxy.executableURL = URL(fileURLWithPath: "/usr/sbin/haproxy")
+        haproxy.arguments = ["-f", file.path, "-db"]
+        haproxy.standardOutput = FileHandle.nullDevice
+        haproxy.standardError = FileHandle.nullDevice
+        try haproxy.run()
+        self.haproxy = haproxy
+        balancerPort = port
+        let deadline = Date().addingTimeInterval(10)
+        while !FreePort.isListening(port), Date() < deadline { usleep(20_000) }
+    }
+
+    /// A node's `/metrics` value for a sample line starting with `name` (with its labels), or nil.
+    func metric(_ name: String, node index: Int) async -> Double? {
+        guard let text = await HTTPProbe.get(port: ports[index], path: "/metrics")?.body else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Double(line.split(separator: " ").last ?? "")
+        }
+        return nil
+    }
+
+    /// The HTTP status of a node's `/readyz`, or nil when it does not answer.
+    func readiness(node index: Int) async -> Int? {
+        await HTTPProbe.get(port: ports[index], path: "/readyz")?.status
+    }
+}
+
+/// Resident memory and open file descriptors of a process, from `/proc`.
+struct ProcessFootprint: Sendable {
+    var residentBytes: Int
+    var openFiles: Int
+
+    init?(pid: Int32) {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]),
+            let files = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")
+        else { return nil }
+        residentBytes = kilobytes * 1024
+        openFiles = files.count
+    }
+}

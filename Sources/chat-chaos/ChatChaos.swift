@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+
+/// Runs fault-injection scenarios against real local clusters and prints one
+/// line per scenario: the load held, the fault, and each invariant with the
+/// figure measured. Exits non-zero when any invariant fails.
+@main
+struct ChatChaos: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat-chaos",
+        abstract: "Breaks a local chat cluster under load and checks what PROTOCOL.md promises."
+    )
+
+    enum Mode: String, ExpressibleByArgument, CaseIterable {
+        case short, long
+    }
+
+    @Option(help: "short (CI, a few minutes) or long (releases)") var mode: Mode = .short
+    @Option(parsing: .upToNextOption, help: "Only these scenarios (default: all of the mode)") var scenario: [String] = []
+
+    func run() async throws {
+        let long = mode == .long
+        var scenarios: [(String, () async throws -> ScenarioReport)] = [
+            ("node-kill", { try await NodeKillScenario(usersPerNode: long ? 100 : 50).run() }),
+        ]
+        if !scenario.isEmpty { scenarios = scenarios.filter { scenario.contains($0.0) } }
+        var failed = 0
+        for (name, run) in scenarios {
+            let started = ContinuousClock.now
+            let report: ScenarioReport
+            do {
+                report = try await run()
+            } catch {
+                print("FAIL \(name) | set-up failed: \(error)")
+                failed += 1
+                continue
+            }
+            print(report.line + " | took \(seconds(ContinuousClock.now - started))")
+            if !report.passed { failed += 1 }
+        }
+        if failed > 0 { throw ExitCode(1) }
+    }
+}
