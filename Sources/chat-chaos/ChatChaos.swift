@@ -22,6 +22,11 @@ struct ChatChaos: AsyncParsableCommand {
         let long = mode == .long
         var scenarios: [(String, () async throws -> ScenarioReport)] = [
             ("node-kill", { try await NodeKillScenario(usersPerNode: long ? 100 : 50).run() }),
+            ("redis-restart-empty", { try await RedisRestartScenario(usersPerNode: long ? 100 : 30, keepsData: false).run() }),
+            ("redis-restart-with-data", { try await RedisRestartScenario(usersPerNode: long ? 100 : 30, keepsData: true).run() }),
+            ("drain", { try await DrainScenario(drainedUsers: long ? 3_000 : 1_500).run() }),
+            ("flood", { try await FloodScenario(users: long ? 300 : 60).run() }),
+            ("storm", { try await StormScenario(users: long ? 10_000 : 2_000).run() }),
         ]
         if !scenario.isEmpty { scenarios = scenarios.filter { scenario.contains($0.0) } }
         var failed = 0
