@@ -26,6 +26,7 @@ struct ChatChaos: AsyncParsableCommand {
             ("redis-restart-with-data", { try await RedisRestartScenario(usersPerNode: long ? 100 : 30, keepsData: true).run() }),
             ("drain", { try await DrainScenario(drainedUsers: long ? 3_000 : 1_500).run() }),
             ("flood", { try await FloodScenario(users: long ? 300 : 60).run() }),
+            ("hostile-bytes", { try await HostileBytesScenario(randomCases: long ? 5_000 : 400).run() }),
             ("storm", { try await StormScenario(users: long ? 10_000 : 2_000).run() }),
         ]
         if !scenario.isEmpty { scenarios = scenarios.filter { scenario.contains($0.0) } }

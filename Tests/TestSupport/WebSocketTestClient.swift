@@ -106,6 +106,11 @@ public final class WebSocketTestClient: Sendable {
         try await channel.writeAndFlush(buffer)
     }
 
+    /// Sends bytes as they are, with no framing: for headers no client would write.
+    public func sendRaw(_ bytes: [UInt8]) async throws {
+        try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
+    }
+
     /// Sends a close frame with `code`.
     public func sendClose(code: UInt16 = 1000) async throws {
         try await sendFrame(opcode: 0x8, payload: [UInt8(code >> 8), UInt8(code & 0xFF)])

@@ -86,9 +86,11 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
             try channel.pipeline.syncOperations.addHandler(RequestHeadDeadline(timeout: TimeAmount(node.configuration.requestHeadTimeout)))
             var pipelineConfiguration = NIOUpgradableHTTPServerPipelineConfiguration(upgradeConfiguration: upgradeConfiguration)
             pipelineConfiguration.enablePipelining = false
-            pipelineConfiguration.enableErrorHandling = false
+            // Bytes that are not HTTP get 400 and the connection is closed (NIO's protocol error handler).
+            pipelineConfiguration.enableErrorHandling = true
             pipelineConfiguration.enableResponseHeaderValidation = false
             let connection = try channel.pipeline.syncOperations.configureUpgradableHTTPServerPipeline(configuration: pipelineConfiguration)
+            try channel.pipeline.syncOperations.addHandler(MalformedRequestCloser())
             return Value(connection: connection, channel: channel)
         }
     }
@@ -106,6 +108,7 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
             }
         } catch {
             logger.debug("connection ended with an error", metadata: ["error": "\(error)"])
+            try? await value.channel.close()
         }
     }
 

@@ -80,6 +80,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
         lastHeard = .now()
+        // Clients must mask every frame (RFC 6455 §5.1).
+        guard frame.maskKey != nil else {
+            return close(context: context, code: .protocolError, reason: "client frames must be masked")
+        }
         // RSV1 marks a compressed message's first frame, and only when compression was negotiated.
         guard !frame.rsv2, !frame.rsv3, !frame.rsv1 || (settings.inflater != nil && frame.opcode == .text) else {
             return close(context: context, code: .protocolError, reason: "reserved bits set")
@@ -117,9 +121,12 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
         case .connectionClose:
             receivedClose(frame, context: context)
-        default:
+        case .pong, .text, .continuation, .binary, .ping:
             // Pongs only refresh `lastHeard`; data after our close frame is ignored.
             break
+        default:
+            // Opcodes 3–7 and 11–15 are reserved (RFC 6455 §5.2).
+            close(context: context, code: .protocolError, reason: "reserved opcode")
         }
     }
 
@@ -165,12 +172,32 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         }
         isClosing = true
         var data = frame.unmaskedData
-        let code = data.readWebSocketErrorCode() ?? .normalClosure
+        // Echo the client's code, unless its close frame is malformed: one
+        // byte, a code no endpoint may send, or a reason that is not UTF-8.
+        var code = WebSocketErrorCode.normalClosure
+        if data.readableBytes > 0 {
+            let raw = data.readInteger(as: UInt16.self)
+            let reason = Array(data.readableBytesView)
+            if let raw, Self.isSendableCloseCode(raw), Self.isValidUTF8(reason) {
+                code = WebSocketErrorCode(codeNumber: Int(raw))
+            } else {
+                code = .protocolError
+            }
+        }
         var reply = context.channel.allocator.buffer(capacity: 2)
         reply.write(webSocketErrorCode: code)
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply)))
             .assumeIsolated()
             .whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// Whether a peer may put `code` in a close frame (RFC 6455 §7.4): the
+    /// defined codes but 1004–1006 and 1015, or one of 3000–4999.
+    static func isSendableCloseCode(_ code: UInt16) -> Bool {
+        switch code {
+        case 1000...1003, 1007...1014, 3000...4999: true
+        default: false
+        }
     }
 
     static func isValidUTF8(_ bytes: [UInt8]) -> Bool {

@@ -26,6 +26,18 @@ struct IdleSocketTests {
         }
     }
 
+    @Test("bytes that are not HTTP are answered 400 and the connection is closed (found by chat-chaos: it stayed open for good)")
+    func garbageInsteadOfHTTP() async throws {
+        try await withNode { node in
+            for garbage in ["HELLO WORLD\r\n\r\n", "\u{1}\u{2}GET\r\n\r\n", "GET / HTTP/9.9.9\r\n\r\n"] {
+                let socket = try await RawTCPClient.connect(port: node.port)
+                try await socket.send(garbage)
+                let answer = await socket.waitForClose(timeout: .seconds(3))
+                #expect(answer?.hasPrefix("HTTP/1.1 400") == true, "answer to \(garbage.debugDescription): \(answer ?? "none, still open")")
+            }
+        }
+    }
+
     @Test("a complete request is answered; the connection then lives until the idle timeout, not the head deadline")
     func keepAliveUntilIdle() async throws {
         try await withNode({

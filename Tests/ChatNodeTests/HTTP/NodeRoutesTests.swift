@@ -72,7 +72,11 @@ struct NodeRoutesTests {
         try await withNode({ $0.presenceInterval = .milliseconds(50) }) { node in
             var clients: [WebSocketTestClient] = []
             for index in 0..<2 { clients.append(try await node.join("old\(index)").0) }
-            for index in 0..<3 { clients.append(try await node.join("new\(index)", subprotocol: "chat.v2.json").0) }
+            for index in 0..<3 {
+                clients.append(try await node.join("new\(index)", subprotocol: "chat.v2.json").0)
+                // Joins inside one interval all go to newcomers; spaced out, each is a shared batch for those before.
+                try await Task.sleep(for: .milliseconds(150))
+            }
             try await Task.sleep(for: .milliseconds(300))
             let (_, body, _) = try await get(node.port, "/metrics")
             #expect(body.contains(#"chat_joined_users_by_version{version="chat.v1.json"} 2"#))

@@ -13,6 +13,35 @@ struct TransportRulesTests {
         }
     }
 
+    @Test("a reserved opcode closes with 1002", arguments: [UInt8(0x3), 0x7, 0xB, 0xF])
+    func reservedOpcode(_ opcode: UInt8) async throws {
+        try await withNode { node in
+            let client = try await node.connect()
+            try await client.sendFrame(opcode: opcode, payload: [])
+            #expect(await client.closeCode() == .some(1002))
+        }
+    }
+
+    @Test("an unmasked frame closes with 1002 (found by chat-chaos: it was read as if masked)")
+    func unmaskedFrame() async throws {
+        try await withNode { node in
+            let client = try await node.connect()
+            try await client.sendRaw([0x81, 0x02, 0x7B, 0x7D])
+            #expect(await client.closeCode() == .some(1002))
+        }
+    }
+
+    @Test("a client's close frame is answered with its code; a code no endpoint may send gets 1002")
+    func closeCodes() async throws {
+        try await withNode { node in
+            for (sent, expected): (UInt16, UInt16) in [(1000, 1000), (4001, 4001), (1005, 1002), (999, 1002), (45950, 1002), (2999, 1002)] {
+                let client = try await node.connect()
+                try await client.sendClose(code: sent)
+                #expect(await client.closeCode() == .some(expected), "client sent \(sent)")
+            }
+        }
+    }
+
     @Test("invalid UTF-8 in a text frame closes with 1007")
     func invalidUTF8() async throws {
         try await withNode { node in
