@@ -32,9 +32,10 @@ final class ChaosClient: Sendable {
 
     /// Connects to `port`, says `hello` as `nick` (resuming after `since`) and waits for `welcome`.
     static func join(
-        port: Int, nick: String, subprotocol: String = "chat.v1.json", since: String? = nil, timeout: Duration = .seconds(10)
+        port: Int, nick: String, subprotocol: String = "chat.v1.json", since: String? = nil, timeout: Duration = .seconds(10),
+        receiveBufferBytes: Int? = nil
     ) async throws -> ChaosClient {
-        let connection = try await WebSocketTestClient.connect(port: port, subprotocols: [subprotocol])
+        let connection = try await WebSocketTestClient.connect(port: port, subprotocols: [subprotocol], receiveBufferBytes: receiveBufferBytes)
         guard connection.handshake.status == 101 else {
             await connection.disconnect()
             throw ChaosFailure("\(nick): handshake answered \(connection.handshake.status)")
@@ -103,6 +104,8 @@ struct ChatLineSeen: Sendable, Equatable {
 /// Everything one client received, in order of arrival.
 actor Transcript {
     private(set) var lines: [ChatLineSeen] = []
+    /// When each of `lines` arrived.
+    private(set) var arrivals: [ContinuousClock.Instant] = []
     /// `left` events (v1) and departures in `presence` events (v2): nick and reason.
     private(set) var departures: [(nick: String, reason: String, at: ContinuousClock.Instant)] = []
     private(set) var errorCodes: [String] = []
@@ -124,7 +127,10 @@ actor Transcript {
     private func record(_ fields: [String: JSONValue]) {
         switch fields["type"]?.stringValue {
         case "message":
-            if let line = ChatLineSeen(fields) { lines.append(line) }
+            if let line = ChatLineSeen(fields) {
+                lines.append(line)
+                arrivals.append(.now)
+            }
         case "left":
             if let nick = fields["nick"]?.stringValue { departures.append((nick, fields["reason"]?.stringValue ?? "", .now)) }
         case "presence":

@@ -25,6 +25,7 @@ struct ChatChaos: AsyncParsableCommand {
             ("redis-restart-empty", { try await RedisRestartScenario(usersPerNode: long ? 100 : 30, keepsData: false).run() }),
             ("redis-restart-with-data", { try await RedisRestartScenario(usersPerNode: long ? 100 : 30, keepsData: true).run() }),
             ("drain", { try await DrainScenario(drainedUsers: long ? 3_000 : 1_500).run() }),
+            ("slow-consumers", { try await SlowConsumerScenario(users: long ? 300 : 100, phase: .seconds(long ? 20 : 8)).run() }),
             ("flood", { try await FloodScenario(users: long ? 300 : 60).run() }),
             ("hostile-bytes", { try await HostileBytesScenario(randomCases: long ? 5_000 : 400).run() }),
             ("storm", { try await StormScenario(users: long ? 10_000 : 2_000).run() }),

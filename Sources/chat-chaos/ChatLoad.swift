@@ -46,12 +46,17 @@ struct ChatLoad: Sendable {
 
 extension ChaosClient {
     /// Joins one client per `(port, nick, subprotocol)`, `width` handshakes at a time, in order.
-    static func joinAll(_ specs: [(port: Int, nick: String, subprotocol: String)], width: Int = 50) async throws -> [ChaosClient] {
+    static func joinAll(
+        _ specs: [(port: Int, nick: String, subprotocol: String)], width: Int = 50, receiveBufferBytes: Int? = nil
+    ) async throws -> [ChaosClient] {
         let joined = JoinedClients()
         await forEachConcurrently(Array(specs.enumerated()), width: width) { indexed in
             let (index, spec) = indexed
             do {
-                await joined.add(index, try await ChaosClient.join(port: spec.port, nick: spec.nick, subprotocol: spec.subprotocol))
+                await joined.add(
+                    index,
+                    try await ChaosClient.join(port: spec.port, nick: spec.nick, subprotocol: spec.subprotocol, receiveBufferBytes: receiveBufferBytes)
+                )
             } catch {
                 await joined.fail("\(error)")
             }

@@ -54,11 +54,17 @@ public final class WebSocketTestClient: Sendable {
         hostHeader: String? = nil,
         extensions: String? = nil,
         inflate: (@Sendable ([UInt8]) -> [UInt8]?)? = nil,
-        autoPong: Bool = true
+        autoPong: Bool = true,
+        receiveBufferBytes: Int? = nil
     ) async throws -> WebSocketTestClient {
         let events = EventQueue<Event>()
         let handshakes = EventQueue<HandshakeResponse>()
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        var bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        if let receiveBufferBytes {
+            // A small window, like a client on a slow link: what it does not read backs up at the server sooner.
+            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferBytes))
+        }
+        let channel = try await bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
