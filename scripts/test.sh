@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds once, runs every Swift test, the web
-# client's protocol tests (node), then its browser tests (headless Chromium
-# against a real local cluster).
+# client's protocol tests (node), its browser tests (headless Chromium
+# against a real local cluster), then the chaos suite's short mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,3 +13,4 @@ swift build --build-tests
 swift test --skip-build "$@"
 node --test Tests/WebClient
 ./scripts/browser-test.sh
+./scripts/chaos.sh short

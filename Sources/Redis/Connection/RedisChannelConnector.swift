@@ -74,10 +74,10 @@ enum RedisChannelConnector {
         let deadline = channel.eventLoop.scheduleTask(in: connectTimeout * 2) { channel.close(promise: nil) }
         defer { deadline.cancel() }
         do throws(RedisError) {
-            if tls != nil {
-                // Finish the TLS handshake now, so a bad certificate fails the connection, not a later command.
-                try await expectOK(RedisCommand(["PING"]), on: channel, what: "the TLS handshake and PING", expecting: "PONG")
-            }
+            // A server must answer before the connection counts as up: a frozen or
+            // partitioned one still completes TCP handshakes from its backlog. The
+            // PING also finishes a TLS handshake, so a bad certificate fails here.
+            try await expectOK(RedisCommand(["PING"]), on: channel, what: tls == nil ? "PING" : "the TLS handshake and PING", expecting: "PONG")
             if let password = url.password {
                 let command = url.user.map { RedisCommand(["AUTH", $0, password]) } ?? RedisCommand(["AUTH", password])
                 try await expectOK(command, on: channel, what: url.user.map { "AUTH as user \($0)" } ?? "AUTH")

@@ -38,6 +38,10 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     private var closedBecause: RedisError?
     private let onPush: ((RedisPush) -> Bool)?
     private let closesWhenReadOnly: Bool
+    private let healthCheck: RedisHealthCheck
+    private var healthTimer: Scheduled<Void>?
+    /// The last time a reply arrived, or a request was written to an idle connection.
+    private var lastProgress = NIODeadline.now()
     private var isReadingPaused = false
     private var hasPendingRead = false
 
@@ -45,9 +49,49 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     ///   - closesWhenReadOnly: close the connection after a `READONLY` error
     ///     reply: behind Sentinel it means the master was demoted to a replica.
     ///   - onPush: set on subscriber connections only.
-    init(closesWhenReadOnly: Bool = false, onPush: ((RedisPush) -> Bool)? = nil) {
+    ///   - healthCheck: how often an idle connection is pinged, and how long
+    ///     a reply may be late before the connection counts as lost.
+    init(closesWhenReadOnly: Bool = false, healthCheck: RedisHealthCheck = .standard, onPush: ((RedisPush) -> Bool)? = nil) {
         self.closesWhenReadOnly = closesWhenReadOnly
+        self.healthCheck = healthCheck
         self.onPush = onPush
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        lastProgress = .now()
+        scheduleHealthCheck(context: context)
+        context.fireChannelActive()
+    }
+
+    private func scheduleHealthCheck(context: ChannelHandlerContext) {
+        healthTimer = context.eventLoop.assumeIsolated().scheduleTask(in: healthCheck.interval) { [self] in
+            checkHealth(context: context)
+            if context.channel.isActive { scheduleHealthCheck(context: context) }
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        healthTimer?.cancel()
+    }
+
+    /// A link that drops packets silently (a partition) gives no error for
+    /// minutes: only a late reply reveals it. Pinging an idle connection makes
+    /// sure there always is a reply to wait for.
+    private func checkHealth(context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        if pending.isEmpty || isReadingPaused {
+            // Nothing awaited, or replies wait because the consumer is slow, not Redis.
+            lastProgress = now
+            guard pending.isEmpty, closedBecause == nil else { return }
+            pending.append(.discard)
+            context.writeAndFlush(wrapOutboundOut(RedisCommand(["PING"]).bytes), promise: nil)
+            return
+        }
+        guard now - lastProgress > healthCheck.timeout else { return }
+        let seconds = Double(healthCheck.timeout.nanoseconds) / 1e9
+        closedBecause = .notConnected("Redis did not answer for \(seconds) s; the connection counts as lost")
+        failAll(closedBecause!)
+        context.close(promise: nil)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -61,7 +105,9 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             return
         }
         switch request.reply {
-        case .promise, .discard, .batch: pending.append(request.reply)
+        case .promise, .discard, .batch:
+            if pending.isEmpty { lastProgress = .now() }
+            pending.append(request.reply)
         case .push: break
         }
         context.write(wrapOutboundOut(request.command.bytes), promise: promise)
@@ -87,6 +133,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     }
 
     private func dispatch(_ reply: RedisReply) {
+        lastProgress = .now()
         if let onPush, let push = RedisPush(reply) {
             if !onPush(push) { isReadingPaused = true }
             return
@@ -124,6 +171,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        healthTimer?.cancel()
         closedBecause = closedBecause ?? .notConnected("Redis connection closed")
         failAll(closedBecause!)
         context.fireChannelInactive()
@@ -144,6 +192,17 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             }
         }
     }
+}
+
+/// How a connection checks that Redis still answers.
+struct RedisHealthCheck: Sendable {
+    /// How often an idle connection is pinged and replies are checked.
+    var interval: TimeAmount
+    /// How long Redis may leave a command unanswered before the connection counts as lost.
+    var timeout: TimeAmount
+
+    /// Ping every second; lost after 3 s without an answer (PROTOCOL.md §2, Bus outage).
+    static let standard = RedisHealthCheck(interval: .seconds(1), timeout: .seconds(3))
 }
 
 /// Collects the replies of commands written back to back, completing one

@@ -123,6 +123,24 @@ struct ClusterFailureTests {
         }
     }
 
+    @Test("Redis that stops answering without closing (a partition, SIGSTOP): the node notices within 5 s, answers unavailable, recovers")
+    func silentRedis() async throws {
+        try await withCluster(nodes: 1) { cluster in
+            let (alice, _) = try await cluster.nodes[0].join("alice")
+            cluster.redis.pause()
+            defer { cluster.redis.resume() }
+            let pausedAt = ContinuousClock.now
+            #expect(await waitUntil(timeout: .seconds(6)) { await readiness(cluster.nodes[0].port) == 503 })
+            print("silent Redis noticed after \(ContinuousClock.now - pausedAt)")
+            try await alice.send(#"{"type":"say","text":"hello?"}"#)
+            #expect(await alice.next(ofType: "error", timeout: .seconds(2))?.string("code") == "unavailable")
+            cluster.redis.resume()
+            #expect(await waitUntil(timeout: .seconds(15)) { await readiness(cluster.nodes[0].port) == 200 })
+            try await alice.send(#"{"type":"say","text":"back"}"#)
+            #expect(await alice.next(ofType: "message")?.string("text") == "back")
+        }
+    }
+
     @Test("an unreachable --redis at start-up is one line on standard error and a non-zero exit")
     func unreachableAtStartup() async throws {
         let port = try FreePort.find()
