@@ -32,10 +32,12 @@ final class ChaosClient: Sendable {
 
     /// Connects to `port`, says `hello` as `nick` (resuming after `since`) and waits for `welcome`.
     static func join(
-        port: Int, nick: String, subprotocol: String = "chat.v1.json", since: String? = nil, timeout: Duration = .seconds(10),
-        receiveBufferBytes: Int? = nil
+        host: String = "127.0.0.1", port: Int, nick: String, subprotocol: String = "chat.v1.json", since: String? = nil,
+        timeout: Duration = .seconds(10), receiveBufferBytes: Int? = nil
     ) async throws -> ChaosClient {
-        let connection = try await WebSocketTestClient.connect(port: port, subprotocols: [subprotocol], receiveBufferBytes: receiveBufferBytes)
+        let connection = try await WebSocketTestClient.connect(
+            port: port, host: host, subprotocols: [subprotocol], receiveBufferBytes: receiveBufferBytes
+        )
         guard connection.handshake.status == 101 else {
             await connection.disconnect()
             throw ChaosFailure("\(nick): handshake answered \(connection.handshake.status)")

@@ -14,16 +14,25 @@ final class ChaosCluster: @unchecked Sendable {
     private var haproxyConfig: URL?
     /// The load balancer's port, when there is one.
     private(set) var balancerPort: Int?
+    /// Where node 0 runs when it is isolated behind a link the scenario can cut.
+    let isolation: NetworkNamespace?
 
     /// Starts Redis and `count` nodes; `arguments` are added to every node's flags.
-    init(nodes count: Int, arguments: [String] = [], persistentRedis: Bool = false, balancer: Bool = false) async throws {
+    /// With `isolation`, node 0 runs in that namespace and reaches Redis over its link.
+    init(
+        nodes count: Int, arguments: [String] = [], persistentRedis: Bool = false, balancer: Bool = false,
+        isolation: NetworkNamespace? = nil
+    ) async throws {
+        self.isolation = isolation
         var dataDirectory: String?
         if persistentRedis {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chaos-redis-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             dataDirectory = directory.path
         }
-        redis = try RedisServerProcess(dataDirectory: dataDirectory)
+        redis = try RedisServerProcess(
+            dataDirectory: dataDirectory, bindAddresses: ["127.0.0.1"] + (isolation.map { [$0.hostAddress] } ?? [])
+        )
         ports = try (0..<count).map { _ in try FreePort.find() }
         nodeArguments = arguments
         nodes = Array(repeating: nil, count: count)
@@ -41,12 +50,23 @@ final class ChaosCluster: @unchecked Sendable {
 
     /// Starts node `index` (again) on its port and waits until it listens.
     func startNode(_ index: Int) async throws {
-        let node = try NodeProcess(
-            arguments: ["--port", String(ports[index]), "--redis", redis.url, "--node-id", "chaos-\(index)"] + nodeArguments,
-            environment: ["LOG_LEVEL": "error"]
-        )
+        var arguments = ["--port", String(ports[index]), "--redis", redis.url, "--node-id", "chaos-\(index)"]
+        var launcher: [String] = []
+        if index == 0, let isolation {
+            arguments = [
+                "--host", isolation.innerAddress, "--port", String(ports[index]),
+                "--redis", "redis://\(isolation.hostAddress):\(redis.port)", "--node-id", "chaos-isolated",
+            ]
+            launcher = isolation.launcher
+        }
+        let node = try NodeProcess(arguments: arguments + nodeArguments, environment: ["LOG_LEVEL": "error"], launcher: launcher)
         _ = try await node.waitUntilListening()
         nodes[index] = node
+    }
+
+    /// The address node `index` listens on.
+    func host(of index: Int) -> String {
+        index == 0 ? isolation?.innerAddress ?? "127.0.0.1" : "127.0.0.1"
     }
 
     /// `kill -9` of node `index`.
@@ -86,7 +106,7 @@ final class ChaosCluster: @unchecked Sendable {
 
     /// A node's `/metrics` value for a sample line starting with `name` (with its labels), or nil.
     func metric(_ name: String, node index: Int) async -> Double? {
-        guard let text = await HTTPProbe.get(port: ports[index], path: "/metrics")?.body else { return nil }
+        guard let text = await HTTPProbe.get(host: host(of: index), port: ports[index], path: "/metrics")?.body else { return nil }
         for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
             return Double(line.split(separator: " ").last ?? "")
         }
@@ -95,7 +115,7 @@ final class ChaosCluster: @unchecked Sendable {
 
     /// The HTTP status of a node's `/readyz`, or nil when it does not answer.
     func readiness(node index: Int) async -> Int? {
-        await HTTPProbe.get(port: ports[index], path: "/readyz")?.status
+        await HTTPProbe.get(host: host(of: index), port: ports[index], path: "/readyz")?.status
     }
 }
 

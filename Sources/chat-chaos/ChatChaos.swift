@@ -17,6 +17,7 @@ struct ChatChaos: AsyncParsableCommand {
 
     @Option(help: "short (CI, a few minutes) or long (releases)") var mode: Mode = .short
     @Option(parsing: .upToNextOption, help: "Only these scenarios (default: all of the mode)") var scenario: [String] = []
+    @Option(help: "How long the soak lasts, in seconds (long mode)") var soakSeconds = 600
 
     func run() async throws {
         let long = mode == .long
@@ -25,11 +26,15 @@ struct ChatChaos: AsyncParsableCommand {
             ("redis-restart-empty", { try await RedisRestartScenario(usersPerNode: long ? 100 : 30, keepsData: false).run() }),
             ("redis-restart-with-data", { try await RedisRestartScenario(usersPerNode: long ? 100 : 30, keepsData: true).run() }),
             ("drain", { try await DrainScenario(drainedUsers: long ? 3_000 : 1_500).run() }),
+            ("partition", { try await PartitionScenario(usersPerNode: long ? 100 : 20, cut: .seconds(long ? 12 : 8)).run() }),
             ("slow-consumers", { try await SlowConsumerScenario(users: long ? 300 : 100, phase: .seconds(long ? 20 : 8)).run() }),
             ("flood", { try await FloodScenario(users: long ? 300 : 60).run() }),
             ("hostile-bytes", { try await HostileBytesScenario(randomCases: long ? 5_000 : 400).run() }),
             ("storm", { try await StormScenario(users: long ? 10_000 : 2_000).run() }),
         ]
+        if long {
+            scenarios.append(("soak", { try await SoakScenario(users: 300, duration: .seconds(soakSeconds)).run() }))
+        }
         if !scenario.isEmpty { scenarios = scenarios.filter { scenario.contains($0.0) } }
         var failed = 0
         for (name, run) in scenarios {

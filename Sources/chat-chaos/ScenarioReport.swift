@@ -11,8 +11,15 @@ struct ScenarioReport: Sendable {
     var load: String
     var fault: String
     var invariants: [Invariant] = []
+    /// Why the scenario could not run on this machine, if it could not.
+    var skipped: String?
 
-    var passed: Bool { invariants.allSatisfy(\.holds) && !invariants.isEmpty }
+    var passed: Bool { skipped != nil || (invariants.allSatisfy(\.holds) && !invariants.isEmpty) }
+
+    /// Marks the scenario as not runnable here, saying why.
+    mutating func skip(_ reason: String) {
+        skipped = reason
+    }
 
     /// Records an invariant: `holds` decides, `measured` says what was seen.
     mutating func check(_ name: String, _ holds: Bool, _ measured: String) {
@@ -21,6 +28,7 @@ struct ScenarioReport: Sendable {
 
     /// `PASS scenario | load | fault | name: measured ✓; …`
     var line: String {
+        if let skipped { return "SKIP \(scenario) | \(skipped)" }
         let checks = invariants.map { "\($0.name): \($0.measured) \($0.holds ? "ok" : "FAILED")" }.joined(separator: "; ")
         return "\(passed ? "PASS" : "FAIL") \(scenario) | load: \(load) | fault: \(fault) | \(checks)"
     }

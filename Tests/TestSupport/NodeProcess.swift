@@ -27,10 +27,16 @@ public final class NodeProcess: Sendable {
     }
 
     /// Starts `chat-node` with `arguments`; `environment` is added to a clean one.
-    public init(arguments: [String], environment: [String: String] = [:]) throws {
+    /// `launcher` runs it through another command, e.g. `ip netns exec NAME`.
+    public init(arguments: [String], environment: [String: String] = [:], launcher: [String] = []) throws {
         let process = Process()
-        process.executableURL = Self.executableURL
-        process.arguments = arguments
+        if let command = launcher.first {
+            process.executableURL = URL(fileURLWithPath: command)
+            process.arguments = Array(launcher.dropFirst()) + [Self.executableURL.path] + arguments
+        } else {
+            process.executableURL = Self.executableURL
+            process.arguments = arguments
+        }
         process.environment = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"].merging(environment) { $1 }
         let stdout = Pipe()
         let stderr = Pipe()

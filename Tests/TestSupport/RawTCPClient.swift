@@ -12,8 +12,8 @@ public final class RawTCPClient: Sendable {
         self.received = received
     }
 
-    /// Connects to `port` on loopback and sends nothing.
-    public static func connect(port: Int) async throws -> RawTCPClient {
+    /// Connects to `port` (on loopback unless `host` says otherwise) and sends nothing.
+    public static func connect(host: String = "127.0.0.1", port: Int) async throws -> RawTCPClient {
         let received = EventQueue<[UInt8]>()
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
@@ -21,7 +21,7 @@ public final class RawTCPClient: Sendable {
                     try channel.pipeline.syncOperations.addHandler(Collector(received: received))
                 }
             }
-            .connect(host: "127.0.0.1", port: port)
+            .connect(host: host, port: port)
             .get()
         return RawTCPClient(channel: channel, received: received)
     }

@@ -15,14 +15,21 @@ public final class RedisServerProcess: @unchecked Sendable {
     public let replicaOf: Int?
     /// Where it keeps an append-only file, so a restart finds its data again; nil for none.
     public let dataDirectory: String?
+    /// The addresses it listens on.
+    public let bindAddresses: [String]
     private var process: Process?
 
     /// Starts a server; `password` turns on `requirepass`, `tls` makes it speak
     /// TLS only, `replicaOf` makes it a replica of the server on that port.
     /// `dataDirectory` makes it persistent (append-only file, fsync on every write).
-    public init(password: String? = nil, tls: TestCertificates.Server? = nil, replicaOf: Int? = nil, dataDirectory: String? = nil) throws {
+    /// `bindAddresses` beyond loopback let other network namespaces reach it.
+    public init(
+        password: String? = nil, tls: TestCertificates.Server? = nil, replicaOf: Int? = nil, dataDirectory: String? = nil,
+        bindAddresses: [String] = ["127.0.0.1"]
+    ) throws {
         self.port = try FreePort.find()
         self.dataDirectory = dataDirectory
+        self.bindAddresses = bindAddresses
         self.password = password
         self.tls = tls
         self.replicaOf = replicaOf
@@ -44,7 +51,10 @@ public final class RedisServerProcess: @unchecked Sendable {
     public func start() throws {
         let process = Process()
         process.executableURL = try Self.executable()
-        var arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning"]
+        var arguments = [
+            "--port", String(port), "--bind", bindAddresses.joined(separator: " "), "--save", "", "--appendonly", "no", "--loglevel", "warning",
+        ]
+        if bindAddresses != ["127.0.0.1"] { arguments += ["--protected-mode", "no"] }
         if let password { arguments += ["--requirepass", password, "--masterauth", password] }
         if let replicaOf { arguments += ["--replicaof", "127.0.0.1", String(replicaOf)] }
         if let dataDirectory {

@@ -1,0 +1,32 @@
+/// Scenario 9 (long mode): steady chat for minutes. Memory and file
+/// descriptors stay flat and no errors accumulate.
+struct SoakScenario {
+    var users: Int
+    var duration: Duration
+
+    func run() async throws -> ScenarioReport {
+        let cluster = try await ChaosCluster(nodes: 3)
+        var report = ScenarioReport(
+            scenario: "soak", load: "\(users) users, 10 senders × 4 lines/s for \(seconds(duration))", fault: "none (time)"
+        )
+        let clients = try await ChaosClient.joinAll((0..<users).map { (cluster.ports[$0 % 3], "soak\($0)", $0 % 2 == 0 ? "chat.v1.json" : "chat.v2.json") })
+        let senders = Array(clients.prefix(10))
+        async let attempts = ChatLoad(senders: senders).run(for: duration)
+        // The first sample after a warm-up minute (allocator pools fill), the last at the end.
+        try await Task.sleep(for: min(duration / 6, .seconds(60)))
+        let first = cluster.nodePIDs.compactMap { ProcessFootprint(pid: $0) }
+        _ = await attempts
+        try await Task.sleep(for: .seconds(2))
+        let last = cluster.nodePIDs.compactMap { ProcessFootprint(pid: $0) }
+        let rssGrowth = zip(first, last).map { Double($1.residentBytes) / Double($0.residentBytes) }.max() ?? 0
+        let fdGrowth = zip(first, last).map { $1.openFiles - $0.openFiles }.max() ?? 0
+        report.check("RSS flat", rssGrowth <= 1.15, String(format: "max ×%.2f from the first sample", rssGrowth))
+        report.check("file descriptors flat", fdGrowth <= 2, "max growth \(fdGrowth)")
+        var failures = 0.0
+        for index in 0..<3 { failures += await cluster.metric("chat_bus_failures_total", node: index) ?? 0 }
+        report.check("no errors", failures == 0, "\(Int(failures)) bus failures")
+        let (streams, broken) = await ChatLoad.mismatches(receivers: Array(clients.prefix(30)), senders: senders)
+        report.check("streams intact", broken == 0, "\(streams - broken)/\(streams) sampled")
+        return report
+    }
+}
