@@ -121,7 +121,14 @@ enum RedisChannelConnector {
     /// Writes one command and waits for its reply.
     static func send(_ command: RedisCommand, on channel: any Channel) async throws(RedisError) -> RedisReply {
         let promise = channel.eventLoop.makePromise(of: RedisReply.self)
-        channel.writeAndFlush(RedisRequest(command: command, reply: .promise(promise)), promise: nil)
+        // If the channel closed before the write reached the command handler (a
+        // refused TLS handshake can close it at any moment), the handler never
+        // sees the request: the failed write must fail the reply, or it waits forever.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { error in
+            promise.fail(RedisError.notConnected("Redis connection closed before the command was sent: \(error)"))
+        }
+        channel.writeAndFlush(RedisRequest(command: command, reply: .promise(promise)), promise: written)
         do {
             return try await promise.futureResult.get()
         } catch let error as RedisError {

@@ -19,7 +19,14 @@ struct PartitionScenario {
             report.skip("needs root, ip and iptables")
             return report
         }
-        let namespace = try NetworkNamespace()
+        let namespace: NetworkNamespace
+        do {
+            namespace = try NetworkNamespace()
+        } catch {
+            // A container without CAP_NET_ADMIN, say: the scenario cannot run here; the others can.
+            report.skip("cannot make a network namespace here: \(error)")
+            return report
+        }
         let cluster = try await ChaosCluster(nodes: 3, arguments: ["--node-ttl", String(nodeTTL)], isolation: namespace)
         var clients: [ChaosClient] = []
         for index in 0..<usersPerNode * 3 {
@@ -33,7 +40,12 @@ struct PartitionScenario {
 
         async let attempts = ChatLoad(senders: Array(others.prefix(6))).run(for: cut + .seconds(4))
         try await Task.sleep(for: .seconds(1))
-        try namespace.cut(port: cluster.redis.port)
+        do {
+            try namespace.cut(port: cluster.redis.port)
+        } catch {
+            report.skip("iptables refused to cut the link: \(error)")
+            return report
+        }
         let noticed = await waitFor(timeout: .seconds(10)) { await cluster.readiness(node: 0) == 503 }
         report.check("isolated node reports 503", noticed != nil, noticed.map { "after \(seconds($0))" } ?? "never")
         await isolated[0].say("during the cut")
