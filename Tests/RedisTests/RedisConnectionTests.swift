@@ -94,12 +94,7 @@ struct RedisConnectionTests {
         }
     }
 
-    // Opt-in (CHAT_TEST_TLS=1): with the rest of the suite in parallel this test has
-    // been seen to stall the whole test process; passes when run on its own (issue 11).
-    @Test(
-        "rediss:// speaks TLS, verifying the server against --redis-ca; another authority is refused",
-        .enabled(if: ProcessInfo.processInfo.environment["CHAT_TEST_TLS"] == "1")
-    )
+    @Test("rediss:// speaks TLS, verifying the server against --redis-ca; another authority is refused")
     func tls() async throws {
         let certificates = try await TestCertificates.make()
         let server = try RedisServerProcess(password: "s3cret", tls: certificates)

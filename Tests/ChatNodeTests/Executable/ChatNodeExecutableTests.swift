@@ -43,11 +43,7 @@ struct ChatNodeExecutableTests {
         #expect(outcome.stderr.split(separator: "\n").count == 1)
     }
 
-    // Opt-in (CHAT_TEST_TLS=1), like the Redis client's TLS test (issue 11).
-    @Test(
-        "a cluster node over rediss:// with --redis-ca serves chat; an untrusted certificate is one line and exit 1",
-        .enabled(if: ProcessInfo.processInfo.environment["CHAT_TEST_TLS"] == "1")
-    )
+    @Test("a cluster node over rediss:// with --redis-ca serves chat; an untrusted certificate is one line and exit 1")
     func redisOverTLS() async throws {
         let certificates = try await TestCertificates.make()
         let redis = try RedisServerProcess(tls: certificates)
