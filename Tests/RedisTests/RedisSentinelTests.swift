@@ -21,6 +21,25 @@ struct RedisSentinelTests {
         await connection.shutdown()
     }
 
+    @Test("rediss-sentinel:// reaches the Sentinels and the master over TLS, checked against --redis-ca")
+    func overTLS() async throws {
+        let certificates = try await TestCertificates.make()
+        let deployment = try RedisSentinelDeployment(tls: certificates)
+        try await deployment.waitUntilReady()
+        var url = try RedisURL(parsing: deployment.url())
+        #expect(url.usesTLS)
+        url.certificateAuthorityFile = certificates.authority
+        let connection = RedisConnection(url: url, logger: logger)
+        try await connection.connect()
+        let port = try await connection.send("CONFIG", "GET", "tls-port").array?.last?.string
+        #expect(port == String(deployment.master.port))
+        await connection.shutdown()
+
+        url.certificateAuthorityFile = try await TestCertificates.make().authority
+        let untrusting = RedisConnection(url: url, logger: logger)
+        await #expect(throws: RedisError.self) { try await untrusting.connect() }
+    }
+
     @Test("a READONLY reply (the master was demoted) drops the connection so that it asks the Sentinels again")
     func readOnlyDropsTheConnection() async throws {
         let deployment = try RedisSentinelDeployment()

@@ -14,13 +14,17 @@ public final class RedisSentinelDeployment: @unchecked Sendable {
     public let replica: RedisServerProcess
     /// The three Sentinels' ports.
     public let sentinelPorts: [Int]
+    /// The certificate every server and Sentinel speaks TLS with, if they do.
+    public let tls: TestCertificates.Server?
     private var sentinels: [Process] = []
     private let directory: URL
 
-    /// Starts the servers and Sentinels (quorum 2, a master counts as down after 1 s).
-    public init(password: String? = nil) throws {
-        master = try RedisServerProcess(password: password)
-        replica = try RedisServerProcess(password: password, replicaOf: master.port)
+    /// Starts the servers and Sentinels (quorum 2, a master counts as down after 1 s);
+    /// with `tls`, everything, replication included, speaks only TLS.
+    public init(password: String? = nil, tls: TestCertificates.Server? = nil) throws {
+        self.tls = tls
+        master = try RedisServerProcess(password: password, tls: tls)
+        replica = try RedisServerProcess(password: password, tls: tls, replicaOf: master.port)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("sentinel-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         sentinelPorts = try (0..<3).map { _ in try FreePort.find() }
@@ -28,12 +32,20 @@ public final class RedisSentinelDeployment: @unchecked Sendable {
             // Sentinel rewrites its configuration file, so each gets its own.
             let file = directory.appendingPathComponent("sentinel-\(port).conf")
             var lines = [
-                "port \(port)", "bind 127.0.0.1", "dir \(directory.path)", "loglevel warning",
+                "bind 127.0.0.1", "dir \(directory.path)", "loglevel warning",
                 "sentinel monitor \(masterName) 127.0.0.1 \(master.port) 2",
                 "sentinel down-after-milliseconds \(masterName) 1000",
                 "sentinel failover-timeout \(masterName) 5000",
             ]
             if let password { lines.append("sentinel auth-pass \(masterName) \(password)") }
+            if let tls {
+                lines += [
+                    "port 0", "tls-port \(port)", "tls-cert-file \(tls.certificate)", "tls-key-file \(tls.key)",
+                    "tls-ca-cert-file \(tls.authority)", "tls-auth-clients no", "tls-replication yes",
+                ]
+            } else {
+                lines.append("port \(port)")
+            }
             try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
             let process = Process()
             process.executableURL = try RedisServerProcess.executable()
@@ -56,7 +68,7 @@ public final class RedisSentinelDeployment: @unchecked Sendable {
     /// The `redis-sentinel://` URL a node uses.
     public func url(password: String? = nil) -> String {
         let credentials = password.map { ":\($0)@" } ?? ""
-        return "redis-sentinel://\(credentials)" + sentinelPorts.map { "127.0.0.1:\($0)" }.joined(separator: ",") + "#\(masterName)"
+        return "\(tls == nil ? "redis" : "rediss")-sentinel://\(credentials)" + sentinelPorts.map { "127.0.0.1:\($0)" }.joined(separator: ",") + "#\(masterName)"
     }
 
     /// Waits until every Sentinel knows the other two and an in-sync replica,
@@ -95,7 +107,9 @@ public final class RedisSentinelDeployment: @unchecked Sendable {
     }
 
     private func ask(_ port: Int, _ arguments: [String]) async throws -> RedisReply {
-        let connection = RedisConnection(url: RedisURL(host: "127.0.0.1", port: port), logger: Logger(label: "sentinel-test"))
+        var url = RedisURL(host: "127.0.0.1", port: port, usesTLS: tls != nil)
+        url.certificateAuthorityFile = tls?.authority
+        let connection = RedisConnection(url: url, logger: Logger(label: "sentinel-test"))
         try await connection.connect()
         defer { Task { await connection.shutdown() } }
         return try await connection.send(RedisCommand(arguments))

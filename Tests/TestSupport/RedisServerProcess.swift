@@ -57,6 +57,7 @@ public final class RedisServerProcess: @unchecked Sendable {
         if bindAddresses != ["127.0.0.1"] { arguments += ["--protected-mode", "no"] }
         if let password { arguments += ["--requirepass", password, "--masterauth", password] }
         if let replicaOf { arguments += ["--replicaof", "127.0.0.1", String(replicaOf)] }
+        if tls != nil, replicaOf != nil { arguments += ["--tls-replication", "yes"] }
         if let dataDirectory {
             arguments += ["--dir", dataDirectory, "--appendonly", "yes", "--appendfsync", "always"]
         }
