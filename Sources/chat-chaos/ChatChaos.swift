@@ -11,6 +11,7 @@ struct ChatChaos: AsyncParsableCommand {
         abstract: "Breaks a local chat cluster under load and checks what PROTOCOL.md promises."
     )
 
+    /// How hard to push: `short` fits in CI, `long` is for releases.
     enum Mode: String, ExpressibleByArgument, CaseIterable {
         case short, long
     }
