@@ -21,6 +21,8 @@ struct ChatChaos: AsyncParsableCommand {
     @Option(help: "How long the soak lasts, in seconds (long mode)") var soakSeconds = 600
 
     func run() async throws {
+        // One line per scenario as it finishes, also when the output goes to a file (CI logs).
+        setvbuf(stdout, nil, _IOLBF, 0)
         let long = mode == .long
         var scenarios: [(String, () async throws -> ScenarioReport)] = [
             ("node-kill", { try await NodeKillScenario(usersPerNode: long ? 100 : 50).run() }),
