@@ -21,8 +21,6 @@ struct ChatChaos: AsyncParsableCommand {
     @Option(help: "How long the soak lasts, in seconds (long mode)") var soakSeconds = 600
 
     func run() async throws {
-        // One line per scenario as it finishes, also when the output goes to a file (CI logs).
-        setvbuf(stdout, nil, _IOLBF, 0)
         let long = mode == .long
         var scenarios: [(String, () async throws -> ScenarioReport)] = [
             ("node-kill", { try await NodeKillScenario(usersPerNode: long ? 100 : 50).run() }),
@@ -46,13 +44,19 @@ struct ChatChaos: AsyncParsableCommand {
             do {
                 report = try await run()
             } catch {
-                print("FAIL \(name) | set-up failed: \(error)")
+                emit("FAIL \(name) | set-up failed: \(error)")
                 failed += 1
                 continue
             }
-            print(report.line + " | took \(seconds(ContinuousClock.now - started))")
+            emit(report.line + " | took \(seconds(ContinuousClock.now - started))")
             if !report.passed { failed += 1 }
         }
         if failed > 0 { throw ExitCode(1) }
     }
+}
+
+/// Writes one line to standard output at once (unbuffered), so a CI log shows each
+/// scenario as it finishes rather than all of them at the end.
+private func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
