@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Where and how to reach Redis: `redis://[[user]:password@]host:port[/db]`,
 /// `rediss://…` over TLS, or `redis-sentinel://host:port[,host:port…][/db]#MASTER`
 /// (`rediss-sentinel://…`) to ask Sentinels for the current master.
@@ -157,6 +159,12 @@ public struct RedisServerAddress: Sendable, Hashable, CustomStringConvertible {
     public init(host: String, port: Int) {
         self.host = host
         self.port = port
+    }
+
+    /// Whether `channel` is connected to this address (compared as an IP address).
+    func isRemote(of channel: any Channel) -> Bool {
+        guard let remote = channel.remoteAddress else { return false }
+        return remote.ipAddress == host && remote.port == port
     }
 
     /// `host:port`, with an IPv6 host in brackets.

@@ -113,6 +113,18 @@ final class ChaosCluster: @unchecked Sendable {
         return nil
     }
 
+    /// The sum of a metric over every node (a node that does not answer counts 0).
+    func total(_ name: String) async -> Double {
+        var sum = 0.0
+        for index in ports.indices { sum += await metric(name, node: index) ?? 0 }
+        return sum
+    }
+
+    /// The footprint of every running node, in node order.
+    func footprints() -> [ProcessFootprint] {
+        nodePIDs.compactMap { ProcessFootprint(pid: $0) }
+    }
+
     /// The HTTP status of a node's `/readyz`, or nil when it does not answer.
     func readiness(node index: Int) async -> Int? {
         await HTTPProbe.get(host: host(of: index), port: ports[index], path: "/readyz")?.status
@@ -132,5 +144,15 @@ struct ProcessFootprint: Sendable {
         else { return nil }
         residentBytes = kilobytes * 1024
         openFiles = files.count
+    }
+
+    /// The largest growth from `before` to `after` over the same processes:
+    /// extra file descriptors, and RSS as a factor.
+    static func growth(from before: [ProcessFootprint], to after: [ProcessFootprint]) -> (openFiles: Int, resident: Double) {
+        let pairs = zip(before, after)
+        return (
+            pairs.map { $1.openFiles - $0.openFiles }.max() ?? 0,
+            pairs.map { Double($1.residentBytes) / Double($0.residentBytes) }.max() ?? 0
+        )
     }
 }

@@ -89,8 +89,13 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         }
         guard now - lastProgress > healthCheck.timeout else { return }
         let seconds = Double(healthCheck.timeout.nanoseconds) / 1e9
-        closedBecause = .notConnected("Redis did not answer for \(seconds) s; the connection counts as lost")
-        failAll(closedBecause!)
+        close(context: context, because: .notConnected("Redis did not answer for \(seconds) s; the connection counts as lost"))
+    }
+
+    /// Fails every waiting command, and every later one, with `reason`, and closes.
+    private func close(context: ChannelHandlerContext, because reason: RedisError) {
+        closedBecause = reason
+        failAll(reason)
         context.close(promise: nil)
     }
 
@@ -117,13 +122,16 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         let buffer = unwrapInboundIn(data)
         do {
             try buffer.withUnsafeReadableBytes { bytes throws(RedisError) in try reader.feed(bytes) }
+            // One clock read per read from the socket, not per reply.
+            var isFirst = true
             while let reply = try reader.next() {
+                if isFirst {
+                    lastProgress = .now()
+                    isFirst = false
+                }
                 dispatch(reply)
                 if closesWhenReadOnly, case .error(let text) = reply, text.hasPrefix("READONLY") {
-                    closedBecause = .notConnected("Redis answered READONLY: the master became a replica")
-                    failAll(closedBecause!)
-                    context.close(promise: nil)
-                    return
+                    return close(context: context, because: .notConnected("Redis answered READONLY: the master became a replica"))
                 }
             }
         } catch {
@@ -133,7 +141,6 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     }
 
     private func dispatch(_ reply: RedisReply) {
-        lastProgress = .now()
         if let onPush, let push = RedisPush(reply) {
             if !onPush(push) { isReadingPaused = true }
             return
@@ -178,9 +185,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        closedBecause = .notConnected("Redis connection failed: \(error)")
-        failAll(closedBecause!)
-        context.close(promise: nil)
+        close(context: context, because: .notConnected("Redis connection failed: \(error)"))
     }
 
     private func failAll(_ error: RedisError) {

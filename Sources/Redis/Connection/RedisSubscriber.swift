@@ -204,8 +204,7 @@ public actor RedisSubscriber {
     /// `run()` connects again at once: behind Sentinel, to the master the
     /// Sentinels name now.
     public func reconnect(unlessConnectedTo address: RedisServerAddress) {
-        guard let channel else { return }
-        if let remote = channel.remoteAddress, remote.ipAddress == address.host, remote.port == address.port { return }
+        guard let channel, !address.isRemote(of: channel) else { return }
         channel.close(promise: nil)
     }
 

@@ -33,17 +33,7 @@ struct DrainScenario {
         for client in drained where await client.transcript.closeCode == 1001 { closedGoingAway += 1 }
         report.check("clients closed with 1001", closedGoingAway == drained.count, "\(closedGoingAway)/\(drained.count)")
 
-        let reconnected = ReconnectedClients()
-        await forEachConcurrently(drained, width: 200) { client in
-            let deadline = ContinuousClock.now + .seconds(30)
-            while ContinuousClock.now < deadline {
-                if let again = try? await ChaosClient.join(port: balancer, nick: client.nick, subprotocol: "chat.v2.json") {
-                    await reconnected.add(client.nick, again, after: ContinuousClock.now - signalled)
-                    return
-                }
-                try? await Task.sleep(for: .milliseconds(250))
-            }
-        }
+        let reconnected = await ReconnectedClients.reconnect(drained, through: balancer, width: 200, for: .seconds(30), since: signalled)
         let back = await reconnected.clients.count
         report.check("clients back elsewhere with their nick", back == drained.count, "\(back)/\(drained.count) in \(seconds(await reconnected.slowest))")
         _ = await attempts

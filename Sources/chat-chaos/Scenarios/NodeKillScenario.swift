@@ -28,19 +28,10 @@ struct NodeKillScenario {
         cluster.kill9(2)
 
         // Each victim reconnects through HAProxy as soon as it notices, resuming after its last line.
-        let reconnected = ReconnectedClients()
-        await forEachConcurrently(victims, width: 100) { victim in
+        let reconnected = await ReconnectedClients.reconnect(victims, through: balancer, width: 100, for: .seconds(20), since: killedAt) { victim in
             // Everything the old connection received is in the transcript once it saw the end.
             _ = await waitFor(timeout: .seconds(5)) { await victim.transcript.isDisconnected }
-            let since = await victim.transcript.lines.last?.id
-            let deadline = ContinuousClock.now + .seconds(20)
-            while ContinuousClock.now < deadline {
-                if let client = try? await ChaosClient.join(port: balancer, nick: victim.nick, subprotocol: "chat.v2.json", since: since) {
-                    await reconnected.add(victim.nick, client, after: ContinuousClock.now - killedAt)
-                    return
-                }
-                try? await Task.sleep(for: .milliseconds(250))
-            }
+            return await victim.transcript.lines.last?.id
         }
         _ = await attempts
         try await Task.sleep(for: .seconds(2))
@@ -91,8 +82,30 @@ struct NodeKillScenario {
     }
 }
 
-/// Victims that reconnected, by nick, and how long the slowest took.
+/// Clients that reconnected, by nick, and how long the slowest took.
 actor ReconnectedClients {
+    /// Reconnects each of `clients` through `port` with its nick (v2, resuming after
+    /// what `resumePoint` says), retrying every 250 ms for up to `patience`;
+    /// times are measured from `start`.
+    static func reconnect(
+        _ clients: [ChaosClient], through port: Int, width: Int, for patience: Duration, since start: ContinuousClock.Instant,
+        resumePoint: @escaping @Sendable (ChaosClient) async -> String? = { _ in nil }
+    ) async -> ReconnectedClients {
+        let reconnected = ReconnectedClients()
+        await forEachConcurrently(clients, width: width) { client in
+            let since = await resumePoint(client)
+            let deadline = ContinuousClock.now + patience
+            while ContinuousClock.now < deadline {
+                if let again = try? await ChaosClient.join(port: port, nick: client.nick, subprotocol: "chat.v2.json", since: since) {
+                    await reconnected.add(client.nick, again, after: ContinuousClock.now - start)
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(250))
+            }
+        }
+        return reconnected
+    }
+
     private(set) var clients: [String: ChaosClient] = [:]
     private(set) var slowest = Duration.zero
 

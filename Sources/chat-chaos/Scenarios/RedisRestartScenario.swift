@@ -20,7 +20,7 @@ struct RedisRestartScenario {
         })
         let senders = Array(clients.prefix(6))
         try await Task.sleep(for: .seconds(1))
-        let before = cluster.nodePIDs.compactMap { ProcessFootprint(pid: $0) }
+        let before = cluster.footprints()
 
         async let attempts = ChatLoad(senders: senders).run(for: .seconds(7))
         try await Task.sleep(for: .seconds(2))
@@ -63,9 +63,7 @@ struct RedisRestartScenario {
         report.check("no node crashed", cluster.nodePIDs.count == 3, "\(cluster.nodePIDs.count)/3 running")
 
         try await Task.sleep(for: .seconds(2))
-        let after = cluster.nodePIDs.compactMap { ProcessFootprint(pid: $0) }
-        let fdGrowth = zip(before, after).map { $1.openFiles - $0.openFiles }.max() ?? 0
-        let rssGrowth = zip(before, after).map { Double($1.residentBytes) / Double($0.residentBytes) }.max() ?? 0
+        let (fdGrowth, rssGrowth) = ProcessFootprint.growth(from: before, to: cluster.footprints())
         report.check("file descriptors back", fdGrowth <= 2, "max growth \(fdGrowth)")
         report.check("RSS back", rssGrowth <= 1.5, String(format: "max ×%.2f", rssGrowth))
         return report

@@ -24,7 +24,7 @@ struct SlowConsumerScenario {
         let senders = Array(clients.prefix(3))
         let readers = Array(clients.dropFirst(3))
         let origin = ContinuousClock.now
-        let baselineRSS = cluster.nodePIDs.compactMap { ProcessFootprint(pid: $0)?.residentBytes }.reduce(0, +)
+        let baselineRSS = cluster.footprints().map(\.residentBytes).reduce(0, +)
 
         // Without slow clients, then with them, the same load.
         let (calm, _) = try await p99(of: readers, during: phase, senders: senders, origin: origin) { true }
@@ -32,22 +32,19 @@ struct SlowConsumerScenario {
         let sampler = Task {
             var peak = 0
             while !Task.isCancelled {
-                peak = max(peak, cluster.nodePIDs.compactMap { ProcessFootprint(pid: $0)?.residentBytes }.reduce(0, +))
+                peak = max(peak, cluster.footprints().map(\.residentBytes).reduce(0, +))
                 try? await Task.sleep(for: .milliseconds(200))
             }
             return peak
         }
         // The same load, for at least as long, and until the node has closed every stalled client.
         let (stressed, stressedFor) = try await p99(of: readers, during: phase, senders: senders, origin: origin) {
-            var disconnects = 0.0
-            for index in 0..<3 { disconnects += await cluster.metric("chat_slow_consumer_disconnects_total", node: index) ?? 0 }
-            return Int(disconnects) >= stalled
+            Int(await cluster.total("chat_slow_consumer_disconnects_total")) >= stalled
         }
         sampler.cancel()
         let peakRSS = await sampler.value
 
-        var disconnects = 0.0
-        for index in 0..<3 { disconnects += await cluster.metric("chat_slow_consumer_disconnects_total", node: index) ?? 0 }
+        let disconnects = await cluster.total("chat_slow_consumer_disconnects_total")
         report.check(
             "stalled clients closed with 1008", Int(disconnects) == stalled,
             "\(Int(disconnects))/\(stalled) by the node's count after \(seconds(stressedFor)) of load"

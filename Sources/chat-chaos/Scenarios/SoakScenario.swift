@@ -14,16 +14,13 @@ struct SoakScenario {
         async let attempts = ChatLoad(senders: senders).run(for: duration)
         // The first sample after a warm-up minute (allocator pools fill), the last at the end.
         try await Task.sleep(for: min(duration / 6, .seconds(60)))
-        let first = cluster.nodePIDs.compactMap { ProcessFootprint(pid: $0) }
+        let first = cluster.footprints()
         _ = await attempts
         try await Task.sleep(for: .seconds(2))
-        let last = cluster.nodePIDs.compactMap { ProcessFootprint(pid: $0) }
-        let rssGrowth = zip(first, last).map { Double($1.residentBytes) / Double($0.residentBytes) }.max() ?? 0
-        let fdGrowth = zip(first, last).map { $1.openFiles - $0.openFiles }.max() ?? 0
+        let (fdGrowth, rssGrowth) = ProcessFootprint.growth(from: first, to: cluster.footprints())
         report.check("RSS flat", rssGrowth <= 1.15, String(format: "max ×%.2f from the first sample", rssGrowth))
         report.check("file descriptors flat", fdGrowth <= 2, "max growth \(fdGrowth)")
-        var failures = 0.0
-        for index in 0..<3 { failures += await cluster.metric("chat_bus_failures_total", node: index) ?? 0 }
+        let failures = await cluster.total("chat_bus_failures_total")
         report.check("no errors", failures == 0, "\(Int(failures)) bus failures")
         let (streams, broken) = await ChatLoad.mismatches(receivers: Array(clients.prefix(30)), senders: senders)
         report.check("streams intact", broken == 0, "\(streams - broken)/\(streams) sampled")

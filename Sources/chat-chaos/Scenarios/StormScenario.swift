@@ -13,7 +13,7 @@ struct StormScenario {
         )
         let watcher = try await ChaosClient.join(port: cluster.ports[0], nick: "watcher", subprotocol: "chat.v2.json")
         try await Task.sleep(for: .milliseconds(500))
-        let before = cluster.nodePIDs.compactMap { ProcessFootprint(pid: $0) }
+        let before = cluster.footprints()
 
         let started = ContinuousClock.now
         let crowd = try await ChaosClient.joinAll(
@@ -37,8 +37,7 @@ struct StormScenario {
             return true
         }
         report.check("gauges back to zero", gauges != nil, gauges.map { "after \(seconds($0)) more" } ?? "never")
-        let after = cluster.nodePIDs.compactMap { ProcessFootprint(pid: $0) }
-        let fdGrowth = zip(before, after).map { $1.openFiles - $0.openFiles }.max() ?? 0
+        let fdGrowth = ProcessFootprint.growth(from: before, to: cluster.footprints()).openFiles
         report.check("no leaked file descriptors", fdGrowth <= 2, "max growth \(fdGrowth)")
         return report
     }
