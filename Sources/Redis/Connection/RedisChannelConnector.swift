@@ -51,6 +51,7 @@ enum RedisChannelConnector {
         // SNI and name checks take a host name; an IP address is checked against the certificate's IP entries.
         let serverHostname = url.host.isIPAddress ? nil : url.host
         let channel: any Channel
+        let handshake = tls.map { _ in eventLoop.makePromise(of: Void.self) }
         do {
             channel = try await ClientBootstrap(group: eventLoop)
                 .connectTimeout(connectTimeout)
@@ -60,6 +61,9 @@ enum RedisChannelConnector {
                         if let tls {
                             try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverHostname))
                         }
+                        if let handshake {
+                            try channel.pipeline.syncOperations.addHandler(TLSHandshakeCompletion(done: handshake))
+                        }
                         // Behind Sentinel, a READONLY reply means this master was demoted: reconnect to ask again.
                         try channel.pipeline.syncOperations.addHandler(RedisCommandHandler(closesWhenReadOnly: requireMaster, onPush: onPush))
                     }
@@ -67,6 +71,7 @@ enum RedisChannelConnector {
                 .connect(host: url.host, port: url.port)
                 .get()
         } catch {
+            handshake?.fail(ChannelError.ioOnClosedChannel)
             throw RedisError(.connectionFailed, "cannot connect to Redis at \(url.address): \(error)")
         }
         // A server that takes the connection but never answers must not hold the
@@ -74,10 +79,16 @@ enum RedisChannelConnector {
         let deadline = channel.eventLoop.scheduleTask(in: connectTimeout * 2) { channel.close(promise: nil) }
         defer { deadline.cancel() }
         do throws(RedisError) {
+            if let handshake {
+                do {
+                    try await handshake.futureResult.get()
+                } catch {
+                    throw RedisError(.connectionFailed, "TLS handshake with Redis at \(url.address) failed: \(error)")
+                }
+            }
             // A server must answer before the connection counts as up: a frozen or
-            // partitioned one still completes TCP handshakes from its backlog. The
-            // PING also finishes a TLS handshake, so a bad certificate fails here.
-            try await expectOK(RedisCommand(["PING"]), on: channel, what: tls == nil ? "PING" : "the TLS handshake and PING", expecting: "PONG")
+            // partitioned one still completes TCP handshakes from its backlog.
+            try await expectOK(RedisCommand(["PING"]), on: channel, what: "PING", expecting: "PONG")
             if let password = url.password {
                 let command = url.user.map { RedisCommand(["AUTH", $0, password]) } ?? RedisCommand(["AUTH", password])
                 try await expectOK(command, on: channel, what: url.user.map { "AUTH as user \($0)" } ?? "AUTH")
