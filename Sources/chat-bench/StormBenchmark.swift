@@ -57,7 +57,8 @@ struct StormBenchmark: AsyncParsableCommand {
                         )
                     }
                 }
-            let connecting = bootstrap.connect(host: "127.0.0.1", port: port)
+            // An address, not a host name: no resolver and no happy-eyeballs race per connection.
+            let connecting = bootstrap.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: port))
             connecting.whenFailure { _ in
                 stats.failed.add(1, ordering: .relaxed)
                 settledContinuation.yield()

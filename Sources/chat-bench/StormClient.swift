@@ -114,7 +114,12 @@ final class StormClientHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
-        buffer.writeBuffer(&incoming)
+        // Most reads end on a frame boundary: take the read's buffer as it is rather than copy it.
+        if buffer.readableBytes == 0 {
+            buffer = incoming
+        } else {
+            buffer.writeBuffer(&incoming)
+        }
         if !isUpgraded {
             guard let end = buffer.readableBytesView.firstRange(of: Array("\r\n\r\n".utf8)) else { return }
             guard buffer.readableBytesView.starts(with: Array("HTTP/1.1 101".utf8)) else {
@@ -241,46 +246,37 @@ final class StormClientHandler: ChannelInboundHandler {
     }
 
     /// Counts a `presence` event's joined nicks (commas in the first array), departures
-    /// (objects in the second) and `node_down` reasons (their `_`), in one pass over the bytes.
+    /// (objects in the second) and `node_down` reasons (underscores in the second: the
+    /// storm's nicks have none).
     private static func countPresence(_ payload: ByteBufferView) -> (joined: Int, left: Int, nodeDown: Int) {
-        payload.withContiguousStorageIfAvailable { bytes -> (Int, Int, Int) in
-            var arrays = 0
-            var joinedCommas = 0
-            var joinedEmpty = true
-            var objects = 0
-            var underscores = 0
-            var inString = false
-            for byte in bytes {
-                if byte == UInt8(ascii: "\"") { inString.toggle(); if arrays == 1 { joinedEmpty = false }; continue }
-                if inString {
-                    if arrays == 2, byte == UInt8(ascii: "_") { underscores += 1 }
-                    continue
-                }
-                switch byte {
-                case UInt8(ascii: "["): arrays += 1
-                case UInt8(ascii: ","): if arrays == 1 { joinedCommas += 1 }
-                case UInt8(ascii: "]"): if arrays == 1 { arrays = 2 } else if arrays == 2 { arrays = 3 }
-                case UInt8(ascii: "{"): if arrays == 2 { objects += 1 }
-                default: break
-                }
-            }
-            return (joinedEmpty ? 0 : joinedCommas + 1, objects, underscores)
+        payload.withContiguousStorageIfAvailable { storage -> (Int, Int, Int) in
+            let bytes = UnsafeRawBufferPointer(storage)
+            guard let joinedStart = ByteScan.end(of: joinedMarker, in: bytes),
+                  let joinedEnd = ByteScan.firstIndex(of: UInt8(ascii: "]"), in: bytes, from: joinedStart)
+            else { return (0, 0, 0) }
+            let joined = commaSeparatedCount(UnsafeRawBufferPointer(rebasing: bytes[joinedStart..<joinedEnd]))
+            guard let leftStart = ByteScan.end(of: leftMarker, in: bytes, from: joinedEnd),
+                  let leftEnd = ByteScan.firstIndex(of: UInt8(ascii: "]"), in: bytes, from: leftStart)
+            else { return (joined, 0, 0) }
+            let left = UnsafeRawBufferPointer(rebasing: bytes[leftStart..<leftEnd])
+            return (joined, ByteScan.count(UInt8(ascii: "{"), in: left), ByteScan.count(UInt8(ascii: "_"), in: left))
         } ?? (0, 0, 0)
     }
 
     /// How many strings the array opened by `marker` holds; they hold no `"` or `,`.
     private static func countStrings(afterMarker marker: [UInt8], in payload: ByteBufferView) -> Int {
-        guard let start = payload.firstRange(of: marker)?.upperBound else { return 0 }
-        return payload[start...].withContiguousStorageIfAvailable { bytes -> Int in
-            var commas = 0
-            var length = 0
-            for byte in bytes {
-                if byte == UInt8(ascii: "]") { break }
-                if byte == UInt8(ascii: ",") { commas += 1 }
-                length += 1
-            }
-            return length == 0 ? 0 : commas + 1
+        payload.withContiguousStorageIfAvailable { storage -> Int in
+            let bytes = UnsafeRawBufferPointer(storage)
+            guard let start = ByteScan.end(of: marker, in: bytes),
+                  let end = ByteScan.firstIndex(of: UInt8(ascii: "]"), in: bytes, from: start)
+            else { return 0 }
+            return commaSeparatedCount(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
         } ?? 0
+    }
+
+    /// How many items a JSON array's inside holds when no item contains a comma.
+    private static func commaSeparatedCount(_ inside: UnsafeRawBufferPointer) -> Int {
+        inside.isEmpty ? 0 : ByteScan.count(UInt8(ascii: ","), in: inside) + 1
     }
 
     /// The strings right after `marker` up to the closing bracket or quote (nicks need no unescaping).

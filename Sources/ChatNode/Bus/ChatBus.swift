@@ -47,14 +47,18 @@ protocol ChatBus: Sendable {
 }
 
 extension LocalMember {
-    /// The member's `welcome`: the users, and the history after `since` when
-    /// it still holds that message (v2; `resumed` says so), else the recent lines.
-    func welcome(node: String, users: EncodedNickList, history: MessageHistory, since: String?, ref: String?) -> ByteBuffer {
+    /// Queues the member's `welcome`: the users, and the history after `since`
+    /// when it still holds that message (v2; `resumed` says so), else the
+    /// recent lines. The event is encoded on the connection's event loop: a
+    /// list of thousands of nicks is a large copy, which the bus (one per
+    /// node, joins in a row) should not make itself.
+    func sendWelcome(node: String, users: EncodedNickList, history: MessageHistory, since: String?, ref: String?) {
         let resumed = since.flatMap { history.lines(after: $0) }
         let event = ServerEvent.welcome(
             nick: nick.canonical, node: node, users: users, history: resumed ?? history.recent, resumed: resumed != nil, ref: ref
         )
-        return ServerFrame.text(kind.version.codec.encode(event))
+        let version = kind.version
+        outlet.send { ServerFrame.text(version.codec.encode(event)) }
     }
 }
 

@@ -27,7 +27,7 @@ actor InProcessBus: ChatBus {
         guard fanout.member(member.nick.key) == nil else { return .nickTaken }
         list.insert(member.nick)
         let delivered = fanout.announceJoined(member.nick, ts: Clock.milliseconds())
-        member.outlet.send(member.welcome(node: nodeID, users: list.encoded, history: history, since: since, ref: ref))
+        member.sendWelcome(node: nodeID, users: list.encoded, history: history, since: since, ref: ref)
         fanout.add(member)
         presenceChanged()
         metrics.eventsDelivered.increment(by: Int64(delivered + 1))

@@ -37,6 +37,13 @@ struct ConnectionOutlet: Sendable {
         eventLoop.execute { buffer.value.enqueue(frame) }
     }
 
+    /// Queues the event that `frame` makes on the connection's event loop, in
+    /// the same order as `send(_:)`: for events too large to build elsewhere.
+    func send(_ frame: @escaping @Sendable () -> ByteBuffer) {
+        let buffer = self.buffer
+        eventLoop.execute { buffer.value.enqueue(frame()) }
+    }
+
     /// Queues the client's own copy of a line it sent, and tells its session the line is back.
     func sendOwnLine(_ frame: ByteBuffer) {
         let (buffer, ownLines) = (self.buffer, self.ownLines)

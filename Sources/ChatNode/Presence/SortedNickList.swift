@@ -64,7 +64,6 @@ struct SortedNickList {
     private var pages: [Page] = []
     /// How many nicks are listed.
     private(set) var count = 0
-    private var encodedBytes = 0
 
     /// Lists `nick`. Its key must not be listed yet.
     mutating func insert(_ nick: Nick) {
@@ -72,22 +71,18 @@ struct SortedNickList {
         count += 1
         guard !pages.isEmpty else {
             pages.append(Page([entry]))
-            encodedBytes = pages[0].json.count
             return
         }
         let pageIndex = min(self.pageIndex(for: entry.key), pages.count - 1)
         let index = pages[pageIndex].insertionIndex(entry.key)
-        encodedBytes -= pages[pageIndex].json.count
         pages[pageIndex].entries.insert(entry, at: index)
         if pages[pageIndex].entries.count > Self.maximumPageSize {
             let upper = Array(pages[pageIndex].entries[(Self.maximumPageSize / 2)...])
             pages[pageIndex].entries.removeLast(upper.count)
             pages[pageIndex].reencode()
             pages.insert(Page(upper), at: pageIndex + 1)
-            encodedBytes += pages[pageIndex].json.count + pages[pageIndex + 1].json.count + 1
         } else {
             pages[pageIndex].reencode()
-            encodedBytes += pages[pageIndex].json.count
         }
     }
 
@@ -103,13 +98,10 @@ struct SortedNickList {
         }
         pages[pageIndex].entries.remove(at: index)
         count -= 1
-        encodedBytes -= pages[pageIndex].json.count
         if pages[pageIndex].entries.isEmpty {
             pages.remove(at: pageIndex)
-            encodedBytes -= 1
         } else {
             pages[pageIndex].reencode()
-            encodedBytes += pages[pageIndex].json.count
         }
         return true
     }
@@ -118,20 +110,12 @@ struct SortedNickList {
     mutating func removeAll() {
         pages.removeAll()
         count = 0
-        encodedBytes = 0
     }
 
-    /// The list as a JSON array, ready for `welcome` and `users`.
+    /// The list as a JSON array, ready for `welcome` and `users`: it shares
+    /// the pages' bytes, so taking it costs a reference per page, not a copy.
     var encoded: EncodedNickList {
-        var json: [UInt8] = []
-        json.reserveCapacity(max(encodedBytes, 0) + pages.count + 2)
-        json.append(UInt8(ascii: "["))
-        for (index, page) in pages.enumerated() {
-            if index > 0 { json.append(UInt8(ascii: ",")) }
-            json.append(contentsOf: page.json)
-        }
-        json.append(UInt8(ascii: "]"))
-        return EncodedNickList(json: json)
+        EncodedNickList(chunks: pages.map(\.json))
     }
 
     /// The canonical nicks in list order.

@@ -97,6 +97,14 @@ public struct JSONWriter: Sendable {
         bytes.append(contentsOf: json)
     }
 
+    /// Writes a member whose value is a list of nicks encoded elsewhere, copied as is.
+    public mutating func member(_ name: String, _ list: EncodedNickList) {
+        key(name)
+        separate()
+        bytes.reserveCapacity(bytes.count + list.byteCount + 256)
+        list.write(into: &bytes)
+    }
+
     /// Writes a string's JSON form (quotes and escapes included) into `bytes`,
     /// so callers can keep pre-encoded strings.
     public static func encodedString(_ value: String) -> [UInt8] {

@@ -10,7 +10,7 @@ enum ServerEventEncoding {
             writer.member("type", "welcome")
             writer.member("nick", nick)
             writer.member("node", node)
-            writer.member("users", encoded: users.json)
+            writer.member("users", users)
             writer.key("history")
             writer.beginArray()
             for line in history {
@@ -55,7 +55,7 @@ enum ServerEventEncoding {
             writer.optionalMember("ref", ref)
         case .users(let users, let ref):
             writer.member("type", "users")
-            writer.member("users", encoded: users.json)
+            writer.member("users", users)
             writer.optionalMember("ref", ref)
         case .pong(let ref):
             writer.member("type", "pong")

@@ -59,4 +59,17 @@ struct SortedNickListTests {
         list.remove(NickKey(lookingUp: "BOB"))
         #expect(list.encoded.json == Array("[]".utf8))
     }
+
+    @Test("a list taken for a welcome keeps its nicks while the list changes after it, across pages")
+    func snapshotIsStable() {
+        var list = SortedNickList()
+        let nicks = (0..<300).map { "u\($0)" }
+        for nick in nicks { list.insert(Nick(validating: nick)!) }
+        let taken = list.encoded
+        #expect(taken.json.count == taken.byteCount)
+        for nick in nicks.prefix(150) { list.remove(NickKey(lookingUp: nick)) }
+        list.insert(Nick(validating: "zed")!)
+        #expect(taken.nicks == nicks.sortedAsUserList())
+        #expect(list.encoded.nicks == (Array(nicks.dropFirst(150)) + ["zed"]).sortedAsUserList())
+    }
 }

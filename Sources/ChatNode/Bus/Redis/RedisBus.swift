@@ -125,7 +125,7 @@ actor RedisBus: ChatBus {
         if view.insert(member.nick, owner: owner) {
             delivered = fanout.announceJoined(member.nick, ts: ts)
         }
-        member.outlet.send(member.welcome(node: nodeID, users: view.list.encoded, history: view.history, since: since, ref: ref))
+        member.sendWelcome(node: nodeID, users: view.list.encoded, history: view.history, since: since, ref: ref)
         fanout.add(member)
         presenceChanged()
         metrics.eventsDelivered.increment(by: Int64(delivered + 1))
