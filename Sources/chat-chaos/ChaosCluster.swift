@@ -81,14 +81,9 @@ final class ChaosCluster: @unchecked Sendable {
     private func startBalancer() throws {
         let port = try FreePort.find()
         let script = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("scripts/local-haproxy-config.sh")
-        let render = Process()
-        render.executableURL = URL(fileURLWithPath: "/bin/bash")
-        render.arguments = [script.path, String(port)] + ports.map(String.init)
-        let output = Pipe()
-        render.standardOutput = output
-        try render.run()
-        let config = output.fileHandleForReading.readDataToEndOfFile()
-        render.waitUntilExit()
+        let render = try ExternalCommand.run(["bash", script.path, String(port)] + ports.map(String.init))
+        guard render.status == 0 else { throw ChaosFailure("cannot render the HAProxy configuration: \(render.output)") }
+        let config = Data(render.output.utf8)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("chaos-haproxy-\(UUID().uuidString).cfg")
         try config.write(to: file)
         haproxyConfig = file

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// A network namespace joined to this one by a veth pair, so a node can run
 /// behind a link the scenario cuts with `iptables` (packets dropped, not
@@ -72,18 +73,10 @@ final class NetworkNamespace: @unchecked Sendable {
 
     @discardableResult
     private static func run(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ChaosFailure("\(arguments.joined(separator: " ")) failed: \(String(decoding: data, as: UTF8.self))")
+        let result = try ExternalCommand.run(arguments)
+        guard result.status == 0 else {
+            throw ChaosFailure("\(arguments.joined(separator: " ")) failed: \(result.output)")
         }
-        return String(decoding: data, as: UTF8.self)
+        return result.output
     }
 }
