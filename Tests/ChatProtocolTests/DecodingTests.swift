@@ -71,6 +71,13 @@ struct DecodingTests {
         #expect(ChatV1Codec.decode(frame).message == .success(.say(text: "a\"b\\c/d\n\té")))
     }
 
+    @Test("a string holding no escape decodes as it is; an unescaped control character is refused")
+    func plainStrings() {
+        #expect(ChatV1Codec.decode(#"{"type":"say","text":"plain Åsa 👩‍👩‍👧"}"#).message == .success(.say(text: "plain Åsa 👩‍👩‍👧")))
+        #expect(ChatV1Codec.decode("{\"type\":\"say\",\"text\":\"a\u{01}b\"}").message == .failure(.badMessage))
+        #expect(ChatV1Codec.decode(#"{"type":"say","text":"unterminated}"#).message == .failure(.badMessage))
+    }
+
     @Test("nesting beyond the depth limit is refused, not a crash")
     func deepNesting() {
         let frame = #"{"type":"ping","x":"# + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}"

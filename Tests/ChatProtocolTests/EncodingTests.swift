@@ -32,6 +32,17 @@ struct EncodingTests {
         #expect(json(.error(code: .nickTaken, message: "taken", ref: "x")) == #"{"type":"error","code":"nick_taken","message":"taken","ref":"x"}"#)
     }
 
+    @Test("strings are escaped exactly: quote, backslash, control characters and DEL; everything else as it is")
+    func stringEscapes() {
+        #expect(JSONWriter.encodedString("plain Åsa 👩‍👩‍👧") == Array(#""plain Åsa 👩‍👩‍👧""#.utf8))
+        #expect(JSONWriter.encodedString("a\"b\\c\nd\te\rf\u{01}g\u{1F}h\u{7F}") == Array(#""a\"b\\c\nd\te\rf\u0001g\u001fh\u007f""#.utf8))
+        #expect(JSONWriter.encodedString("\"") == Array(#""\"""#.utf8))
+        #expect(JSONWriter.encodedString("") == Array(#""""#.utf8))
+        var bytes = Array("[".utf8)
+        JSONWriter.appendEncodedString("x\ny", to: &bytes)
+        #expect(bytes == Array(#"["x\ny""#.utf8))
+    }
+
     @Test("text round-trips exactly, whatever it contains")
     func roundTrip() throws {
         let texts = ["<img src=x onerror=\"window.pwned=1\">", "quote \" backslash \\ newline \n tab \t", "é vs e\u{0301}", "👩‍👩‍👧 \u{200D}", "\u{2028}\u{2029}"]

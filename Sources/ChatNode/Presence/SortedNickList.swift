@@ -39,10 +39,11 @@ struct SortedNickList {
         }
 
         mutating func reencode() {
+            // A welcome may still share the old bytes: then this allocates afresh, once.
             json.removeAll(keepingCapacity: true)
             for (index, entry) in entries.enumerated() {
                 if index > 0 { json.append(UInt8(ascii: ",")) }
-                json.append(contentsOf: JSONWriter.encodedString(entry.nick))
+                JSONWriter.appendEncodedString(entry.nick, to: &json)
             }
         }
 

@@ -25,7 +25,7 @@ public struct EncodedNickList: Sendable, Equatable, ExpressibleByArrayLiteral {
         chunk.reserveCapacity(nicks.count * 12)
         for nick in nicks {
             if !chunk.isEmpty { chunk.append(UInt8(ascii: ",")) }
-            chunk.append(contentsOf: JSONWriter.encodedString(nick))
+            JSONWriter.appendEncodedString(nick, to: &chunk)
         }
         self.init(chunks: [chunk])
     }

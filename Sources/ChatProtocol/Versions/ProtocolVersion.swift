@@ -30,12 +30,21 @@ public enum ProtocolVersion: String, Sendable, CaseIterable, Comparable {
     ///
     /// Each header value may list several comma-separated tokens.
     public static func negotiate(offered headerValues: [String]) -> ProtocolVersion? {
-        let offered = Set(
-            headerValues
-                .flatMap { $0.split(separator: ",") }
-                .map { $0.trimmingASCIIWhitespace() }
-        )
-        return supported.first { offered.contains($0.subprotocol) }
+        // Runs once per handshake: compare the bytes in place rather than build a set of new strings.
+        var chosen: ProtocolVersion?
+        for value in headerValues {
+            for token in value.utf8.split(separator: UInt8(ascii: ",")) {
+                var start = token.startIndex
+                var end = token.endIndex
+                while start < end, isBlank(token[start]) { start = token.index(after: start) }
+                while start < end, isBlank(token[token.index(before: end)]) { end = token.index(before: end) }
+                let name = token[start..<end]
+                for version in supported where version.subprotocol.utf8.elementsEqual(name) {
+                    chosen = max(chosen ?? version, version)
+                }
+            }
+        }
+        return chosen
     }
 
     /// The sentence a refused handshake's `text/plain` body carries.
@@ -45,8 +54,6 @@ public enum ProtocolVersion: String, Sendable, CaseIterable, Comparable {
     }
 }
 
-extension Substring {
-    func trimmingASCIIWhitespace() -> String {
-        String(self.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
-    }
+private func isBlank(_ byte: UInt8) -> Bool {
+    byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
 }
