@@ -107,7 +107,7 @@ struct PresenceEncoder {
             switch change {
             case .joined(let nick):
                 joinedRun.append(UInt8(ascii: ","))
-                joinedRun.append(contentsOf: JSONWriter.encodedString(nick))
+                JSONWriter.appendEncodedString(nick, to: &joinedRun)
             case .left(let nick, let reason):
                 var writer = JSONWriter()
                 writer.beginObject()

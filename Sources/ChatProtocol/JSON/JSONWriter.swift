@@ -108,9 +108,10 @@ public struct JSONWriter: Sendable {
     /// Writes a string's JSON form (quotes and escapes included) into `bytes`,
     /// so callers can keep pre-encoded strings.
     public static func encodedString(_ value: String) -> [UInt8] {
-        var writer = JSONWriter(capacity: value.utf8.count + 2)
-        writer.writeString(value)
-        return writer.bytes
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(value.utf8.count + 2)
+        appendEncodedString(value, to: &bytes)
+        return bytes
     }
 
     private mutating func separate() {
