@@ -95,6 +95,13 @@ actor InProcessBus: ChatBus {
 
     /// Sends the held presence changes now (before a message, or when the timer that got `timer` fires).
     private func flushPresence(timer token: Int? = nil) {
-        fanout.flushPresence(timer: token, schedule: &presenceSchedule, metrics: metrics)
+        fanout.flushPresence(timer: token, schedule: &presenceSchedule, metrics: metrics) { batch in
+            Task { await self.presenceBatchWritten(batch) }
+        }
+    }
+
+    /// The next interval starts once the last batch is out (`PresenceFlushSchedule`).
+    private func presenceBatchWritten(_ batch: Int) {
+        if presenceSchedule.written(batch) { presenceChanged() }
     }
 }

@@ -165,6 +165,17 @@ struct LocalFanout {
         return (sharedSize, delivered)
     }
 
+    /// A future that completes once every loop with members here has
+    /// written what the fan-out queued on it so far.
+    private func writeQueuedOnEveryLoop() -> EventLoopFuture<Void>? {
+        let written = loops.values.map { share in
+            let delivery = share.delivery
+            return delivery.eventLoop.submit { delivery.value.writeQueuedNow() }
+        }
+        guard let first = written.first else { return nil }
+        return EventLoopFuture.andAllComplete(written, on: first.eventLoop)
+    }
+
     // MARK: Delivery
 
     /// Writes `frames` to every local member in `audience` but `sender`;
@@ -220,16 +231,27 @@ extension LocalFanout {
     /// Sends the held presence changes on behalf of a bus: when the timer
     /// that got `token` is still the current one, or early (`token` nil,
     /// before a message or direct event) when any are held. Records the
-    /// batch size and the deliveries.
-    mutating func flushPresence(timer token: Int?, schedule: inout PresenceFlushSchedule, metrics: ChatMetrics) {
+    /// batch size and the deliveries, and calls `whenWritten` with the
+    /// batch's number once every loop has written it (see `PresenceFlushSchedule`).
+    mutating func flushPresence(
+        timer token: Int?,
+        schedule: inout PresenceFlushSchedule,
+        metrics: ChatMetrics,
+        whenWritten: @escaping @Sendable (Int) -> Void
+    ) {
         if let token {
             guard schedule.isCurrent(token) else { return }
         } else {
             guard hasPendingPresence else { return }
         }
-        schedule.flushed()
+        let batch = schedule.flushed()
         let (batchSize, delivered) = flushPresence()
         if batchSize > 0 { metrics.presenceBatchSize.record(Double(batchSize)) }
         metrics.eventsDelivered.increment(by: Int64(delivered))
+        guard let written = writeQueuedOnEveryLoop() else {
+            _ = schedule.written(batch)
+            return
+        }
+        written.whenComplete { _ in whenWritten(batch) }
     }
 }

@@ -169,6 +169,15 @@ final class LoopDelivery {
         }
     }
 
+    /// Hands out the runs and flushes every connection waiting for a flush
+    /// now, instead of at the end of the tick.
+    func writeQueuedNow() {
+        handOutRun()
+        swap(&flushRequests, &flushing)
+        for buffer in flushing { buffer.flushNow() }
+        flushing.removeAll(keepingCapacity: true)
+    }
+
     /// Bytes and events waiting in the outbound buffers of this loop's joined
     /// connections; read when metrics are scraped, never on the event path.
     func outboundBacklog() -> (bytes: Int, events: Int) {

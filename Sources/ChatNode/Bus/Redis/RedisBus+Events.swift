@@ -91,6 +91,13 @@ extension RedisBus {
     }
 
     private func flushPresence(timer token: Int?) {
-        fanout.flushPresence(timer: token, schedule: &presenceSchedule, metrics: metrics)
+        fanout.flushPresence(timer: token, schedule: &presenceSchedule, metrics: metrics) { batch in
+            Task { await self.presenceBatchWritten(batch) }
+        }
+    }
+
+    /// The next interval starts once the last batch is out (`PresenceFlushSchedule`).
+    private func presenceBatchWritten(_ batch: Int) {
+        if presenceSchedule.written(batch) { presenceChanged() }
     }
 }
