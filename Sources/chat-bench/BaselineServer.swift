@@ -1,6 +1,5 @@
 import ArgumentParser
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
 
@@ -20,26 +19,9 @@ struct BaselineServer: ParsableCommand {
     func run() throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let welcome = ByteBuffer(string: #"{"type":"welcome","nick":"x","node":"baseline","users":[],"history":[]}"#)
-        let upgrader = NIOWebSocketServerUpgrader(
-            shouldUpgrade: { channel, _ in
-                channel.eventLoop.makeSucceededFuture(HTTPHeaders([("Sec-WebSocket-Protocol", "chat.v1.json")]))
-            },
-            upgradePipelineHandler: { channel, _ in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(BaselineChatHandler(welcome: welcome))
-                }
-            }
-        )
-        let server = try ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 4096)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline(withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in }))
-            }
-            .bind(host: "127.0.0.1", port: port)
-            .wait()
-        print("listening on http://127.0.0.1:\(port)")
-        try server.closeFuture.wait()
+        try YardstickListener.serve(group: group, port: port, subprotocol: "chat.v1.json") { _ in
+            BaselineChatHandler(welcome: welcome)
+        }
     }
 }
 
