@@ -32,22 +32,8 @@ done
 ulimit -n "$(ulimit -Hn)"
 mkdir -p artifacts/scale
 work=$(mktemp -d)
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    pids=()
-}
+source scripts/bench-processes.sh
 trap 'cleanup; rm -rf "$work"' EXIT
-
-wait_for_port() {
-    for _ in $(seq 1 200); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "nothing listens on port $1" >&2
-    return 1
-}
 
 # storm NAME PORT... : runs one storm against the servers started in `pids`.
 storm() {
