@@ -163,9 +163,7 @@ final class LoopDelivery {
         isFlushScheduled = true
         eventLoop.assumeIsolated().execute { [self] in
             isFlushScheduled = false
-            swap(&flushRequests, &flushing)
-            for buffer in flushing { buffer.flushNow() }
-            flushing.removeAll(keepingCapacity: true)
+            flushRequested()
         }
     }
 
@@ -173,6 +171,10 @@ final class LoopDelivery {
     /// now, instead of at the end of the tick.
     func writeQueuedNow() {
         handOutRun()
+        flushRequested()
+    }
+
+    private func flushRequested() {
         swap(&flushRequests, &flushing)
         for buffer in flushing { buffer.flushNow() }
         flushing.removeAll(keepingCapacity: true)

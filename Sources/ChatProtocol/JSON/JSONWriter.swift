@@ -90,13 +90,6 @@ public struct JSONWriter: Sendable {
         endArray()
     }
 
-    /// Writes a member whose value is JSON encoded elsewhere, copied as is.
-    public mutating func member(_ name: String, encoded json: [UInt8]) {
-        key(name)
-        separate()
-        bytes.append(contentsOf: json)
-    }
-
     /// Writes a member whose value is a list of nicks encoded elsewhere, copied as is.
     public mutating func member(_ name: String, _ list: EncodedNickList) {
         key(name)
