@@ -131,7 +131,9 @@ let package = Package(
         .testTarget(name: "ChatProtocolTests", dependencies: ["ChatProtocol"]),
         .testTarget(
             name: "RedisTests",
-            dependencies: ["Redis", "TestSupport", .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: [
+                "Redis", "TestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "ChatNodeTests",

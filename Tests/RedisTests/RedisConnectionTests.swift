@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import Redis
 import TestSupport
 import Testing
@@ -116,14 +118,32 @@ struct RedisConnectionTests {
         await #expect(throws: RedisError.self) { try await systemTrust.connect() }
     }
 
-    @Test("an unreachable server is a connectionFailed error, and commands fail fast while down")
+    @Test("an unreachable server is a connectionFailed error that says why in plain words, and commands fail fast while down")
     func unreachable() async throws {
         let port = try FreePort.find()
         let connection = RedisConnection(url: RedisURL(host: "127.0.0.1", port: port), logger: logger)
         let error = await #expect(throws: RedisError.self) { try await connection.connect() }
         #expect(error?.code == .connectionFailed)
+        #expect(error?.message == "cannot connect to Redis at 127.0.0.1:\(port): connection refused")
         let sendError = await #expect(throws: RedisError.self) { try await connection.send("PING") }
         #expect(sendError?.code == .notConnected)
+    }
+
+    @Test("a server that is not Redis (an HTTP server on that port) is named as such")
+    func notRedis() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let listener = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(HTTPRefusal()) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(listener.localAddress?.port)
+        let connection = RedisConnection(url: RedisURL(host: "127.0.0.1", port: port), logger: logger)
+        let error = await #expect(throws: RedisError.self) { try await connection.connect() }
+        #expect(error?.code == .protocolError)
+        #expect(error?.message.hasPrefix("the server at 127.0.0.1:\(port) does not answer like Redis; check the port") == true, "\(String(describing: error))")
+        try await listener.close()
+        try await group.shutdownGracefully()
     }
 
     @Test("run() reconnects after the server restarts")
@@ -142,5 +162,16 @@ struct RedisConnectionTests {
         await connection.shutdown()
         runner.cancel()
         await runner.value
+    }
+}
+
+/// Answers whatever arrives the way an HTTP server answers bytes that are not HTTP.
+private final class HTTPRefusal: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let response = ByteBuffer(string: "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+        context.writeAndFlush(wrapOutboundOut(response)).whenComplete { _ in context.close(promise: nil) }
     }
 }

@@ -72,7 +72,7 @@ enum RedisChannelConnector {
                 .get()
         } catch {
             handshake?.fail(ChannelError.ioOnClosedChannel)
-            throw RedisError(.connectionFailed, "cannot connect to Redis at \(url.address): \(error)")
+            throw RedisError(.connectionFailed, "cannot connect to Redis at \(url.address): \(ConnectFailureReason.describe(error))")
         }
         // A server that takes the connection but never answers must not hold the
         // caller forever: the set-up steps must finish within the connect timeout.
@@ -104,6 +104,10 @@ enum RedisChannelConnector {
             }
         } catch {
             try? await channel.close()
+            if error.code == .protocolError {
+                // Usually a wrong port: something else (an HTTP server, say) answered.
+                throw RedisError(.protocolError, "the server at \(url.address) does not answer like Redis; check the port (\(error.message))")
+            }
             throw error
         }
         return channel
