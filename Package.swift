@@ -138,7 +138,8 @@ let package = Package(
         .testTarget(
             name: "ChatNodeTests",
             dependencies: [
-                "ChatNode", "ChatProtocol", "TestSupport",
+                "ChatNode", "ChatProtocol", "Redis", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

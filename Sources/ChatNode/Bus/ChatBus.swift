@@ -42,8 +42,13 @@ protocol ChatBus: Sendable {
     /// not told about each other's departure.
     func drain() async
 
-    /// Background work (subscriptions, liveness) until the task is cancelled.
+    /// Background work (subscriptions, liveness) until `stop()`, or until
+    /// the task is cancelled.
     func run() async
+
+    /// Ends `run()` once the node has left the cluster, which needs the
+    /// connections that cancelling `run()` would close first.
+    func stop() async
 }
 
 extension LocalMember {

@@ -81,6 +81,8 @@ actor InProcessBus: ChatBus {
         // Nothing to maintain: there is no outside world to watch.
     }
 
+    func stop() async {}
+
     // MARK: Presence batches
 
     /// Starts the presence timer when changes are held and none runs.

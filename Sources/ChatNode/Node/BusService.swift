@@ -7,9 +7,11 @@ struct BusService: Service {
     func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask { await bus.run() }
-            // The bus outlives the HTTP server (it is shut down after it), then stops.
+            // The bus outlives the HTTP server (it is shut down after it), then
+            // leaves the cluster and stops. Cancelling it instead would close
+            // its Redis connections before it could say goodbye.
             try? await gracefulShutdown()
-            group.cancelAll()
+            await bus.stop()
         }
     }
 }

@@ -1,5 +1,7 @@
 import ChatProtocol
 import Foundation
+import Logging
+import Redis
 import TestSupport
 import Testing
 
@@ -42,9 +44,13 @@ struct ClusterFailureTests {
         }
     }
 
-    @Test("SIGTERM of a node: its clients get 1001, the others see each user leave with quit, the nicks are free at once")
+    @Test("SIGTERM of a node: its clients get 1001, the others see each user leave with quit, the nicks are free at once, and it leaves no trace in Redis")
     func nodeShutdown() async throws {
         try await withCluster(nodes: 1) { cluster in
+            let redis = RedisConnection(url: try RedisURL(parsing: cluster.redis.url), logger: Logger(label: "test"))
+            try await redis.connect()
+            defer { Task { await redis.shutdown() } }
+            let before = try await redis.send("SMEMBERS", "chat:instances").array?.compactMap(\.string) ?? []
             let leaving = try NodeProcess(arguments: ["--port", "0", "--redis", cluster.redis.url, "--node-id", "leaving"])
             let port = try await leaving.waitUntilListening()
             var movers: [WebSocketTestClient] = []
@@ -70,6 +76,11 @@ struct ClusterFailureTests {
             let (_, welcome) = try await cluster.nodes[0].join("mover1")
             #expect(welcome.string("nick") == "mover1")
             #expect(await leaving.waitForExit().status == 0)
+            // It withdrew: other nodes need not wait out its liveness key to forget it.
+            let after = try await redis.send("SMEMBERS", "chat:instances").array?.compactMap(\.string) ?? []
+            #expect(Set(after) == Set(before), "instances before it started \(before), after it stopped \(after)")
+            let aliveKeys = try await redis.send("KEYS", "chat:alive:*").array?.count
+            #expect(aliveKeys == before.count)
         }
     }
 

@@ -2,7 +2,8 @@ import ChatProtocol
 import Redis
 
 extension RedisBus {
-    /// Runs the connections, the event stream, liveness and reaping until cancelled.
+    /// Runs the connections, the event stream, liveness and reaping until
+    /// `stop()` (then leaves the cluster first) or cancellation.
     func run() async {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.commands.run() }
@@ -40,10 +41,9 @@ extension RedisBus {
             beacon.start()
             group.addTask { await self.every(min(self.nodeTTL / 4, .milliseconds(500))) { try await $0.reapDeadInstances() } }
             // Wait here until the node shuts down, then leave the cluster while
-            // the connections are still up, and stop everything.
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(3600))
-            }
+            // the connections are still up, and stop everything. (Cancellation
+            // ends the wait too, but has already closed the connections.)
+            for await _ in stopRequest.stream {}
             beacon.stop()
             await withdraw()
             isStopped = true
@@ -242,6 +242,10 @@ extension RedisBus {
                 return ChatLine(storedForm: bytes)
             })
         }
+    }
+
+    nonisolated func stop() async {
+        stopRequest.continuation.finish()
     }
 
     /// On shutdown: tells the cluster this instance is gone and closes Redis.

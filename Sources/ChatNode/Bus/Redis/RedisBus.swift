@@ -48,6 +48,8 @@ actor RedisBus: ChatBus {
     /// This node's chat lines published but not yet back from the stream, by id.
     var linesInFlight: [String: LineInFlight] = [:]
     var presenceSchedule: PresenceFlushSchedule
+    /// Finished by `stop()`; `run()` waits on it, then leaves the cluster.
+    nonisolated let stopRequest = AsyncStream<Never>.makeStream()
 
     init(
         configuration: NodeConfiguration,
