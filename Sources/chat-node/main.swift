@@ -62,6 +62,7 @@ do {
         )
     )
     try await group.run()
+    logger.info("stopped")
 } catch let error as NodeStartupError {
     fail(error.message)
 } catch {

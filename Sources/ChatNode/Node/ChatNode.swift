@@ -16,6 +16,7 @@ public final class ChatNode: Sendable {
     /// The per-event-loop fan-out and connection registry.
     let deliveries: EventLoopDeliveries
     private let draining = Atomic<Bool>(false)
+    private let serving = Atomic<Bool>(false)
     private let connectionCounter = Atomic<UInt64>(0)
 
     init(configuration: NodeConfiguration, bus: any ChatBus, deliveries: EventLoopDeliveries, metrics: ChatMetrics, logger: Logger) {
@@ -36,6 +37,12 @@ public final class ChatNode: Sendable {
     /// Whether a graceful shutdown has begun.
     public var isDraining: Bool { draining.load(ordering: .relaxed) }
 
+    /// Marks the node as accepting connections, so its shutdown is worth a log line
+    /// (a node that never listened, say for a port in use, fails with one line only).
+    func beginServing() {
+        serving.store(true, ordering: .relaxed)
+    }
+
     /// Marks the node as shutting down: `/readyz` answers 503 from now on.
     func beginDraining() {
         draining.store(true, ordering: .relaxed)
@@ -49,6 +56,8 @@ public final class ChatNode: Sendable {
     /// not hold up the shutdown (its records are then reaped as a dead node's).
     func drain() async {
         beginDraining()
+        let wasServing = serving.load(ordering: .relaxed)
+        if wasServing { logger.info("shutting down: releasing this node's users, then closing their connections with 1001") }
         let bus = self.bus
         let (finished, continuation) = AsyncStream<Void>.makeStream()
         Task {
@@ -62,6 +71,7 @@ public final class ChatNode: Sendable {
         }
         for await _ in finished { break }
         deliveries.closeAll(.goingAway, reason: "node shutting down")
+        if wasServing { logger.info("every connection told to reconnect elsewhere") }
     }
 
     /// A fresh id for a new connection.

@@ -61,6 +61,7 @@ public struct ChatNodeServer: Sendable {
             ),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
+                node.beginServing()
                 await onListening(configuration.host, port)
             },
             eventLoopGroupProvider: .shared(group),
