@@ -250,10 +250,18 @@ extension RedisBus {
 
     /// On shutdown: tells the cluster this instance is gone and closes Redis.
     private func withdraw() async {
-        _ = try? await batch([
-            RedisCommand(["DEL", keys.alive(instance)]),
-            RedisCommand(["SREM", keys.instances, instance]),
-        ])
+        do {
+            _ = try await batch([
+                RedisCommand(["DEL", keys.alive(instance)]),
+                RedisCommand(["SREM", keys.instances, instance]),
+            ])
+        } catch {
+            // Harmless, but worth knowing: the others reap this node once its key expires.
+            logger.notice(
+                "could not withdraw from Redis; other nodes forget this node after --node-ttl",
+                metadata: ["error": "\(error.message)"]
+            )
+        }
         await commands.shutdown()
         await subscriber.shutdown()
     }
