@@ -35,8 +35,8 @@ public struct ChatMetrics: Sendable {
     let rateLimited: CoreMetrics.Counter
     /// Connections dropped for missing heartbeats.
     let heartbeatTimeouts: CoreMetrics.Counter
-    /// The largest gap so far between two successful liveness refreshes, in
-    /// seconds; a node is presumed dead when it exceeds `--node-ttl`.
+    /// The largest gap so far between two successful liveness refreshes while
+    /// Redis was reachable, in seconds; a node is presumed dead when it exceeds `--node-ttl`.
     let livenessRefreshGapMax: CoreMetrics.Gauge
     /// From a chat line's arrival at this node to its write to a local
     /// recipient's socket; one recipient sampled per event loop and tick.
@@ -99,7 +99,7 @@ public struct ChatMetrics: Sendable {
         rateLimited = counter("chat_rate_limited_total", "Client messages refused with rate_limited.")
         heartbeatTimeouts = counter("chat_heartbeat_timeouts_total", "Connections dropped for missing heartbeats.")
         livenessRefreshGapMax = gauge(
-            "chat_liveness_refresh_gap_max_seconds", "Largest gap between two refreshes of this node's liveness key."
+            "chat_liveness_refresh_gap_max_seconds", "Largest gap between two refreshes of this node's liveness key while Redis was reachable."
         )
         let latencyBuckets: [Duration] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5].map {
             .nanoseconds(Int64($0 * 1e9))

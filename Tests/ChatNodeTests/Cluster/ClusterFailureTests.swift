@@ -107,6 +107,8 @@ struct ClusterFailureTests {
             try await newcomer.send(#"{"type":"hello","nick":"newcomer"}"#)
             #expect(await newcomer.next(ofType: "error")?.string("code") == "unavailable")
             await carol.disconnect()
+            // Long enough that counting the outage as a late liveness refresh would show.
+            try await Task.sleep(for: .seconds(2))
 
             let restartedAt = ContinuousClock.now
             try cluster.redis.start()
@@ -131,6 +133,9 @@ struct ClusterFailureTests {
 
             try await bob.send(#"{"type":"say","text":"back"}"#)
             #expect(await alice.next(ofType: "message")?.string("text") == "back")
+            // Refreshes run every third of the 1 s node-ttl; the outage is not one late refresh.
+            let gap = livenessGap(in: cluster.nodes[0].server.node.metrics.render())
+            #expect(gap.map { $0 < 1.5 } == true, "chat_liveness_refresh_gap_max_seconds \(String(describing: gap))")
         }
     }
 
@@ -189,6 +194,13 @@ func readiness(_ port: Int) async -> Int {
 }
 
 /// Polls `condition` until it holds or `timeout` passes.
+/// The value of `chat_liveness_refresh_gap_max_seconds` in a metrics page.
+private func livenessGap(in metrics: String) -> Double? {
+    metrics.split(separator: "\n")
+        .first { $0.hasPrefix("chat_liveness_refresh_gap_max_seconds ") }
+        .flatMap { Double($0.split(separator: " ")[1]) }
+}
+
 func waitUntil(timeout: Duration = .seconds(5), _ condition: () async -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {

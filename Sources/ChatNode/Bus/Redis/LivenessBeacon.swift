@@ -9,7 +9,8 @@ import Redis
 /// clients: a timer on the Redis event loop (its own thread) writes the
 /// commands straight to the command connection, with no task, no actor
 /// queue and no fan-out work in between. The largest gap between two
-/// successful refreshes is exported, to be compared with `--node-ttl`.
+/// successful refreshes while Redis is reachable is exported, to be
+/// compared with `--node-ttl`.
 final class LivenessBeacon: Sendable {
     private let connection: RedisConnection
     private let commands: [RedisCommand]
@@ -64,7 +65,11 @@ final class LivenessBeacon: Sendable {
 
     private func refresh() {
         connection.sendBatchFromEventLoop(commands).whenComplete { [self] result in
-            guard case .success(let replies) = result else { return }
+            guard case .success(let replies) = result else {
+                // Redis is unreachable: that outage is reported as such, not as a late refresh.
+                state.value.lastSuccess = nil
+                return
+            }
             let now = NIODeadline.now()
             if let last = state.value.lastSuccess {
                 let gap = now - last
