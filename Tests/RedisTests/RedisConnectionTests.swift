@@ -62,7 +62,7 @@ struct RedisConnectionTests {
         await connection.shutdown()
     }
 
-    @Test("AUTH is sent from the URL's password; a wrong one is refused")
+    @Test("AUTH is sent from the URL's password; a wrong one is refused; a missing one is asked for")
     func auth() async throws {
         let server = try RedisServerProcess(password: "s3cret")
         let good = RedisConnection(url: try RedisURL(parsing: "redis://:s3cret@127.0.0.1:\(server.port)/1"), logger: logger)
@@ -73,6 +73,10 @@ struct RedisConnectionTests {
         let bad = RedisConnection(url: try RedisURL(parsing: "redis://:wrong@127.0.0.1:\(server.port)"), logger: logger)
         let error = await #expect(throws: RedisError.self) { try await bad.connect() }
         #expect(error?.code == .errorReply)
+
+        let none = RedisConnection(url: try RedisURL(parsing: "redis://127.0.0.1:\(server.port)"), logger: logger)
+        let missing = await #expect(throws: RedisError.self) { try await none.connect() }
+        #expect(missing?.message.hasPrefix("Redis at 127.0.0.1:\(server.port) requires a password: put it in the URL") == true)
     }
 
     @Test("an ACL user in the URL sends AUTH user password; a wrong password or an unknown user is refused")

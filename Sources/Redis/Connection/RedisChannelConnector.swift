@@ -88,7 +88,17 @@ enum RedisChannelConnector {
             }
             // A server must answer before the connection counts as up: a frozen or
             // partitioned one still completes TCP handshakes from its backlog.
-            try await expectOK(RedisCommand(["PING"]), on: channel, what: "PING", expecting: "PONG")
+            let pong = try await send(RedisCommand(["PING"]), on: channel)
+            if case .error(let text) = pong {
+                // PING before AUTH is refused with NOAUTH, which still proves the server answers.
+                guard text.hasPrefix("NOAUTH") else { throw RedisError(.errorReply, "Redis refused PING: \(text)") }
+                guard url.password != nil else {
+                    throw RedisError(
+                        .errorReply,
+                        "Redis at \(url.address) requires a password: put it in the URL, redis://:PASSWORD@host:port (or USER:PASSWORD@ for an ACL user)"
+                    )
+                }
+            }
             if let password = url.password {
                 let command = url.user.map { RedisCommand(["AUTH", $0, password]) } ?? RedisCommand(["AUTH", password])
                 try await expectOK(command, on: channel, what: url.user.map { "AUTH as user \($0)" } ?? "AUTH")
@@ -113,13 +123,9 @@ enum RedisChannelConnector {
         return channel
     }
 
-    private static func expectOK(
-        _ command: RedisCommand, on channel: any Channel, what: String, expecting: String? = nil
-    ) async throws(RedisError) {
+    private static func expectOK(_ command: RedisCommand, on channel: any Channel, what: String) async throws(RedisError) {
         let reply = try await send(command, on: channel)
         if case .error(let text) = reply {
-            // PING before AUTH is refused with NOAUTH, which still proves the TLS session works.
-            if expecting != nil, text.hasPrefix("NOAUTH") { return }
             throw RedisError(.errorReply, "Redis refused \(what): \(text)")
         }
     }
