@@ -53,6 +53,9 @@ public struct ChatMetrics: Sendable {
     let redisSubscriberUp: CoreMetrics.Gauge
     /// Failovers announced by Sentinel (`+switch-master`) that this node followed.
     let redisFailovers: CoreMetrics.Counter
+    /// Times this node claimed its users again and reconciled its view with
+    /// Redis: after each outage, or after it was found reaped as dead.
+    let redisResynchronisations: CoreMetrics.Counter
 
     /// Creates the metrics in a fresh registry, each with its `# HELP` text.
     public init() {
@@ -120,11 +123,17 @@ public struct ChatMetrics: Sendable {
         redisCommandsUp = gauge("chat_redis_connection_up", redisHelp, labels: [("connection", "commands")])
         redisSubscriberUp = gauge("chat_redis_connection_up", redisHelp, labels: [("connection", "subscriber")])
         redisFailovers = counter("chat_redis_failovers_total", "Redis master failovers announced by Sentinel that this node followed.")
+        redisResynchronisations = counter(
+            "chat_redis_resynchronisations_total", "Times this node claimed its users again and reconciled with Redis (after an outage)."
+        )
         // Meters appear in the output only once touched; start them at zero.
         connections.set(0)
         joinedUsers.set(0)
         for meter in joinedUsersByVersion { meter.set(0) }
-        for counter in [messagesReceived, eventsDelivered, busPublishes, busFailures, slowConsumerDroppedEvents, slowConsumerDisconnects, rateLimited, heartbeatTimeouts, redisFailovers] {
+        for counter in [
+            messagesReceived, eventsDelivered, busPublishes, busFailures, slowConsumerDroppedEvents, slowConsumerDisconnects, rateLimited,
+            heartbeatTimeouts, redisFailovers, redisResynchronisations,
+        ] {
             counter.increment(by: 0)
         }
     }

@@ -105,8 +105,8 @@ extension RedisBus {
         ]
     }
 
-    /// Refreshes this instance's liveness key now. If another node reaped this
-    /// instance meanwhile (it looked dead), registers the users again.
+    /// Refreshes this instance's liveness key now (at start-up). If another
+    /// node reaped this instance meanwhile (it looked dead), registers the users again.
     func announceAlive() async throws(BusError) {
         let replies = try await batch(livenessCommands)
         if replies.last?.integer == 1 { await registerAgainAfterBeingReaped() }
@@ -140,9 +140,29 @@ extension RedisBus {
     /// After an outage: claims this node's users again (Redis may have
     /// restarted empty), removes records of users who left meanwhile, then
     /// reconciles the view once the other nodes had time to do the same.
+    ///
+    /// One runs at a time. Two at once would share the reconciliation's
+    /// buffer of events, and one would lose what arrived during its snapshot.
+    /// A request while one runs (the beacon finding this node reaped) makes
+    /// it run once more only if its claims had already gone out.
     func resynchronize() async {
+        guard !resynchronization.isRunning else {
+            if resynchronization.haveClaimsGoneOut { resynchronization.isNeededAgain = true }
+            return
+        }
+        repeat {
+            resynchronization = Resynchronization(isRunning: true)
+            await resynchronizeOnce()
+        } while resynchronization.isNeededAgain && !isStopped
+        resynchronization = Resynchronization()
+    }
+
+    private func resynchronizeOnce() async {
+        metrics.redisResynchronisations.increment()
         do {
-            try await announceAlive()
+            // The reply says whether another node had reaped this one; the claims below cover that either way.
+            _ = try await batch(livenessCommands)
+            resynchronization.haveClaimsGoneOut = true
             try await reregisterLocalUsers()
             try await removeStaleRecords()
             try? await Task.sleep(for: .milliseconds(1500))

@@ -37,6 +37,7 @@ actor RedisBus: ChatBus {
     var isCommandConnectionUp = true
     var isSubscriberUp = true
     var isResyncNeeded = false
+    var resynchronization = Resynchronization()
     /// Set once the node left the cluster: the Redis event loop is about to
     /// stop, so nothing may use the connections any more (a late
     /// resynchronisation, say).
@@ -302,4 +303,12 @@ actor RedisBus: ChatBus {
         }
         return value
     }
+}
+
+/// Where the resynchronisation after an outage is (`RedisBus.resynchronize`).
+struct Resynchronization {
+    var isRunning = false
+    /// This run has claimed its users again: this node found reaped from now on needs another run.
+    var haveClaimsGoneOut = false
+    var isNeededAgain = false
 }
