@@ -115,7 +115,10 @@ extension RedisBus {
     /// Another node reaped this instance (it looked dead): register its users again.
     func registerAgainAfterBeingReaped() async {
         guard fanout.count > 0 else { return }
-        logger.warning("this node was presumed dead by the cluster; registering its users again")
+        // Right after an outage this is expected (Redis may have restarted empty), not news.
+        if !isResyncNeeded && !resynchronization.isRunning {
+            logger.warning("this node was presumed dead by the cluster; registering its users again")
+        }
         await resynchronize()
     }
 
