@@ -59,17 +59,7 @@ public final class ChatNode: Sendable {
         let wasServing = serving.load(ordering: .relaxed)
         if wasServing { logger.info("shutting down: releasing this node's users, then closing their connections with 1001") }
         let bus = self.bus
-        let (finished, continuation) = AsyncStream<Void>.makeStream()
-        Task {
-            await bus.drain()
-            continuation.yield()
-        }
-        let timeout = configuration.drainBusTimeout
-        Task {
-            try? await Task.sleep(for: timeout)
-            continuation.yield()
-        }
-        for await _ in finished { break }
+        _ = await awaitShutdownStep(within: configuration.drainBusTimeout) { await bus.drain() }
         deliveries.closeAll(.goingAway, reason: "node shutting down")
         if wasServing { logger.info("every connection told to reconnect elsewhere") }
     }

@@ -78,41 +78,18 @@ enum RedisChannelConnector {
         // caller forever: the set-up steps must finish within the connect timeout.
         let deadline = channel.eventLoop.scheduleTask(in: connectTimeout * 2) { channel.close(promise: nil) }
         defer { deadline.cancel() }
-        do throws(RedisError) {
-            if let handshake {
-                do {
-                    try await handshake.futureResult.get()
-                } catch {
-                    throw RedisError(.connectionFailed, "TLS handshake with Redis at \(url.address) failed: \(error)")
-                }
+        // Cancelling the caller (a node shutting down) abandons the set-up at once.
+        let outcome = await withTaskCancellationHandler {
+            do throws(RedisError) {
+                try await setUp(channel, url: url, handshake: handshake, requireMaster: requireMaster)
+                return Result<Void, RedisError>.success(())
+            } catch {
+                return .failure(error)
             }
-            // A server must answer before the connection counts as up: a frozen or
-            // partitioned one still completes TCP handshakes from its backlog.
-            let pong = try await send(RedisCommand(["PING"]), on: channel)
-            if case .error(let text) = pong {
-                // PING before AUTH is refused with NOAUTH, which still proves the server answers.
-                guard text.hasPrefix("NOAUTH") else { throw RedisError(.errorReply, "Redis refused PING: \(text)") }
-                guard url.password != nil else {
-                    throw RedisError(
-                        .errorReply,
-                        "Redis at \(url.address) requires a password: put it in the URL, redis://:PASSWORD@host:port (or USER:PASSWORD@ for an ACL user)"
-                    )
-                }
-            }
-            if let password = url.password {
-                let command = url.user.map { RedisCommand(["AUTH", $0, password]) } ?? RedisCommand(["AUTH", password])
-                try await expectOK(command, on: channel, what: url.user.map { "AUTH as user \($0)" } ?? "AUTH")
-            }
-            if url.database != 0 {
-                try await expectOK(RedisCommand(["SELECT", String(url.database)]), on: channel, what: "SELECT \(url.database)")
-            }
-            if requireMaster {
-                let role = try await send(RedisCommand(["ROLE"]), on: channel)
-                guard role.array?.first?.string == "master" else {
-                    throw RedisError(.connectionFailed, "the Sentinels named \(url.address) as master, but it is not one (yet)")
-                }
-            }
-        } catch {
+        } onCancel: {
+            channel.close(promise: nil)
+        }
+        if case .failure(let error) = outcome {
             try? await channel.close()
             if error.code == .protocolError {
                 // Usually a wrong port: something else (an HTTP server, say) answered.
@@ -121,6 +98,46 @@ enum RedisChannelConnector {
             throw error
         }
         return channel
+    }
+
+    /// The steps after TCP (and TLS): the server must answer `PING`, then
+    /// `AUTH`, `SELECT` and, behind Sentinel, `ROLE` as the URL asks.
+    private static func setUp(
+        _ channel: any Channel, url: RedisURL, handshake: EventLoopPromise<Void>?, requireMaster: Bool
+    ) async throws(RedisError) {
+        if let handshake {
+            do {
+                try await handshake.futureResult.get()
+            } catch {
+                throw RedisError(.connectionFailed, "TLS handshake with Redis at \(url.address) failed: \(error)")
+            }
+        }
+        // A server must answer before the connection counts as up: a frozen or
+        // partitioned one still completes TCP handshakes from its backlog.
+        let pong = try await send(RedisCommand(["PING"]), on: channel)
+        if case .error(let text) = pong {
+            // PING before AUTH is refused with NOAUTH, which still proves the server answers.
+            guard text.hasPrefix("NOAUTH") else { throw RedisError(.errorReply, "Redis refused PING: \(text)") }
+            guard url.password != nil else {
+                throw RedisError(
+                    .errorReply,
+                    "Redis at \(url.address) requires a password: put it in the URL, redis://:PASSWORD@host:port (or USER:PASSWORD@ for an ACL user)"
+                )
+            }
+        }
+        if let password = url.password {
+            let command = url.user.map { RedisCommand(["AUTH", $0, password]) } ?? RedisCommand(["AUTH", password])
+            try await expectOK(command, on: channel, what: url.user.map { "AUTH as user \($0)" } ?? "AUTH")
+        }
+        if url.database != 0 {
+            try await expectOK(RedisCommand(["SELECT", String(url.database)]), on: channel, what: "SELECT \(url.database)")
+        }
+        if requireMaster {
+            let role = try await send(RedisCommand(["ROLE"]), on: channel)
+            guard role.array?.first?.string == "master" else {
+                throw RedisError(.connectionFailed, "the Sentinels named \(url.address) as master, but it is not one (yet)")
+            }
+        }
     }
 
     private static func expectOK(_ command: RedisCommand, on channel: any Channel, what: String) async throws(RedisError) {

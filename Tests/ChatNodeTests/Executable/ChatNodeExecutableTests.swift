@@ -125,6 +125,28 @@ struct ChatNodeExecutableTests {
         _ = silent
     }
 
+    @Test("SIGTERM exits 0 within 5 s while its Redis is frozen (SIGSTOP): no shutdown step waits on Redis for long")
+    func sigtermWithFrozenRedis() async throws {
+        let redis = try RedisServerProcess()
+        defer { redis.stop() }
+        let node = try NodeProcess(arguments: ["--port", "0", "--node-id", "exe", "--redis", redis.url])
+        let port = try await node.waitUntilListening()
+        let alice = try await WebSocketTestClient.connect(port: port)
+        try await alice.send(#"{"type":"hello","nick":"alice"}"#)
+        #expect(await alice.nextMessage()?.string("type") == "welcome")
+
+        redis.pause()
+        defer { redis.resume() }
+        let started = ContinuousClock.now
+        node.signal(SIGTERM)
+        #expect(await alice.closeCode() == .some(1001))
+        let outcome = await node.waitForExit()
+        #expect(outcome.status == 0)
+        let took = ContinuousClock.now - started
+        #expect(took < .seconds(5))
+        print("exit with a frozen Redis after \(took)")
+    }
+
     @Test("--log-format json writes one JSON object per line with time, level, message and node")
     func jsonLogs() async throws {
         let node = try NodeProcess(arguments: ["--port", "0", "--node-id", "json-node", "--log-format", "json"])

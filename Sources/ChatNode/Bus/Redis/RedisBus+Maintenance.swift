@@ -273,17 +273,23 @@ extension RedisBus {
 
     /// On shutdown: tells the cluster this instance is gone and closes Redis.
     private func withdraw() async {
-        do {
-            _ = try await batch([
-                RedisCommand(["DEL", keys.alive(instance)]),
-                RedisCommand(["SREM", keys.instances, instance]),
-            ])
-        } catch {
+        let goodbye = [
+            RedisCommand(["DEL", keys.alive(instance)]),
+            RedisCommand(["SREM", keys.instances, instance]),
+        ]
+        // nil: withdrawn; otherwise why not. Nil again when Redis did not answer in time.
+        let failure: String?? = await awaitShutdownStep(within: .seconds(1)) { () async -> String? in
+            do throws(BusError) {
+                _ = try await self.batch(goodbye)
+                return nil
+            } catch {
+                return error.message
+            }
+        }
+        if failure != .some(nil) {
             // Harmless, but worth knowing: the others reap this node once its key expires.
-            logger.notice(
-                "could not withdraw from Redis; other nodes forget this node after --node-ttl",
-                metadata: ["error": "\(error.message)"]
-            )
+            let reason = (failure ?? nil) ?? "Redis did not answer within 1 s"
+            logger.notice("could not withdraw from Redis; other nodes forget this node after --node-ttl", metadata: ["error": "\(reason)"])
         }
         await commands.shutdown()
         await subscriber.shutdown()
