@@ -21,7 +21,7 @@ struct RedisSubscriberTests {
     func roundTrip() async throws {
         let server = try RedisServerProcess()
         let (publisher, subscriber) = try await connectedPair(to: server)
-        await subscriber.subscribe(["room"])
+        try await subscriber.subscribe(["room"])
         #expect(try await publisher.send("PUBLISH", "room", "hello").integer == 1)
         var messages = subscriber.messages.makeAsyncIterator()
         let message = try #require(await messages.next())
@@ -34,7 +34,7 @@ struct RedisSubscriberTests {
     func severalChannels() async throws {
         let server = try RedisServerProcess()
         let (publisher, subscriber) = try await connectedPair(to: server)
-        await subscriber.subscribe(["a", "b", "c"])
+        try await subscriber.subscribe(["a", "b", "c"])
         for channel in ["a", "b", "c"] {
             #expect(try await publisher.send("PUBLISH", channel, channel).integer == 1)
         }
@@ -46,7 +46,7 @@ struct RedisSubscriberTests {
     func patterns() async throws {
         let server = try RedisServerProcess()
         let (publisher, subscriber) = try await connectedPair(to: server)
-        await subscriber.psubscribe(["node.*"])
+        try await subscriber.psubscribe(["node.*"])
         try await publisher.send("PUBLISH", "node.7", "x")
         var messages = subscriber.messages.makeAsyncIterator()
         #expect(await messages.next() == RedisPubSubMessage(channel: "node.7", pattern: "node.*", payload: Array("x".utf8)))
@@ -58,7 +58,7 @@ struct RedisSubscriberTests {
     func order() async throws {
         let server = try RedisServerProcess()
         let (publisher, subscriber) = try await connectedPair(to: server, bufferedMessages: 64)
-        await subscriber.subscribe(["seq"])
+        try await subscriber.subscribe(["seq"])
         let count = 5000
         _ = try await publisher.sendBatch((0..<count).map { RedisCommand(["PUBLISH", "seq", String($0)]) })
         var received: [Int] = []
@@ -75,7 +75,7 @@ struct RedisSubscriberTests {
     func survivesRestart() async throws {
         let server = try RedisServerProcess()
         let (publisher, subscriber) = try await connectedPair(to: server)
-        await subscriber.subscribe(["room"])
+        try await subscriber.subscribe(["room"])
         let runners = [Task { await publisher.run() }, Task { await subscriber.run() }]
 
         var states = await subscriber.connectionStates().makeAsyncIterator()
@@ -99,5 +99,19 @@ struct RedisSubscriberTests {
         await publisher.shutdown()
         runners.forEach { $0.cancel() }
         for runner in runners { await runner.value }
+    }
+
+    @Test("a subscription Redis refuses (an ACL user without that channel) throws NOPERM instead of waiting for ever")
+    func refusedSubscription() async throws {
+        let server = try RedisServerProcess()
+        let (admin, _) = try await connectedPair(to: server)
+        _ = try await admin.send(RedisCommand(["ACL", "SETUSER", "narrow", "on", ">pw", "~*", "resetchannels", "&allowed", "+@all"]))
+        let subscriber = RedisSubscriber(url: try RedisURL(parsing: "redis://narrow:pw@127.0.0.1:\(server.port)"), logger: logger)
+        try await subscriber.connect()
+        try await subscriber.subscribe(["allowed"])
+        let error = await #expect(throws: RedisError.self) { try await subscriber.subscribe(["forbidden"]) }
+        #expect(error?.message.contains("NOPERM") == true, "\(String(describing: error))")
+        await subscriber.shutdown()
+        await admin.shutdown()
     }
 }

@@ -22,6 +22,9 @@ enum RedisPush: Sendable {
     case subscribed(String)
     /// `unsubscribe`/`punsubscribe` confirmation.
     case unsubscribed(String)
+    /// An error reply while no command waits for one: Redis refused a
+    /// `SUBSCRIBE` (an ACL user without that channel, say).
+    case refused(String)
 
     /// Recognises a push among replies on a connection in subscriber mode.
     init?(_ reply: RedisReply) {

@@ -145,6 +145,11 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             if !onPush(push) { isReadingPaused = true }
             return
         }
+        if let onPush, pending.isEmpty, case .error(let text) = reply {
+            // Subscriptions expect no reply of their own, only confirmations; an error is their refusal.
+            _ = onPush(.refused(text))
+            return
+        }
         guard let handling = pending.popFirst() else {
             // A reply nobody asked for; the server would have to be broken. Ignore it.
             return

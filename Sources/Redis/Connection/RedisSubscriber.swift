@@ -25,8 +25,9 @@ public actor RedisSubscriber {
     private var channel: (any Channel)?
     private var channels: Set<String> = []
     private var patterns: Set<String> = []
-    /// Callers of `subscribe` waiting for Redis to confirm every name they asked for.
-    private var confirmationWaiters: [(remaining: Set<String>, continuation: CheckedContinuation<Void, Never>)] = []
+    /// Callers of `subscribe` waiting for Redis to confirm every name they asked
+    /// for; resumed with an error when Redis refuses.
+    private var confirmationWaiters: [(remaining: Set<String>, continuation: CheckedContinuation<RedisError?, Never>)] = []
     private var isShutDown = false
     private var observers = RedisConnectionObservers()
     private var backoff = Backoff()
@@ -90,14 +91,15 @@ public actor RedisSubscriber {
     }
 
     /// Subscribes to channels; returns once Redis confirmed them, or at once
-    /// while disconnected (they are subscribed on reconnection).
-    public func subscribe(_ names: [String]) async {
-        await change(names, command: "SUBSCRIBE") { channels.formUnion(names) }
+    /// while disconnected (they are subscribed on reconnection). Throws when
+    /// Redis refuses them (an ACL user without those channels).
+    public func subscribe(_ names: [String]) async throws(RedisError) {
+        try await change(names, command: "SUBSCRIBE") { channels.formUnion(names) }
     }
 
     /// Subscribes to glob patterns, as `PSUBSCRIBE`.
-    public func psubscribe(_ names: [String]) async {
-        await change(names, command: "PSUBSCRIBE") { patterns.formUnion(names) }
+    public func psubscribe(_ names: [String]) async throws(RedisError) {
+        try await change(names, command: "PSUBSCRIBE") { patterns.formUnion(names) }
     }
 
     /// Unsubscribes from channels.
@@ -106,15 +108,16 @@ public actor RedisSubscriber {
         channel?.writeAndFlush(RedisRequest(command: RedisCommand(["UNSUBSCRIBE"] + names), reply: .push), promise: nil)
     }
 
-    private func change(_ names: [String], command: String, record: () -> Void) async {
+    private func change(_ names: [String], command: String, record: () -> Void) async throws(RedisError) {
         guard !names.isEmpty else { return }
         record()
         guard let channel else { return }
-        await withCheckedContinuation { continuation in
+        let refusal = await withCheckedContinuation { continuation in
             // Registered before writing, so no confirmation can arrive unobserved.
             confirmationWaiters.append((Set(names), continuation))
             channel.writeAndFlush(RedisRequest(command: RedisCommand([command] + names), reply: .push), promise: nil)
         }
+        if let refusal { throw refusal }
     }
 
     /// Makes the first connection, so a node can refuse to start when Redis is unreachable.
@@ -151,7 +154,7 @@ public actor RedisSubscriber {
         currentChannel.value = nil
         observers.publish(false)
         // Nobody will confirm these now; the subscriptions are renewed on reconnection.
-        for waiter in confirmationWaiters { waiter.continuation.resume() }
+        for waiter in confirmationWaiters { waiter.continuation.resume(returning: nil) }
         confirmationWaiters = []
         guard !isShutDown else { return }
         logger.warning("Redis subscriber connection lost", metadata: ["redis": "\(url)"])
@@ -169,11 +172,18 @@ public actor RedisSubscriber {
             for index in confirmationWaiters.indices.reversed() {
                 confirmationWaiters[index].remaining.remove(name)
                 if confirmationWaiters[index].remaining.isEmpty {
-                    confirmationWaiters.remove(at: index).continuation.resume()
+                    confirmationWaiters.remove(at: index).continuation.resume(returning: nil)
                 }
             }
             return true
         case .unsubscribed:
+            return true
+        case .refused(let text):
+            let refusal = RedisError(.errorReply, "Redis refused the subscription: \(text)")
+            // A caller of `subscribe` reports it; a renewal after a reconnection has nobody else to.
+            if confirmationWaiters.isEmpty { logger.error("\(refusal.message)", metadata: ["redis": "\(url)"]) }
+            for waiter in confirmationWaiters { waiter.continuation.resume(returning: refusal) }
+            confirmationWaiters = []
             return true
         }
     }

@@ -16,4 +16,9 @@ struct ClusterKeys: Sendable {
     func alive(_ instance: String) -> String { "\(prefix):alive:\(instance)" }
     /// Channel of the direct messages for one instance's users.
     func inbox(_ instance: String) -> String { "\(prefix):inbox:\(instance)" }
+
+    /// What a Redis ACL user must be allowed, for an operator who meets a refusal.
+    static func accessNeeded(prefix: String) -> String {
+        "an ACL user needs ~\(prefix):* &\(prefix):* +@connection +@read +@write +@pubsub +@scripting (and +role behind Sentinel)"
+    }
 }

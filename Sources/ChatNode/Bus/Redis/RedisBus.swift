@@ -38,6 +38,7 @@ actor RedisBus: ChatBus {
     var isSubscriberUp = true
     var isResyncNeeded = false
     var resynchronization = Resynchronization()
+    var refusals = RefusalLog()
     /// Set once the node left the cluster: the Redis event loop is about to
     /// stop, so nothing may use the connections any more (a late
     /// resynchronisation, say).
@@ -95,14 +96,42 @@ actor RedisBus: ChatBus {
         let bus = RedisBus(
             configuration: configuration, commands: commands, subscriber: subscriber, redisLoops: redisLoops, metrics: metrics, logger: logger
         )
-        await subscriber.subscribe([bus.keys.events, bus.keys.inbox(bus.instance)])
+        do {
+            try await subscriber.subscribe([bus.keys.events, bus.keys.inbox(bus.instance)])
+            try await bus.checkAccess()
+        } catch {
+            await bus.shutDownBeforeRunning()
+            throw NodeStartupError(message: "cannot use Redis at \(url): \(error.message); \(ClusterKeys.accessNeeded(prefix: bus.keys.prefix))")
+        }
         do {
             try await bus.announceAlive()
             try await bus.reconcile()
         } catch {
+            await bus.shutDownBeforeRunning()
             throw NodeStartupError(message: "cannot load cluster state from Redis at \(url): \(error.message)")
         }
         return bus
+    }
+
+    /// Checks, before the node takes any user, that Redis lets it use the
+    /// cluster's keys and run its scripts: an ACL user without them would
+    /// otherwise see every `hello` answered `unavailable`.
+    func checkAccess() async throws(RedisError) {
+        let probe = RedisCommand([
+            "EVAL", "return redis.call('HLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])", "2", keys.users, keys.history,
+        ])
+        // Straight to the connection: these refusals are reported as the start-up error, not logged.
+        let replies = try await commands.sendBatch(livenessCommands + [probe])
+        for reply in replies {
+            if case .error(let text) = reply { throw RedisError(.errorReply, "Redis refused a command the node needs: \(text)") }
+        }
+    }
+
+    /// Closes the connections of a bus whose start failed.
+    func shutDownBeforeRunning() async {
+        await commands.shutdown()
+        await subscriber.shutdown()
+        try? await redisLoops.shutdownGracefully()
     }
 
     var isAvailable: Bool { isCommandConnectionUp && isSubscriberUp }
@@ -290,6 +319,7 @@ actor RedisBus: ChatBus {
         do {
             let replies = try await self.commands.sendBatch(commands)
             if let started { metrics.redisRoundTrip.record(ContinuousClock.now - started) }
+            for case .error(let text) in replies { refusals.note(text, logger: logger) }
             return replies
         } catch {
             throw failure(error.message)
@@ -311,4 +341,24 @@ struct Resynchronization {
     /// This run has claimed its users again: this node found reaped from now on needs another run.
     var haveClaimsGoneOut = false
     var isNeededAgain = false
+}
+
+/// Commands Redis refused (out of memory, an ACL changed under the node…):
+/// each surfaces to users as `unavailable`, so the operator must see them,
+/// but a refusing Redis must not flood the log. Logs the first at once,
+/// then at most one line every 10 s with the count since.
+struct RefusalLog {
+    private var lastLogged: ContinuousClock.Instant?
+    private var unlogged = 0
+
+    mutating func note(_ text: String, logger: Logger) {
+        let now = ContinuousClock.now
+        if let lastLogged, now - lastLogged < .seconds(10) {
+            unlogged += 1
+            return
+        }
+        logger.error("Redis refused a command", metadata: ["reply": "\(text)", "refused_since_last_line": "\(unlogged)"])
+        lastLogged = now
+        unlogged = 0
+    }
 }
