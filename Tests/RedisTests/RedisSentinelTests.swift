@@ -21,6 +21,21 @@ struct RedisSentinelTests {
         await connection.shutdown()
     }
 
+    @Test("an ACL user the master refuses ROLE is told that a node behind Sentinel needs +role")
+    func roleRefused() async throws {
+        let deployment = try RedisSentinelDeployment()
+        try await deployment.waitUntilReady()
+        let admin = RedisConnection(url: try RedisURL(parsing: deployment.master.url), logger: logger)
+        try await admin.connect()
+        _ = try await admin.send(RedisCommand(["ACL", "SETUSER", "narrow", "on", ">pw", "~*", "&*", "+@all", "-role"]))
+        await admin.shutdown()
+        let url = deployment.url().replacingOccurrences(of: "redis-sentinel://", with: "redis-sentinel://narrow:pw@")
+        let connection = RedisConnection(url: try RedisURL(parsing: url), logger: logger)
+        let error = await #expect(throws: RedisError.self) { try await connection.connect() }
+        #expect(error?.message.contains("+role") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("NOPERM") == true)
+    }
+
     @Test("rediss-sentinel:// reaches the Sentinels and the master over TLS, checked against --redis-ca")
     func overTLS() async throws {
         let certificates = try await TestCertificates.make()

@@ -134,6 +134,9 @@ enum RedisChannelConnector {
         }
         if requireMaster {
             let role = try await send(RedisCommand(["ROLE"]), on: channel)
+            if case .error(let text) = role {
+                throw RedisError(.errorReply, "Redis refused ROLE, which a node behind Sentinel needs (+role for an ACL user): \(text)")
+            }
             guard role.array?.first?.string == "master" else {
                 throw RedisError(.connectionFailed, "the Sentinels named \(url.address) as master, but it is not one (yet)")
             }
