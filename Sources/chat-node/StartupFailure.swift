@@ -19,6 +19,9 @@ enum StartupFailure {
                 return "cannot listen on \(configuration.host):\(configuration.port): permission denied"
             }
         }
+        if error is SocketAddressError.UnknownHost {
+            return "cannot listen on \(configuration.host):\(configuration.port): the host name does not resolve (check --host)"
+        }
         return "stopped: \(error)"
     }
 }

@@ -125,7 +125,7 @@ public struct NodeSettings: Sendable {
 
     private static func duration(_ text: String, flag: String) throws(ConfigurationError) -> Duration {
         guard let seconds = Double(text), seconds.isFinite, seconds > 0, seconds <= 86_400 else {
-            throw ConfigurationError("\(flag) must be a positive number of seconds (got \"\(text)\")")
+            throw ConfigurationError("\(flag) must be a number of seconds above 0 and at most 86400 (got \"\(text)\")")
         }
         return .nanoseconds(Int64(seconds * 1_000_000_000))
     }

@@ -26,7 +26,7 @@ struct ChatNodeExecutableTests {
     @Test("bad flags give exactly one line on standard error and a non-zero exit", arguments: [
         ["--bogus"], ["--port", "x"], ["--port"], ["--ping-interval", "0"], ["--rate", "-1"], ["--burst", "0"],
         ["--cluster", "no spaces"], ["--redis", "localhost:6379"], ["extra-argument"], ["--log-format", "xml"],
-        ["--presence-interval", "0"], ["--compression", "maybe"], ["--redis-ca", "/no/such/ca.pem"],
+        ["--presence-interval", "0"], ["--presence-interval", "100000"], ["--compression", "maybe"], ["--redis-ca", "/no/such/ca.pem"],
     ])
     func badFlags(_ arguments: [String]) async throws {
         let outcome = try await NodeProcess(arguments: arguments).waitForExit()
