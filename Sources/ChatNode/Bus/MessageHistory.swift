@@ -34,6 +34,9 @@ struct MessageHistory {
     /// The lines a `welcome` carries when not resuming: the last `welcomeLength`.
     var recent: ArraySlice<ChatLine> { lines[max(start, lines.count - welcomeLength)...] }
 
+    /// Whether the line with id `id` is kept.
+    func contains(_ id: String) -> Bool { positions[id] != nil }
+
     /// Appends `line`; false (and nothing changes) when it is already kept.
     @discardableResult
     mutating func append(_ line: ChatLine) -> Bool {

@@ -17,8 +17,36 @@ extension RedisBus {
             logger.debug("ignoring a cluster message this build does not understand", metadata: ["channel": "\(message.channel)"])
             return
         }
+        if case .message(let line) = envelope.event, heldLines != nil {
+            // Older lines this node missed go out first (`catchUp`).
+            heldLines?.append(line)
+            return
+        }
         reconciliationBuffer?.append(envelope.event)
         apply(envelope.event)
+    }
+
+    /// After the subscription was cut: delivers, oldest first, the lines of
+    /// the history this node never got, then the lines that arrived live
+    /// meanwhile, so its clients see every line once and in the cluster's order.
+    func catchUp() async throws(BusError) {
+        heldLines = []
+        defer {
+            for line in heldLines ?? [] { apply(.message(line)) }
+            heldLines = nil
+        }
+        guard case .array(let stored) = try await batch([
+            RedisCommand(["LRANGE", keys.history, "0", String(view.history.retention - 1)])
+        ]).first else { return }
+        var missed = 0
+        for case .bulk(let bytes) in stored.reversed() {
+            guard let line = ChatLine(storedForm: bytes), !view.history.contains(line.id) else { continue }
+            apply(.message(line))
+            missed += 1
+        }
+        if missed > 0 {
+            logger.info("delivered the lines sent while this node's subscription was cut", metadata: ["lines": "\(missed)"])
+        }
     }
 
     /// Applies one cluster event, this node's own included: the stream's

@@ -165,6 +165,7 @@ extension RedisBus {
         do {
             // The reply says whether another node had reaped this one; the claims below cover that either way.
             _ = try await batch(livenessCommands)
+            try await catchUp()
             resynchronization.haveClaimsGoneOut = true
             try await reregisterLocalUsers()
             try await removeStaleRecords()

@@ -45,6 +45,8 @@ actor RedisBus: ChatBus {
     var isStopped = false
     /// Events received while a reconciliation waits for its snapshot.
     var reconciliationBuffer: [ClusterEnvelope.Event]?
+    /// Lines that arrived live while `catchUp` delivers older ones.
+    var heldLines: [ChatLine]?
     /// Command batches sent so far; every eighth one is timed.
     var batchesSent = 0
     /// This node's chat lines published but not yet back from the stream, by id.

@@ -1,0 +1,58 @@
+import Foundation
+import Logging
+import Redis
+import TestSupport
+import Testing
+
+/// A node whose subscription to the cluster's events is cut while the
+/// others chat: its clients must not silently miss those lines.
+@Suite("Lines a node missed while its subscription was cut")
+struct MissedLinesTests {
+    @Test("when Redis drops a stalled node's subscription (as it does past the output buffer limit), its clients still get every line once, in order")
+    func subscriptionCut() async throws {
+        let redis = try RedisServerProcess()
+        defer { redis.stop() }
+        let stalled = try NodeProcess(arguments: ["--port", "0", "--redis", redis.url, "--node-id", "stalled"])
+        let stalledPort = try await stalled.waitUntilListening()
+        let talker = try NodeProcess(arguments: ["--port", "0", "--redis", redis.url, "--node-id", "talker"])
+        let talkerPort = try await talker.waitUntilListening()
+        let reader = try await WebSocketTestClient.connect(port: stalledPort)
+        try await reader.send(#"{"type":"hello","nick":"reader"}"#)
+        #expect(await reader.next(ofType: "welcome") != nil)
+        let writer = try await WebSocketTestClient.connect(port: talkerPort)
+        try await writer.send(#"{"type":"hello","nick":"writer"}"#)
+        #expect(await writer.next(ofType: "welcome") != nil)
+
+        let lineCount = 20
+        try await writer.send(#"{"type":"say","text":"line 0"}"#)
+        #expect(await reader.next(ofType: "message")?.string("text") == "line 0")
+        #expect(await writer.next(ofType: "message")?.string("text") == "line 0")
+        // The stalled node's subscriber is the older of the two (it started first).
+        let admin = RedisConnection(url: try RedisURL(parsing: redis.url), logger: Logger(label: "test"))
+        try await admin.connect()
+        let subscribers = try await admin.send("CLIENT", "LIST", "TYPE", "pubsub").string ?? ""
+        let ids = subscribers.split(separator: "\n").compactMap { line in
+            line.split(separator: " ").first { $0.hasPrefix("id=") }.flatMap { Int($0.dropFirst(3)) }
+        }
+        #expect(ids.count == 2)
+        stalled.signal(SIGSTOP)
+        try await admin.send("CLIENT", "KILL", "ID", String(try #require(ids.min())))
+        await admin.shutdown()
+        for index in 1..<lineCount {
+            try await writer.send(#"{"type":"say","text":"line \#(index)"}"#)
+            #expect(await writer.next(ofType: "message")?.string("text") == "line \(index)")
+        }
+        stalled.signal(SIGCONT)
+
+        var texts: [String] = []
+        while texts.count < lineCount - 1, let event = await reader.next(ofType: "message", timeout: .seconds(10)) {
+            texts.append(event.string("text") ?? "")
+        }
+        #expect(texts == (1..<lineCount).map { "line \($0)" })
+        #expect(await reader.next(ofType: "message", timeout: .seconds(1)) == nil, "a line twice")
+        stalled.signal(SIGTERM)
+        talker.signal(SIGTERM)
+        _ = await stalled.waitForExit()
+        _ = await talker.waitForExit()
+    }
+}
