@@ -4,7 +4,8 @@ import ChatProtocol
 /// the node stays up. The node notices within a bounded time (503,
 /// `unavailable`), keeps its clients, and heals; the other nodes reap its
 /// users only once its liveness key expired, and afterwards every list in
-/// the cluster equals `who`.
+/// the cluster equals `who` and the isolated node's clients have every line
+/// sent during the cut.
 struct PartitionScenario {
     var usersPerNode: Int
     var cut: Duration
@@ -73,6 +74,9 @@ struct PartitionScenario {
         }
         let recovery = converged.map { _ in ContinuousClock.now - healedAt }
         report.check("every list equals who after healing", recovery != nil, recovery.map { "after \(seconds($0))" } ?? "never")
+        // The lines sent during the cut reach the isolated node's clients after it, once and in order.
+        let (streams, broken) = await ChatLoad.mismatches(receivers: isolated, senders: Array(others.prefix(6)))
+        report.check("isolated clients got every line sent during the cut", broken == 0, "\(streams - broken)/\(streams) streams intact")
         return report
     }
 }
