@@ -34,6 +34,8 @@ extension RedisBus {
         defer {
             for line in heldLines ?? [] { apply(.message(line)) }
             heldLines = nil
+            // A released line that Redis recorded is in the history or came live by now.
+            linesReleased.removeAll()
         }
         guard case .array(let stored) = try await batch([
             RedisCommand(["LRANGE", keys.history, "0", String(view.history.retention - 1)])
@@ -61,6 +63,9 @@ extension RedisBus {
                 inFlight.sender.outlet.sendOwnLine(LocalFanout.frame(.message(line, ref: inFlight.ref)))
                 let delivered = fanout.broadcast(frames, excluding: inFlight.sender, receivedAt: inFlight.receivedAt)
                 metrics.eventsDelivered.increment(by: Int64(delivered + 1))
+            } else if let sender = linesReleased.removeValue(forKey: line.id) {
+                // Its sender has its copy already (`releaseLinesInFlight`).
+                metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frames, excluding: sender, receivedAt: .now())))
             } else {
                 metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frames, receivedAt: .now())))
             }
@@ -98,6 +103,8 @@ extension RedisBus {
         linesInFlight.removeAll()
         for inFlight in lost.values {
             inFlight.sender.outlet.sendOwnLine(LocalFanout.frame(.message(inFlight.line, ref: inFlight.ref)))
+            // Redis may still record it: it then comes back, for everyone but its sender.
+            linesReleased[inFlight.line.id] = inFlight.sender
         }
     }
 

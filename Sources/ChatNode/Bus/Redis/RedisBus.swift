@@ -47,6 +47,9 @@ actor RedisBus: ChatBus {
     var reconciliationBuffer: [ClusterEnvelope.Event]?
     /// Lines that arrived live while `catchUp` delivers older ones.
     var heldLines: [ChatLine]?
+    /// Senders of lines given back when the subscription was lost, by line id,
+    /// until the next catch-up: such a line may still come back.
+    var linesReleased: [String: LocalMember] = [:]
     /// Command batches sent so far; every eighth one is timed.
     var batchesSent = 0
     /// This node's chat lines published but not yet back from the stream, by id.
