@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
 done
 pids=()
 trap 'for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done' EXIT
-redis-server --port 16391 --save '' --appendonly no --bind 127.0.0.1 > /dev/null 2>&1 &
+redis-server --port 16391 --save '' --appendonly no --dir "$(mktemp -d)" --bind 127.0.0.1 > /dev/null 2>&1 &
 pids+=($!)
 sleep 0.5
 node_pids=()

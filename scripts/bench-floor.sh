@@ -60,7 +60,7 @@ for round in $(seq 1 "$rounds"); do
     storm trivial 18090
     "$bench" minimal-v2-server --port 18091 > /dev/null 2>&1 & pids+=($!)
     storm floor 18091
-    redis-server --port 16390 --save '' --appendonly no --bind 127.0.0.1 > "$work/redis.log" 2>&1 & pids+=($!)
+    redis-server --port 16390 --save '' --appendonly no --dir "$work" --bind 127.0.0.1 > "$work/redis.log" 2>&1 & pids+=($!)
     wait_for_port 16390
     for port in 18081 18082 18083; do
         "$node" --port "$port" --node-id "n$port" --redis redis://127.0.0.1:16390 > "$work/node-$port.log" 2>&1 & pids+=($!)

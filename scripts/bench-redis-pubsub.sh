@@ -1,6 +1,6 @@
 #!/bin/bash
 # PUBLISH and the cluster's append-and-publish script through one redis-server with N subscribers (docs/SCALING.md).
-redis-server --port 16395 --save '' --appendonly no --bind 127.0.0.1 >/dev/null 2>&1 &
+redis-server --port 16395 --save '' --appendonly no --dir "$(mktemp -d)" --bind 127.0.0.1 >/dev/null 2>&1 &
 sleep 0.5
 payload=$(python3 -c "print('x'*200)")
 script="redis.call('LPUSH', KEYS[1], ARGV[1]) redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1) return redis.call('PUBLISH', KEYS[2], ARGV[1])"

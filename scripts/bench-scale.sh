@@ -43,7 +43,7 @@ for users in $sizes; do
     cleanup
     redis_args=()
     if [ "$mode" = cluster ]; then
-        redis-server --port 16390 --save '' --appendonly no --bind 127.0.0.1 > "$work/redis.log" 2>&1 &
+        redis-server --port 16390 --save '' --appendonly no --dir "$work" --bind 127.0.0.1 > "$work/redis.log" 2>&1 &
         pids+=($!)
         wait_for_port 16390
         redis-cli -p 16390 flushall > /dev/null

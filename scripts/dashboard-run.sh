@@ -16,7 +16,7 @@ work=$(mktemp -d)
 pids=()
 trap 'for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 
-redis-server --port 16392 --save '' --appendonly no --bind 127.0.0.1 > /dev/null 2>&1 &
+redis-server --port 16392 --save '' --appendonly no --dir "$(mktemp -d)" --bind 127.0.0.1 > /dev/null 2>&1 &
 pids+=($!)
 ports=(18281 18282 18283)
 sleep 0.5

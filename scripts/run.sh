@@ -45,7 +45,7 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no > "$run_dir/redis.log" 2>&1 &
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$run_dir" > "$run_dir/redis.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do
     redis-cli -p "$redis_port" ping > /dev/null 2>&1 && break

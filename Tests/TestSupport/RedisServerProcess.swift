@@ -17,6 +17,11 @@ public final class RedisServerProcess: @unchecked Sendable {
     public let dataDirectory: String?
     /// The addresses it listens on.
     public let bindAddresses: [String]
+    /// Where a server without a data directory keeps its files. Its own, so a
+    /// replica's copy of another server's data (a full sync writes `dump.rdb`)
+    /// never lands in the working directory, where any server that starts
+    /// "empty" would load it.
+    private let scratchDirectory: URL
     private var process: Process?
 
     /// Starts a server; `password` turns on `requirepass`, `tls` makes it speak
@@ -28,6 +33,8 @@ public final class RedisServerProcess: @unchecked Sendable {
         bindAddresses: [String] = ["127.0.0.1"]
     ) throws {
         self.port = try FreePort.find()
+        self.scratchDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("redis-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratchDirectory, withIntermediateDirectories: true)
         self.dataDirectory = dataDirectory
         self.bindAddresses = bindAddresses
         self.password = password
@@ -38,6 +45,7 @@ public final class RedisServerProcess: @unchecked Sendable {
 
     deinit {
         stop()
+        try? FileManager.default.removeItem(at: scratchDirectory)
     }
 
     /// The URL a node or client uses to reach it.
@@ -60,6 +68,10 @@ public final class RedisServerProcess: @unchecked Sendable {
         if tls != nil, replicaOf != nil { arguments += ["--tls-replication", "yes"] }
         if let dataDirectory {
             arguments += ["--dir", dataDirectory, "--appendonly", "yes", "--appendfsync", "always"]
+        } else {
+            // Empty means empty: not even what a full sync left here last time.
+            try? FileManager.default.removeItem(at: scratchDirectory.appendingPathComponent("dump.rdb"))
+            arguments += ["--dir", scratchDirectory.path]
         }
         if let tls {
             arguments[1] = "0"
