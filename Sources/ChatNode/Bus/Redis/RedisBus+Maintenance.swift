@@ -278,18 +278,21 @@ extension RedisBus {
             RedisCommand(["DEL", keys.alive(instance)]),
             RedisCommand(["SREM", keys.instances, instance]),
         ]
-        // nil: withdrawn; otherwise why not. Nil again when Redis did not answer in time.
-        let failure: String?? = await awaitShutdownStep(within: .seconds(1)) { () async -> String? in
+        let outcome = await awaitShutdownStep(within: .seconds(1)) { () async -> Result<Void, BusError> in
             do throws(BusError) {
                 _ = try await self.batch(goodbye)
-                return nil
+                return .success(())
             } catch {
-                return error.message
+                return .failure(error)
             }
         }
-        if failure != .some(nil) {
-            // Harmless, but worth knowing: the others reap this node once its key expires.
-            let reason = (failure ?? nil) ?? "Redis did not answer within 1 s"
+        // Harmless either way, but worth knowing: the others reap this node once its key expires.
+        let reason: String? = switch outcome {
+        case .success: nil
+        case .failure(let error): error.message
+        case nil: "Redis did not answer within 1 s"
+        }
+        if let reason {
             logger.notice("could not withdraw from Redis; other nodes forget this node after --node-ttl", metadata: ["error": "\(reason)"])
         }
         await commands.shutdown()
