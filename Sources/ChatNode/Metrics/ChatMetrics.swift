@@ -56,6 +56,9 @@ public struct ChatMetrics: Sendable {
     /// Times this node claimed its users again and reconciled its view with
     /// Redis: after each outage, or after it was found reaped as dead.
     let redisResynchronisations: CoreMetrics.Counter
+    /// Commands Redis answered with an error (out of memory, an ACL refusal…);
+    /// each reached a client as `unavailable`.
+    let redisRefusedCommands: CoreMetrics.Counter
 
     /// Creates the metrics in a fresh registry, each with its `# HELP` text.
     public init() {
@@ -126,13 +129,16 @@ public struct ChatMetrics: Sendable {
         redisResynchronisations = counter(
             "chat_redis_resynchronisations_total", "Times this node claimed its users again and reconciled with Redis (after an outage)."
         )
+        redisRefusedCommands = counter(
+            "chat_redis_refused_commands_total", "Commands Redis answered with an error (out of memory, an ACL refusal); clients got unavailable."
+        )
         // Meters appear in the output only once touched; start them at zero.
         connections.set(0)
         joinedUsers.set(0)
         for meter in joinedUsersByVersion { meter.set(0) }
         for counter in [
             messagesReceived, eventsDelivered, busPublishes, busFailures, slowConsumerDroppedEvents, slowConsumerDisconnects, rateLimited,
-            heartbeatTimeouts, redisFailovers, redisResynchronisations,
+            heartbeatTimeouts, redisFailovers, redisResynchronisations, redisRefusedCommands,
         ] {
             counter.increment(by: 0)
         }

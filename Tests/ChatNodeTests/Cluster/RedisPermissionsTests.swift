@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Logging
 import Redis
 import TestSupport
@@ -63,6 +66,10 @@ struct RedisPermissionsTests {
         let client = try await WebSocketTestClient.connect(port: port)
         try await client.send(#"{"type":"hello","nick":"amy"}"#)
         #expect(await client.next(ofType: "error")?.string("code") == "unavailable")
+        let url = try #require(URL(string: "http://127.0.0.1:\(port)/metrics"))
+        let metrics = String(decoding: try await URLSession.shared.data(from: url).0, as: UTF8.self)
+        let refused = metrics.split(separator: "\n").first { $0.hasPrefix("chat_redis_refused_commands_total ") }
+        #expect(refused.flatMap { Double($0.split(separator: " ")[1]) }.map { $0 >= 1 } == true, "\(String(describing: refused))")
         try await admin.send("CONFIG", "SET", "maxmemory", "0")
         await admin.shutdown()
         node.signal(SIGTERM)

@@ -324,7 +324,10 @@ actor RedisBus: ChatBus {
         do {
             let replies = try await self.commands.sendBatch(commands)
             if let started { metrics.redisRoundTrip.record(ContinuousClock.now - started) }
-            for case .error(let text) in replies { refusals.note(text, logger: logger) }
+            for case .error(let text) in replies {
+                metrics.redisRefusedCommands.increment()
+                refusals.note(text, logger: logger)
+            }
             return replies
         } catch {
             throw failure(error.message)
