@@ -105,13 +105,6 @@ extension RedisBus {
         ]
     }
 
-    /// Refreshes this instance's liveness key now (at start-up). If another
-    /// node reaped this instance meanwhile (it looked dead), registers the users again.
-    func announceAlive() async throws(BusError) {
-        let replies = try await batch(livenessCommands)
-        if replies.last?.integer == 1 { await registerAgainAfterBeingReaped() }
-    }
-
     /// Another node reaped this instance (it looked dead): register its users again.
     func registerAgainAfterBeingReaped() async {
         guard fanout.count > 0 else { return }

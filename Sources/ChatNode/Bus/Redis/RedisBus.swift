@@ -93,9 +93,7 @@ actor RedisBus: ChatBus {
             try await subscriber.connect()
             _ = try await commands.send("PING")
         } catch {
-            await commands.shutdown()
-            await subscriber.shutdown()
-            try? await redisLoops.shutdownGracefully()
+            await shutDown(commands, subscriber, redisLoops)
             throw NodeStartupError(message: "cannot use Redis at \(url): \(error.message)")
         }
         let bus = RedisBus(
@@ -103,25 +101,25 @@ actor RedisBus: ChatBus {
         )
         do {
             try await subscriber.subscribe([bus.keys.events, bus.keys.inbox(bus.instance)])
-            try await bus.checkAccess()
+            try await bus.announceAliveCheckingAccess()
         } catch {
-            await bus.shutDownBeforeRunning()
+            await shutDown(commands, subscriber, redisLoops)
             throw NodeStartupError(message: "cannot use Redis at \(url): \(error.message); \(ClusterKeys.accessNeeded(prefix: bus.keys.prefix))")
         }
         do {
-            try await bus.announceAlive()
             try await bus.reconcile()
         } catch {
-            await bus.shutDownBeforeRunning()
+            await shutDown(commands, subscriber, redisLoops)
             throw NodeStartupError(message: "cannot load cluster state from Redis at \(url): \(error.message)")
         }
         return bus
     }
 
-    /// Checks, before the node takes any user, that Redis lets it use the
-    /// cluster's keys and run its scripts: an ACL user without them would
-    /// otherwise see every `hello` answered `unavailable`.
-    func checkAccess() async throws(RedisError) {
+    /// Announces this new instance alive and checks, before the node takes
+    /// any user, that Redis lets it use the cluster's keys and run its
+    /// scripts: an ACL user without them would otherwise see every `hello`
+    /// answered `unavailable`.
+    func announceAliveCheckingAccess() async throws(RedisError) {
         let probe = RedisCommand([
             "EVAL", "return redis.call('HLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])", "2", keys.users, keys.history,
         ])
@@ -133,10 +131,10 @@ actor RedisBus: ChatBus {
     }
 
     /// Closes the connections of a bus whose start failed.
-    func shutDownBeforeRunning() async {
+    private static func shutDown(_ commands: RedisConnection, _ subscriber: RedisSubscriber, _ loops: MultiThreadedEventLoopGroup) async {
         await commands.shutdown()
         await subscriber.shutdown()
-        try? await redisLoops.shutdownGracefully()
+        try? await loops.shutdownGracefully()
     }
 
     var isAvailable: Bool { isCommandConnectionUp && isSubscriberUp }
