@@ -11,16 +11,17 @@ import NIOPosix
 ///
 /// While Redis is unreachable, commands fail fast with `.notConnected`
 /// rather than queueing without bound; `run()` keeps reconnecting.
-public actor RedisConnection {
+public actor RedisConnection: ReconnectingConnection {
+    static let name = "Redis connection"
     /// Where this connection goes.
     public nonisolated let url: RedisURL
-    private nonisolated let eventLoop: any EventLoop
-    private let logger: Logger
-    private var channel: (any Channel)?
+    nonisolated let eventLoop: any EventLoop
+    let logger: Logger
+    private(set) var channel: (any Channel)?
     private var isFlushScheduled = false
-    private var isShutDown = false
-    private var observers = RedisConnectionObservers()
-    private var backoff = Backoff()
+    private(set) var isShutDown = false
+    var observers = RedisConnectionObservers()
+    var backoff = Backoff()
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         eventLoop.executor.asUnownedSerialExecutor()
@@ -38,14 +39,7 @@ public actor RedisConnection {
 
     /// The connection state now and at every change: `true` when connected.
     public func connectionStates() -> AsyncStream<Bool> {
-        observers.makeStream(current: channel != nil) { [weak self] id in
-            guard let self else { return }
-            Task { await self.removeObserver(id) }
-        }
-    }
-
-    private func removeObserver(_ id: Int) {
-        observers.remove(id)
+        makeConnectionStates()
     }
 
     /// Makes the first connection, so a node can refuse to start when Redis is unreachable.
@@ -75,32 +69,14 @@ public actor RedisConnection {
 
     /// Keeps the connection up until the task is cancelled or `shutdown()` is called.
     public func run() async {
-        while !isShutDown && !Task.isCancelled {
-            if let channel {
-                // Cancelling `run()` closes the connection, which ends this wait.
-                await withTaskCancellationHandler {
-                    try? await channel.closeFuture.get()
-                } onCancel: {
-                    channel.close(promise: nil)
-                }
-                continue
-            }
-            do {
-                try await connect()
-                logger.info("connected to Redis", metadata: ["redis": "\(url)"])
-            } catch {
-                logger.debug("Redis connection attempt failed", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: backoff.nextDelay())
-            }
-        }
+        await keepConnected()
     }
 
     /// Drops the current connection, unless it goes to `address`, so that
     /// `run()` connects again at once: behind Sentinel, to the master the
     /// Sentinels name now.
     public func reconnect(unlessConnectedTo address: RedisServerAddress) {
-        guard let channel, !address.isRemote(of: channel) else { return }
-        channel.close(promise: nil)
+        dropConnection(unlessConnectedTo: address)
     }
 
     /// Closes the connection and stops reconnecting.

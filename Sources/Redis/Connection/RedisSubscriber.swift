@@ -8,7 +8,8 @@ import NIOPosix
 /// One subscriber serves a whole node: it subscribes to the node's channels
 /// once and the node fans messages out locally. `messages` is bounded: when
 /// its consumer falls behind, the subscriber stops reading from the socket.
-public actor RedisSubscriber {
+public actor RedisSubscriber: ReconnectingConnection {
+    static let name = "Redis subscriber"
     /// The messages of every subscribed channel and pattern, in arrival order.
     /// It has a single consumer.
     public typealias Messages = NIOAsyncSequenceProducer<
@@ -19,18 +20,18 @@ public actor RedisSubscriber {
     public nonisolated let url: RedisURL
     /// Every message received, across reconnections.
     public nonisolated let messages: Messages
-    private nonisolated let eventLoop: any EventLoop
-    private let logger: Logger
+    nonisolated let eventLoop: any EventLoop
+    let logger: Logger
     private let source: Messages.Source
-    private var channel: (any Channel)?
+    private(set) var channel: (any Channel)?
     private var channels: Set<String> = []
     private var patterns: Set<String> = []
     /// Callers of `subscribe` waiting for Redis to confirm every name they asked
     /// for; resumed with an error when Redis refuses.
     private var confirmationWaiters: [(remaining: Set<String>, continuation: CheckedContinuation<RedisError?, Never>)] = []
-    private var isShutDown = false
-    private var observers = RedisConnectionObservers()
-    private var backoff = Backoff()
+    private(set) var isShutDown = false
+    var observers = RedisConnectionObservers()
+    var backoff = Backoff()
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         eventLoop.executor.asUnownedSerialExecutor()
@@ -80,14 +81,7 @@ public actor RedisSubscriber {
 
     /// The connection state now and at every change: `true` when connected and subscribed.
     public func connectionStates() -> AsyncStream<Bool> {
-        observers.makeStream(current: channel != nil) { [weak self] id in
-            guard let self else { return }
-            Task { await self.removeObserver(id) }
-        }
-    }
-
-    private func removeObserver(_ id: Int) {
-        observers.remove(id)
+        makeConnectionStates()
     }
 
     /// Subscribes to channels; returns once Redis confirmed them, or at once
@@ -190,32 +184,14 @@ public actor RedisSubscriber {
 
     /// Keeps the connection up until the task is cancelled or `shutdown()` is called.
     public func run() async {
-        while !isShutDown && !Task.isCancelled {
-            if let channel {
-                // Cancelling `run()` closes the connection, which ends this wait.
-                await withTaskCancellationHandler {
-                    try? await channel.closeFuture.get()
-                } onCancel: {
-                    channel.close(promise: nil)
-                }
-                continue
-            }
-            do {
-                try await connect()
-                logger.info("Redis subscriber connected", metadata: ["redis": "\(url)"])
-            } catch {
-                logger.debug("Redis subscriber connection attempt failed", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: backoff.nextDelay())
-            }
-        }
+        await keepConnected()
     }
 
     /// Drops the current connection, unless it goes to `address`, so that
     /// `run()` connects again at once: behind Sentinel, to the master the
     /// Sentinels name now.
     public func reconnect(unlessConnectedTo address: RedisServerAddress) {
-        guard let channel, !address.isRemote(of: channel) else { return }
-        channel.close(promise: nil)
+        dropConnection(unlessConnectedTo: address)
     }
 
     /// Closes the connection, stops reconnecting and ends `messages`.
