@@ -21,9 +21,10 @@ protocol ChatBus: Sendable {
     /// resumes after the message `since` when the history still holds it.
     func join(_ member: LocalMember, since: String?, ref: String?) async throws(BusError) -> JoinOutcome
 
-    /// Releases the member's nick and tells everyone else `left`. Does
-    /// nothing if the member already left.
-    func leave(_ member: LocalMember, reason: LeaveReason) async
+    /// Releases the member's nick and tells everyone else `left`, soon:
+    /// the departure goes through the bus's inbox, so a session that ends
+    /// needs no task of its own. Does nothing if the member already left.
+    nonisolated func leave(_ member: LocalMember, reason: LeaveReason)
 
     /// Sends `line` to everyone joined; the sender's own copy carries `ref`.
     /// `receivedAt` is when the line reached this node (for the delivery-latency histogram).
@@ -42,8 +43,8 @@ protocol ChatBus: Sendable {
     /// not told about each other's departure.
     func drain() async
 
-    /// Background work (subscriptions, liveness) until `stop()`, or until
-    /// the task is cancelled.
+    /// Handles the bus's inbox and background work (subscriptions,
+    /// liveness) until `stop()`, or until the task is cancelled.
     func run() async
 
     /// Ends `run()` once the node has left the cluster, which needs the

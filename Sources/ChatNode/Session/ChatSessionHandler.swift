@@ -93,8 +93,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     private func leave() {
         guard let member else { return }
         self.member = nil
-        let (bus, reason) = (node.bus, leaveReason)
-        Task { await bus.leave(member, reason: reason) }
+        node.bus.leave(member, reason: leaveReason)
     }
 
     // MARK: Inbound

@@ -167,7 +167,7 @@ struct LocalFanout {
 
     /// A future that completes once every loop with members here has
     /// written what the fan-out queued on it so far.
-    private func writeQueuedOnEveryLoop() -> EventLoopFuture<Void>? {
+    func writeQueuedOnEveryLoop() -> EventLoopFuture<Void>? {
         let written = loops.values.map { share in
             let delivery = share.delivery
             return delivery.eventLoop.submit { delivery.value.writeQueuedNow() }
@@ -224,34 +224,5 @@ struct LocalFanout {
     /// Encodes and frames `event` for one client speaking `version`, uncompressed.
     static func frame(_ event: ServerEvent, for version: ProtocolVersion = .v1) -> ByteBuffer {
         ServerFrame.text(version.codec.encode(event))
-    }
-}
-
-extension LocalFanout {
-    /// Sends the held presence changes on behalf of a bus: when the timer
-    /// that got `token` is still the current one, or early (`token` nil,
-    /// before a message or direct event) when any are held. Records the
-    /// batch size and the deliveries, and calls `whenWritten` with the
-    /// batch's number once every loop has written it (see `PresenceFlushSchedule`).
-    mutating func flushPresence(
-        timer token: Int?,
-        schedule: inout PresenceFlushSchedule,
-        metrics: ChatMetrics,
-        whenWritten: @escaping @Sendable (Int) -> Void
-    ) {
-        if let token {
-            guard schedule.isCurrent(token) else { return }
-        } else {
-            guard hasPendingPresence else { return }
-        }
-        let batch = schedule.flushed()
-        let (batchSize, delivered) = flushPresence()
-        if batchSize > 0 { metrics.presenceBatchSize.record(Double(batchSize)) }
-        metrics.eventsDelivered.increment(by: Int64(delivered))
-        guard let written = writeQueuedOnEveryLoop() else {
-            _ = schedule.written(batch)
-            return
-        }
-        written.whenComplete { _ in whenWritten(batch) }
     }
 }

@@ -17,32 +17,28 @@ extension RedisBus {
             logger.debug("ignoring a cluster message this build does not understand", metadata: ["channel": "\(message.channel)"])
             return
         }
-        if case .message(let line) = envelope.event, heldLines != nil {
-            // Older lines this node missed go out first (`catchUp`).
-            heldLines?.append(line)
-            return
+        switch link.received(envelope.event) {
+        case .apply: apply(envelope.event)
+        case .hold: break
         }
-        reconciliationBuffer?.append(envelope.event)
-        apply(envelope.event)
     }
 
     /// After the subscription was cut: delivers, oldest first, the lines of
     /// the history this node never got, then the lines that arrived live
     /// meanwhile, so its clients see every line once and in the cluster's order.
     func catchUp() async throws(BusError) {
-        heldLines = []
+        link.beginCatchUp()
         defer {
-            for line in heldLines ?? [] { apply(.message(line)) }
-            heldLines = nil
+            for line in link.endCatchUp() { apply(.message(line)) }
             // A released line that Redis recorded is in the history or came live by now.
             linesReleased.removeAll()
         }
         guard case .array(let stored) = try await batch([
-            RedisCommand(["LRANGE", keys.history, "0", String(view.history.retention - 1)])
+            RedisCommand(["LRANGE", keys.history, "0", String(core.view.history.retention - 1)])
         ]).first else { return }
         var missed = 0
         for case .bulk(let bytes) in stored.reversed() {
-            guard let line = ChatLine(storedForm: bytes), !view.history.contains(line.id) else { continue }
+            guard let line = ChatLine(storedForm: bytes), !core.view.history.contains(line.id) else { continue }
             apply(.message(line))
             missed += 1
         }
@@ -56,42 +52,24 @@ extension RedisBus {
     func apply(_ event: ClusterEnvelope.Event) {
         switch event {
         case .message(let line):
-            guard view.history.append(line) else { return }
-            flushPresenceEarly()
-            let frames = fanout.frames(.message(line, ref: nil))
-            if let inFlight = linesInFlight.removeValue(forKey: line.id) {
-                inFlight.sender.outlet.sendOwnLine(LocalFanout.frame(.message(line, ref: inFlight.ref)))
-                let delivered = fanout.broadcast(frames, excluding: inFlight.sender, receivedAt: inFlight.receivedAt)
-                metrics.eventsDelivered.increment(by: Int64(delivered + 1))
-            } else if let sender = linesReleased.removeValue(forKey: line.id) {
-                // Its sender has its copy already (`releaseLinesInFlight`).
-                metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frames, excluding: sender, receivedAt: .now())))
-            } else {
-                metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frames, receivedAt: .now())))
+            let followUp = core.deliver(line) { id in
+                if let inFlight = linesInFlight.removeValue(forKey: id) {
+                    return .sender(inFlight.sender, ref: inFlight.ref, receivedAt: inFlight.receivedAt)
+                }
+                if let sender = linesReleased.removeValue(forKey: id) { return .senderServedAlready(sender) }
+                return .elsewhere
             }
+            if let followUp { arrange(followUp) }
         case .direct(let line, let connection):
-            guard let recipient = fanout.member(NickKey(lookingUp: line.to)), recipient.connectionID == connection else { return }
-            flushPresenceEarly()
-            recipient.outlet.send(LocalFanout.frame(.direct(line, ref: nil)))
-            metrics.eventsDelivered.increment()
+            guard let recipient = core.member(NickKey(lookingUp: line.to)), recipient.connectionID == connection else { return }
+            arrange(core.deliverDirect(line, to: recipient, ref: nil))
         case .joined(let nick, let owner, let ts):
-            let nick = Nick(trustedCanonical: nick)
-            guard view.insert(nick, owner: owner) else { return }
-            metrics.eventsDelivered.increment(by: Int64(fanout.announceJoined(nick, ts: ts)))
-            presenceChanged()
+            arrange(core.listJoined(Nick(trustedCanonical: nick), owner: owner, ts: ts))
         case .left(let nick, let owner, let ts, let reason):
-            let nick = Nick(trustedCanonical: nick)
-            guard view.remove(nick.key, owner: owner) else { return }
-            metrics.eventsDelivered.increment(by: Int64(fanout.announceLeft(nick, ts: ts, reason: reason)))
-            presenceChanged()
+            arrange(core.listLeft(Nick(trustedCanonical: nick), owner: owner, ts: ts, reason: reason))
         case .leftMany(let departures, let ts, let reason):
-            var nicks: [Nick] = []
-            for departure in departures {
-                let nick = Nick(trustedCanonical: departure.nick)
-                if view.remove(nick.key, owner: departure.owner) { nicks.append(nick) }
-            }
-            metrics.eventsDelivered.increment(by: Int64(fanout.announceLeft(nicks, ts: ts, reason: reason)))
-            presenceChanged()
+            let nicks = departures.map { (nick: Nick(trustedCanonical: $0.nick), owner: $0.owner) }
+            arrange(core.listLeft(nicks, ts: ts, reason: reason))
         }
     }
 
@@ -108,31 +86,8 @@ extension RedisBus {
         }
     }
 
-    // MARK: Presence batches
-
-    /// Starts the presence timer when changes are held and none runs.
-    func presenceChanged() {
-        guard fanout.hasPendingPresence, let token = presenceSchedule.timerNeeded() else { return }
-        let interval = presenceSchedule.interval
-        Task {
-            try? await Task.sleep(for: interval)
-            await self.flushPresence(timer: token)
-        }
-    }
-
-    /// Sends held presence changes before a `message` or `direct` event.
-    func flushPresenceEarly() {
-        flushPresence(timer: nil)
-    }
-
-    private func flushPresence(timer token: Int?) {
-        fanout.flushPresence(timer: token, schedule: &presenceSchedule, metrics: metrics) { batch in
-            Task { await self.presenceBatchWritten(batch) }
-        }
-    }
-
-    /// The next interval starts once the last batch is out (`PresenceFlushSchedule`).
-    private func presenceBatchWritten(_ batch: Int) {
-        if presenceSchedule.written(batch) { presenceChanged() }
+    /// Arranges what the core asked for, through the inbox.
+    func arrange(_ followUp: PresenceFollowUp) {
+        inbox.arrange(followUp, as: Input.presence)
     }
 }

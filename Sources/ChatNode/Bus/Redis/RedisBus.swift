@@ -20,6 +20,19 @@ import Redis
 /// - The node's `ClusterView` is what its clients were told; it is
 ///   reconciled with Redis after every outage.
 actor RedisBus: ChatBus {
+    /// What reaches the bus through its inbox.
+    enum Input: Sendable {
+        case presence(PresenceInput)
+        case leave(LocalMember, LeaveReason)
+        case connection(RedisLinkStateMachine.Link, isUp: Bool)
+        /// The liveness beacon found this instance reaped by another node.
+        case reaped
+        /// Sentinel named a new master.
+        case failover(RedisServerAddress)
+        case resynchronisationFinished(succeeded: Bool)
+        case stop
+    }
+
     let keys: ClusterKeys
     /// Random per process, so a restarted node never mistakes old records for its own.
     let instance: String
@@ -32,21 +45,10 @@ actor RedisBus: ChatBus {
     let redisLoops: MultiThreadedEventLoopGroup
     let metrics: ChatMetrics
     let logger: Logger
-    var fanout = LocalFanout()
-    var view: ClusterView
-    var isCommandConnectionUp = true
-    var isSubscriberUp = true
-    var isResyncNeeded = false
-    var resynchronization = Resynchronization()
+    nonisolated let inbox: BusInbox<Input>
+    var core: BusCore
+    var link = RedisLinkStateMachine()
     var refusals = RefusalLog()
-    /// Set once the node left the cluster: the Redis event loop is about to
-    /// stop, so nothing may use the connections any more (a late
-    /// resynchronisation, say).
-    var isStopped = false
-    /// Events received while a reconciliation waits for its snapshot.
-    var reconciliationBuffer: [ClusterEnvelope.Event]?
-    /// Lines that arrived live while `catchUp` delivers older ones.
-    var heldLines: [ChatLine]?
     /// Senders of lines given back when the subscription was lost, by line id,
     /// until the next catch-up: such a line may still come back.
     var linesReleased: [String: LocalMember] = [:]
@@ -54,9 +56,6 @@ actor RedisBus: ChatBus {
     var batchesSent = 0
     /// This node's chat lines published but not yet back from the stream, by id.
     var linesInFlight: [String: LineInFlight] = [:]
-    var presenceSchedule: PresenceFlushSchedule
-    /// Finished by `stop()`; `run()` waits on it, then leaves the cluster.
-    nonisolated let stopRequest = AsyncStream<Never>.makeStream()
 
     init(
         configuration: NodeConfiguration,
@@ -75,10 +74,13 @@ actor RedisBus: ChatBus {
         self.subscriber = subscriber
         self.metrics = metrics
         self.logger = logger
-        self.view = ClusterView(
-            history: MessageHistory(retention: configuration.historyRetention, welcomeLength: configuration.historyLength)
+        self.inbox = BusInbox(timerLoop: redisLoops.next())
+        self.core = BusCore(
+            nodeID: configuration.nodeID,
+            history: MessageHistory(retention: configuration.historyRetention, welcomeLength: configuration.historyLength),
+            presenceInterval: configuration.presenceInterval,
+            metrics: metrics
         )
-        self.presenceSchedule = PresenceFlushSchedule(interval: configuration.presenceInterval)
     }
 
     /// Connects to Redis, subscribes, and loads the cluster's users and history.
@@ -107,7 +109,7 @@ actor RedisBus: ChatBus {
             throw NodeStartupError(message: "cannot use Redis at \(url): \(error.message); \(ClusterKeys.accessNeeded(prefix: bus.keys.prefix))")
         }
         do {
-            try await bus.reconcile()
+            try await bus.loadClusterState()
         } catch {
             await shutDown(commands, subscriber, redisLoops)
             throw NodeStartupError(message: "cannot load cluster state from Redis at \(url): \(error.message)")
@@ -137,7 +139,7 @@ actor RedisBus: ChatBus {
         try? await loops.shutdownGracefully()
     }
 
-    var isAvailable: Bool { isCommandConnectionUp && isSubscriberUp }
+    var isAvailable: Bool { link.isAvailable }
 
     func owner(of connectionID: UInt64) -> String { "\(instance)/\(connectionID)" }
 
@@ -153,27 +155,22 @@ actor RedisBus: ChatBus {
         let owner = owner(of: member.connectionID)
         guard try await claim(member, ts: ts) else { return .nickTaken }
         metrics.busPublishes.increment()
-        // From here to `fanout.add` nothing awaits: the welcome and the start of
+        // From here to the end nothing awaits: the welcome and the start of
         // event delivery happen in one step, so no event falls in between.
         // (The `joined` coming back from Redis finds the nick listed already.)
-        var delivered = 0
-        if view.insert(member.nick, owner: owner) {
-            delivered = fanout.announceJoined(member.nick, ts: ts)
-        }
-        member.sendWelcome(node: nodeID, users: view.list.encoded, history: view.history, since: since, ref: ref)
-        fanout.add(member)
-        presenceChanged()
-        metrics.eventsDelivered.increment(by: Int64(delivered + 1))
-        metrics.userJoined(speaking: member.kind.version)
+        arrange(core.admit(member, owner: owner, ts: ts, since: since, ref: ref))
         return .joined
     }
 
-    func leave(_ member: LocalMember, reason: LeaveReason) async {
-        guard fanout.remove(member.nick.key, connectionID: member.connectionID) != nil else { return }
-        metrics.userLeft(speaking: member.kind.version)
+    nonisolated func leave(_ member: LocalMember, reason: LeaveReason) {
+        inbox.post(.leave(member, reason))
+    }
+
+    /// Stops delivering to `member` and releases its nick. Clients are told
+    /// when the `left` comes back from Redis, after any line the member sent before leaving.
+    func depart(_ member: LocalMember, reason: LeaveReason) async {
+        guard core.dismiss(member) else { return }
         let owner = owner(of: member.connectionID)
-        // Clients are told when the `left` comes back from Redis, after any
-        // line the member sent before leaving.
         let announcement = ClusterEnvelope(
             origin: instance, event: .left(nick: member.nick.canonical, owner: owner, ts: Clock.milliseconds(), reason: reason)
         )
@@ -181,7 +178,6 @@ actor RedisBus: ChatBus {
             try await release(key: member.nick.key.value, record: record(for: member).encoded(), announcing: announcement)
         } catch {
             // Redis is down: the record is removed when the node resynchronises.
-            isResyncNeeded = true
             logger.debug("could not release nick; will clean up after reconnecting", metadata: ["nick": "\(member.nick)"])
         }
     }
@@ -196,7 +192,7 @@ actor RedisBus: ChatBus {
                 scriptCommand(
                     ClusterScripts.appendMessage,
                     keys: [keys.history, keys.events],
-                    arguments: [envelope, Array(String(view.history.retention).utf8)]
+                    arguments: [envelope, Array(String(core.view.history.retention).utf8)]
                 )
             ])
         } catch {
@@ -219,11 +215,9 @@ actor RedisBus: ChatBus {
         guard case .bulk(let bytes) = reply.first, let holder = PresenceRecord.decode(bytes) else { return .noSuchUser }
         let line = draft.line(to: holder.nick)
         if holder.instance == instance {
-            guard let recipient = fanout.member(recipientKey) else { return .noSuchUser }
-            flushPresenceEarly()
+            guard let recipient = core.member(recipientKey) else { return .noSuchUser }
             if recipient.connectionID == holder.connection, recipient.connectionID != sender.connectionID {
-                recipient.outlet.send(LocalFanout.frame(.direct(line, ref: nil)))
-                metrics.eventsDelivered.increment()
+                arrange(core.deliverDirect(line, to: recipient, ref: nil))
             }
         } else {
             let envelope = ClusterEnvelope(origin: instance, event: .direct(line, connection: holder.connection))
@@ -234,19 +228,17 @@ actor RedisBus: ChatBus {
             // Nobody listens on a dead instance's inbox: its users are about to be reaped.
             guard receivers.first?.integer ?? 0 > 0 else { return .noSuchUser }
         }
-        sender.outlet.send(LocalFanout.frame(.direct(line, ref: ref)))
-        metrics.eventsDelivered.increment()
+        arrange(core.deliverDirect(line, to: sender, ref: ref))
         return .delivered
     }
 
     func users() async throws(BusError) -> EncodedNickList {
         try requireAvailable()
-        return view.list.encoded
+        return core.view.list.encoded
     }
 
     func drain() async {
-        let members = fanout.removeAll()
-        metrics.allUsersLeft()
+        let members = core.dismissAll()
         guard !members.isEmpty else { return }
         var departures: [ClusterEnvelope.Departure] = []
         var arguments: [[UInt8]] = [[]]
@@ -316,7 +308,7 @@ actor RedisBus: ChatBus {
     }
 
     func batch(_ commands: [RedisCommand]) async throws(BusError) -> [RedisReply] {
-        guard !isStopped else { throw .unavailable("the node is shutting down") }
+        guard !link.isStopped else { throw .unavailable("the node is shutting down") }
         batchesSent &+= 1
         let started: ContinuousClock.Instant? = batchesSent % 8 == 0 ? .now : nil
         do {
@@ -339,14 +331,6 @@ actor RedisBus: ChatBus {
         }
         return value
     }
-}
-
-/// Where the resynchronisation after an outage is (`RedisBus.resynchronize`).
-struct Resynchronization {
-    var isRunning = false
-    /// This run has claimed its users again: this node found reaped from now on needs another run.
-    var haveClaimsGoneOut = false
-    var isNeededAgain = false
 }
 
 /// Commands Redis refused (out of memory, an ACL changed under the node…):
