@@ -4,7 +4,7 @@ import ChatProtocol
 /// message means given the session's state, in PROTOCOL.md's precedence
 /// (rate limit, `bad_message`, `unknown_type`, joined state, field rules).
 ///
-/// It performs no I/O; `ChatSession` carries out the returned action.
+/// It performs no I/O; `ChatSessionHandler` carries out the returned action.
 /// Bus-dependent checks (`unavailable`, `nick_taken`, `no_such_user`) come
 /// after it, in the session.
 struct SessionStateMachine {

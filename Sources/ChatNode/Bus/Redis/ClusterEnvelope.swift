@@ -26,7 +26,9 @@ struct ClusterEnvelope: Equatable {
         var owner: String
     }
 
-    /// The instance that produced the event; it has already applied it locally.
+    /// The instance that produced the event. Every node, that one included,
+    /// applies the event when it comes back through the stream; the field is
+    /// for operators reading the channel (`redis-cli subscribe`) and for logs.
     var origin: String
     var event: Event
 

@@ -1,0 +1,88 @@
+import NIOCore
+import NIOEmbedded
+import Testing
+
+@testable import ChatNode
+
+@Suite("Loop delivery: one shared run per tick and kind, joined late means only what came after")
+struct LoopDeliveryTests {
+    private let loop = EmbeddedEventLoop()
+    private let delivery: LoopDelivery
+    private let alice: OutboundBufferTests.Connection
+    private let bob: OutboundBufferTests.Connection
+
+    init() throws {
+        delivery = LoopDelivery(eventLoop: loop, pingInterval: .seconds(30))
+        alice = try OutboundBufferTests.Connection(loop: loop, delivery: delivery, id: 1)
+        bob = try OutboundBufferTests.Connection(loop: loop, delivery: delivery, id: 2)
+    }
+
+    private static func frames(_ text: String) -> OutgoingFrames {
+        OutgoingFrames(plain: ByteBuffer(string: text))
+    }
+
+    @Test("broadcasts of one tick reach every recipient as one run, in order")
+    func oneRunPerTick() throws {
+        delivery.addRecipient(alice.buffer)
+        delivery.addRecipient(bob.buffer)
+        delivery.broadcast(Self.frames("1"), to: .everyone, excluding: nil)
+        delivery.broadcast(Self.frames("2"), to: .everyone, excluding: nil)
+        loop.run()
+        #expect(try alice.written() == ["12"])
+        #expect(try bob.written() == ["12"])
+    }
+
+    @Test("a recipient added during a run gets only the part after its addition")
+    func addedDuringRun() throws {
+        delivery.addRecipient(alice.buffer)
+        delivery.broadcast(Self.frames("1"), to: .everyone, excluding: nil)
+        delivery.addRecipient(bob.buffer)
+        delivery.broadcast(Self.frames("2"), to: .everyone, excluding: nil)
+        loop.run()
+        #expect(try alice.written() == ["12"])
+        #expect(try bob.written() == ["2"])
+    }
+
+    @Test("an event for one recipient alone comes after the broadcasts before it")
+    func singleAfterRun() throws {
+        delivery.addRecipient(alice.buffer)
+        delivery.broadcast(Self.frames("1"), to: .everyone, excluding: nil)
+        alice.buffer.enqueue(ByteBuffer(string: "whisper"))
+        delivery.broadcast(Self.frames("2"), to: .everyone, excluding: nil)
+        loop.run()
+        #expect(try alice.written() == ["1whisper2"])
+    }
+
+    @Test("a broadcast that excludes its sender reaches everyone else")
+    func excludingSender() throws {
+        delivery.addRecipient(alice.buffer)
+        delivery.addRecipient(bob.buffer)
+        delivery.broadcast(Self.frames("line"), to: .everyone, excluding: 1)
+        loop.run()
+        #expect(try alice.written().isEmpty)
+        #expect(try bob.written() == ["line"])
+    }
+
+    @Test("an audience of one version skips the other version's recipients")
+    func audience() throws {
+        delivery.addRecipient(alice.buffer)
+        delivery.broadcast(Self.frames("v1 only"), to: .only(.v1), excluding: nil)
+        loop.run()
+        #expect(try alice.written().isEmpty)
+    }
+
+    @Test("a removed recipient gets nothing more, the others go on")
+    func removal() throws {
+        delivery.addRecipient(alice.buffer)
+        delivery.addRecipient(bob.buffer)
+        delivery.removeRecipient(alice.buffer)
+        delivery.broadcast(Self.frames("1"), to: .everyone, excluding: nil)
+        loop.run()
+        #expect(try alice.written().isEmpty)
+        #expect(try bob.written() == ["1"])
+        delivery.removeAllRecipients()
+        delivery.broadcast(Self.frames("2"), to: .everyone, excluding: nil)
+        loop.run()
+        #expect(try bob.written().isEmpty)
+    }
+}

@@ -1,0 +1,142 @@
+import NIOCore
+import NIOEmbedded
+import NIOWebSocket
+import Testing
+
+@testable import ChatNode
+
+@Suite("WebSocket transport handler: the transport rules, without a socket")
+struct WebSocketConnectionHandlerTests {
+    private let loop = EmbeddedEventLoop()
+    private let channel: EmbeddedChannel
+    private let handler: WebSocketConnectionHandler
+    private let received = ConnectionEventRecorder()
+
+    init() throws {
+        let delivery = LoopDelivery(eventLoop: loop, pingInterval: .seconds(1))
+        handler = WebSocketConnectionHandler(
+            settings: .init(maximumMessageBytes: 16, pingInterval: .seconds(1), closeTimeout: .seconds(1), inflater: nil),
+            delivery: delivery
+        )
+        channel = EmbeddedChannel(loop: loop)
+        try channel.pipeline.syncOperations.addHandler(handler)
+        try channel.pipeline.syncOperations.addHandler(received)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+    }
+
+    private func send(_ opcode: WebSocketOpcode, _ bytes: [UInt8], fin: Bool = true, masked: Bool = true) throws {
+        let key: WebSocketMaskingKey? = masked ? WebSocketMaskingKey([1, 2, 3, 4]) : nil
+        var data = ByteBuffer(bytes: bytes)
+        if let key { data.webSocketMask(key) }
+        try channel.writeInbound(WebSocketFrame(fin: fin, opcode: opcode, maskKey: key, data: data))
+    }
+
+    /// The close frame the handler sent, as code and reason.
+    private func sentClose() throws -> (code: Int, reason: String)? {
+        while let frame = try channel.readOutbound(as: WebSocketFrame.self) {
+            guard frame.opcode == .connectionClose else { continue }
+            var data = frame.data
+            guard let code = data.readInteger(as: UInt16.self) else { return nil }
+            return (Int(code), String(buffer: data))
+        }
+        return nil
+    }
+
+    @Test("a complete text message goes to the session as one message")
+    func textMessage() throws {
+        try send(.text, Array("hello".utf8))
+        #expect(received.messages == [Array("hello".utf8)])
+    }
+
+    @Test("fragments are assembled into one message")
+    func fragments() throws {
+        try send(.text, Array("hel".utf8), fin: false)
+        try send(.continuation, Array("lo".utf8))
+        #expect(received.messages == [Array("hello".utf8)])
+    }
+
+    @Test("an unmasked frame closes with 1002")
+    func unmasked() throws {
+        try send(.text, Array("x".utf8), masked: false)
+        #expect(try sentClose()?.code == 1002)
+        #expect(received.messages.isEmpty)
+    }
+
+    @Test("a binary frame closes with 1003")
+    func binary() throws {
+        try send(.binary, [1, 2, 3])
+        #expect(try sentClose()?.code == 1003)
+    }
+
+    @Test("a message over the size limit, whole or assembled, closes with 1009")
+    func tooLarge() throws {
+        try send(.text, Array(repeating: 0x61, count: 10), fin: false)
+        try send(.continuation, Array(repeating: 0x61, count: 10))
+        #expect(try sentClose()?.code == 1009)
+        #expect(received.messages.isEmpty)
+    }
+
+    @Test("text that is not UTF-8 closes with 1007")
+    func invalidUTF8() throws {
+        try send(.text, [0xC3, 0x28])
+        #expect(try sentClose()?.code == 1007)
+    }
+
+    @Test("a ping is answered with a pong carrying its data")
+    func ping() throws {
+        try send(.ping, [7, 8])
+        let pong = try channel.readOutbound(as: WebSocketFrame.self)
+        #expect(pong?.opcode == .pong)
+        #expect(pong.map { Array($0.data.readableBytesView) } == [7, 8])
+    }
+
+    @Test("the client's close is echoed with its code, then the connection closes")
+    func closeHandshake() throws {
+        try send(.connectionClose, [0x03, 0xE8])
+        #expect(try sentClose()?.code == 1000)
+        #expect(!channel.isActive)
+    }
+
+    @Test("a close frame with a code no endpoint may send is answered with 1002")
+    func forbiddenCloseCode() throws {
+        try send(.connectionClose, [0x03, 0xED])
+        #expect(try sentClose()?.code == 1002)
+    }
+
+    @Test("a peer silent for two ping intervals is reported to the session and dropped; one that answers is pinged")
+    func heartbeat() throws {
+        let start = NIODeadline.now()
+        handler.heartbeat(now: start + .milliseconds(500))
+        handler.heartbeat(now: start + .milliseconds(1000))
+        #expect(try channel.readOutbound(as: WebSocketFrame.self)?.opcode == .ping)
+        #expect(channel.isActive)
+        handler.heartbeat(now: start + .seconds(3))
+        #expect(received.timedOut)
+        #expect(!channel.isActive)
+    }
+
+    @Test("after our close frame, the client's close completes the handshake")
+    func ourCloseFirst() throws {
+        handler.close(code: .goingAway, reason: "node shutting down")
+        let close = try sentClose()
+        #expect(close?.code == 1001)
+        #expect(close?.reason == "node shutting down")
+        #expect(channel.isActive)
+        try send(.connectionClose, [0x03, 0xE9])
+        #expect(!channel.isActive)
+    }
+}
+
+/// What the transport handler passes on to the session.
+final class ConnectionEventRecorder: ChannelInboundHandler {
+    typealias InboundIn = ConnectionEvent
+    private(set) var messages: [[UInt8]] = []
+    private(set) var timedOut = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .message(let bytes): messages.append(bytes)
+        case .heartbeatTimedOut: timedOut = true
+        }
+    }
+}
