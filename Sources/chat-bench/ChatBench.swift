@@ -63,6 +63,7 @@ struct FanoutBenchmark: AsyncParsableCommand {
     @Option(help: "Subprotocol every client speaks: chat.v1.json or chat.v2.json") var subprotocol = "chat.v1.json"
     @Option(help: "Messages the sender broadcasts") var messages = 2000
     @Option(help: "Messages per second the sender attempts") var rate = 500.0
+    @Option(help: "Receivers that also send, each `--messages` at `--rate` (0: one extra client sends, and receives nothing)") var senders = 0
     @Option(parsing: .upToNextOption, help: "Server processes (pids) whose CPU to measure") var pids: [Int32] = []
 
     func run() async throws {
@@ -71,23 +72,38 @@ struct FanoutBenchmark: AsyncParsableCommand {
         for index in 0..<clients {
             receivers.append(try await LatencyProbe.connect(port: ports[index % ports.count], nick: "r\(index)", subprotocol: subprotocol, origin: origin))
         }
-        let sender = try await LatencyProbe.connect(port: ports[0], nick: "sender", subprotocol: subprotocol, origin: origin)
+        let sending: [LatencyProbe]
+        if senders > 0 {
+            sending = Array(receivers.prefix(senders))
+        } else {
+            sending = [try await LatencyProbe.connect(port: ports[0], nick: "sender", subprotocol: subprotocol, origin: origin)]
+        }
         try await Task.sleep(for: .seconds(1))
 
-        func micros() -> UInt64 {
+        @Sendable func micros() -> UInt64 {
             let elapsed = ContinuousClock.now - origin
             return UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
         }
         let started = ContinuousClock.now
         let cpuBefore = ProcessSample.read(pids).cpuSeconds
         let interval = Duration.seconds(1 / rate)
-        for index in 0..<messages {
-            try await sender.send(#"{"type":"say","text":"t=\#(micros())"}"#)
-            let due = started + interval * (index + 1)
-            if due > .now { try await Task.sleep(until: due) }
+        let (messages, offsets) = (self.messages, Double(sending.count))
+        try await withThrowingTaskGroup { group in
+            for (position, sender) in sending.enumerated() {
+                // Senders start evenly spread over one interval, so lines do not arrive in bursts.
+                let start = started + interval * (Double(position) / offsets)
+                group.addTask {
+                    for index in 0..<messages {
+                        try await sender.send(#"{"type":"say","text":"t=\#(micros())"}"#)
+                        let due = start + interval * (index + 1)
+                        if due > .now { try await Task.sleep(until: due) }
+                    }
+                }
+            }
+            try await group.waitForAll()
         }
         let sent = ContinuousClock.now - started
-        let expected = UInt64(messages * clients)
+        let expected = UInt64(messages * sending.count * clients)
         var total = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
@@ -101,12 +117,12 @@ struct FanoutBenchmark: AsyncParsableCommand {
         func seconds(_ duration: Duration) -> Double {
             Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         }
-        print("fan-out: \(messages) messages (sent in \(String(format: "%.2f", seconds(sent))) s) x \(clients) receivers over \(ports.count) node(s): \(total.totalCount)/\(expected) deliveries in \(String(format: "%.2f", seconds(elapsed))) s (\(String(format: "%.0f", Double(total.totalCount) / seconds(elapsed))) per second)")
+        print("fan-out: \(sending.count) x \(messages) messages (sent in \(String(format: "%.2f", seconds(sent))) s) x \(clients) receivers over \(ports.count) node(s): \(total.totalCount)/\(expected) deliveries in \(String(format: "%.2f", seconds(elapsed))) s (\(String(format: "%.0f", Double(total.totalCount) / seconds(elapsed))) per second)")
         if !pids.isEmpty {
             print(String(format: "server CPU: %.2f s, %.0f deliveries per server CPU-second", cpu, Double(total.totalCount) / max(cpu, 0.001)))
         }
         print("latency µs: p50 \(total.valueAtPercentile(50)) p90 \(total.valueAtPercentile(90)) p99 \(total.valueAtPercentile(99)) max \(total.maxRecorded)")
         for receiver in receivers { try? await receiver.channel.close() }
-        try? await sender.channel.close()
+        if senders == 0 { try? await sending[0].channel.close() }
     }
 }
