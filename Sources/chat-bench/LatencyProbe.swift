@@ -75,18 +75,26 @@ final class ProbeHandler: ChannelInboundHandler {
                 context.writeAndFlush(wrapOutboundOut(.maskedClientFrame(opcode: 0xA, Array(frame.payload.readableBytesView))), promise: nil)
                 continue
             }
-            let payload = frame.payload.readableBytesView
             // Only broadcast lines; a welcome's history may contain markers too.
-            guard payload.starts(with: Self.messagePrefix), let range = payload.firstRange(of: Self.marker) else { continue }
-            var value: UInt64 = 0
-            for byte in payload[range.upperBound...] {
-                guard byte >= 0x30 && byte <= 0x39 else { break }
-                value = value * 10 + UInt64(byte - 0x30)
-            }
+            guard let value = frame.payload.withUnsafeReadableBytes({ Self.sentAt(in: $0) }) else { continue }
             let elapsed = ContinuousClock.now - origin
             let now = UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
             _ = histogram.record(now > value ? now - value : 0)
         }
         buffer.discardReadBytes()
+    }
+
+    /// The send time (µs) in a `message` event's text (`t=…`), found with
+    /// `ByteScan` rather than a generic search: the probes must cost far less
+    /// than the servers they measure.
+    private static func sentAt(in payload: UnsafeRawBufferPointer) -> UInt64? {
+        guard ByteScan.end(of: messagePrefix, in: payload) == messagePrefix.count, let start = ByteScan.end(of: marker, in: payload) else { return nil }
+        var value: UInt64 = 0
+        var offset = start
+        while offset < payload.count, payload[offset] >= 0x30, payload[offset] <= 0x39 {
+            value = value * 10 + UInt64(payload[offset] - 0x30)
+            offset += 1
+        }
+        return value
     }
 }

@@ -4,17 +4,28 @@ import NIOWebSocket
 /// The chat connections of one event loop, owned by that loop.
 ///
 /// The fan-out hands an event to a loop once. Recipients are grouped by
-/// kind (protocol version, compression), and broadcast frames that arrive
-/// in one tick are appended to one shared buffer per group (the run), which
-/// is handed to every recipient of the group at the end of the tick as a
-/// single reference: a storm of events costs each recipient one queue entry
-/// and one write per tick, not a copy per event. A recipient added during a
-/// run gets only the part after its addition; anything sent to one
-/// recipient alone (a whisper, a reply) first hands out the runs, so
-/// per-sender order holds. The loop also knows every WebSocket connection
-/// it serves: one timer per loop sweeps them for heartbeats (instead of a
-/// timer per connection), and a draining node can close them all.
+/// kind (protocol version, compression), and broadcast frames are appended
+/// to one shared buffer per group (the run), which is handed to every
+/// recipient of the group as a single reference: a storm of events costs
+/// each recipient one queue entry and one write per hand-out, not a copy
+/// per event. Runs are handed out at the end of the tick, but no sooner
+/// than `coalescingWindow` after the previous hand-out: the first line
+/// after a quiet spell leaves at once, and under load each recipient's
+/// lines leave in fewer, larger writes (a write costs the kernel far more
+/// than the bytes in it).
+///
+/// A recipient added during a run gets only the part after its addition;
+/// a broadcast that excludes its sender leaves the sender out of that
+/// frame; anything sent to one recipient alone (a whisper, a reply, the
+/// sender's own copy) first hands that recipient its part of the run, so
+/// per-recipient order holds without handing the run to anyone else. The
+/// loop also knows every WebSocket connection it serves: one timer per
+/// loop sweeps them for heartbeats (instead of a timer per connection),
+/// and a draining node can close them all.
 final class LoopDelivery {
+    /// The least time between two hand-outs of the runs while broadcasts keep coming.
+    static let coalescingWindow = TimeAmount.milliseconds(4)
+
     /// The joined connections of one kind and the broadcast bytes they have yet to get.
     private struct RecipientGroup {
         var recipients: [OutboundBuffer] = []
@@ -34,6 +45,7 @@ final class LoopDelivery {
     /// Which recipient is timed next, so the samples rotate over connections.
     private var sampleCursor = 0
     private var isRunHandOutScheduled = false
+    private var lastHandOut = NIODeadline.uptimeNanoseconds(0)
     private var flushRequests: [OutboundBuffer] = []
     private var flushing: [OutboundBuffer] = []
     private var isFlushScheduled = false
@@ -77,46 +89,46 @@ final class LoopDelivery {
         runReceivedAt = nil
     }
 
-    /// Queues `frames` for every recipient in `audience` but the connection `excluded`.
-    func broadcast(_ frames: OutgoingFrames, to audience: Audience, excluding excluded: UInt64?, receivedAt: NIODeadline? = nil) {
-        guard let excluded else {
-            var appended = false
-            for index in groups.indices where !groups[index].recipients.isEmpty {
-                let kind = RecipientKind(index: index)
-                guard audience.includes(kind) else { continue }
-                groups[index].run.writeImmutableBuffer(frames.bytes(for: kind))
-                groups[index].runEvents += 1
-                appended = true
-            }
-            guard appended else { return }
-            if runReceivedAt == nil { runReceivedAt = receivedAt }
-            scheduleRunHandOut()
-            return
-        }
-        handOutRun()
+    /// Queues `frames` for every recipient in `audience` but `excluded`
+    /// (the sender's connection, when it is on this loop).
+    func broadcast(_ frames: OutgoingFrames, to audience: Audience, excluding excluded: OutboundBuffer? = nil, receivedAt: NIODeadline? = nil) {
+        var appended = false
         for index in groups.indices where !groups[index].recipients.isEmpty {
             let kind = RecipientKind(index: index)
             guard audience.includes(kind) else { continue }
-            let bytes = frames.bytes(for: kind)
-            for recipient in groups[index].recipients where recipient.connectionID != excluded {
-                recipient.enqueueBroadcast(bytes, events: 1)
-            }
+            let skipsSender = excluded?.kind == kind && excluded?.recipientSlot != nil
+            if skipsSender, let excluded { catchUp(excluded) }
+            groups[index].run.writeImmutableBuffer(frames.bytes(for: kind))
+            groups[index].runEvents += 1
+            if skipsSender, let excluded { excluded.runStart = (groups[index].run.readableBytes, groups[index].runEvents) }
+            appended = true
         }
-        if let receivedAt { timeOneRecipient(receivedAt, excluding: excluded) }
+        guard appended else { return }
+        if runReceivedAt == nil { runReceivedAt = receivedAt }
+        scheduleRunHandOut()
+    }
+
+    /// Hands `buffer` its part of the current run now, ahead of the others:
+    /// what is sent to it alone next must come after what was broadcast before.
+    func catchUp(_ buffer: OutboundBuffer) {
+        guard buffer.recipientSlot != nil else { return }
+        let group = groups[buffer.kind.index]
+        guard group.runEvents > 0 else { return }
+        handOut(group.run, events: group.runEvents, to: buffer)
+        buffer.runStart = (group.run.readableBytes, group.runEvents)
     }
 
     /// Marks one recipient (rotating) to record, at its next write, how long
     /// after `receivedAt` the line reached its socket: one sample per loop
     /// and tick rather than a clock read per recipient.
-    private func timeOneRecipient(_ receivedAt: NIODeadline, excluding excluded: UInt64? = nil) {
+    private func timeOneRecipient(_ receivedAt: NIODeadline) {
         let total = groups.reduce(0) { $0 + $1.recipients.count }
         guard total > 0 else { return }
         sampleCursor = (sampleCursor + 1) % total
         var position = sampleCursor
         for group in groups {
             guard position >= group.recipients.count else {
-                let recipient = group.recipients[position]
-                if recipient.connectionID != excluded { recipient.timeNextWrite(since: receivedAt) }
+                group.recipients[position].timeNextWrite(since: receivedAt)
                 return
             }
             position -= group.recipients.count
@@ -126,9 +138,12 @@ final class LoopDelivery {
     private func scheduleRunHandOut() {
         guard !isRunHandOutScheduled else { return }
         isRunHandOutScheduled = true
-        // Broadcasts already queued on this loop run first and join the run.
-        eventLoop.assumeIsolated().execute { [self] in
-            handOutRun()
+        let due = lastHandOut + Self.coalescingWindow
+        if NIODeadline.now() >= due {
+            // Broadcasts already queued on this loop run first and join the run.
+            eventLoop.assumeIsolated().execute { [self] in handOutRun() }
+        } else {
+            eventLoop.assumeIsolated().scheduleTask(deadline: due) { [self] in handOutRun() }
         }
     }
 
@@ -143,7 +158,9 @@ final class LoopDelivery {
             for recipient in group.recipients { handOut(group.run, events: group.runEvents, to: recipient) }
             handedOut = true
         }
-        if handedOut, let receivedAt = runReceivedAt { timeOneRecipient(receivedAt) }
+        guard handedOut else { return }
+        lastHandOut = .now()
+        if let receivedAt = runReceivedAt { timeOneRecipient(receivedAt) }
         runReceivedAt = nil
     }
 

@@ -76,7 +76,7 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
     /// Queues one framed event for this connection alone; it leaves at the
     /// end of this event-loop tick, after the broadcasts that came before it.
     func enqueue(_ frame: ByteBuffer) {
-        if recipientSlot != nil { delivery.handOutRun() }
+        delivery.catchUp(self)
         enqueueBroadcast(frame, events: 1)
     }
 

@@ -57,10 +57,38 @@ struct LoopDeliveryTests {
     func excludingSender() throws {
         delivery.addRecipient(alice.buffer)
         delivery.addRecipient(bob.buffer)
-        delivery.broadcast(Self.frames("line"), to: .everyone, excluding: 1)
+        delivery.broadcast(Self.frames("line"), to: .everyone, excluding: alice.buffer)
         loop.run()
         #expect(try alice.written().isEmpty)
         #expect(try bob.written() == ["line"])
+    }
+
+    @Test("the sender left out of a frame gets what was broadcast before and after it, in order")
+    func senderLeftOutOfOneFrame() throws {
+        delivery.addRecipient(alice.buffer)
+        delivery.addRecipient(bob.buffer)
+        delivery.broadcast(Self.frames("1"), to: .everyone)
+        alice.buffer.enqueue(ByteBuffer(string: "(own 2)"))
+        delivery.broadcast(Self.frames("2"), to: .everyone, excluding: alice.buffer)
+        delivery.broadcast(Self.frames("3"), to: .everyone)
+        loop.run()
+        #expect(try alice.written() == ["1(own 2)3"])
+        #expect(try bob.written() == ["123"])
+    }
+
+    @Test("broadcasts right after a hand-out wait for the coalescing window, then leave together")
+    func coalescing() throws {
+        delivery.addRecipient(alice.buffer)
+        delivery.broadcast(Self.frames("1"), to: .everyone)
+        loop.run()
+        #expect(try alice.written() == ["1"])
+        delivery.broadcast(Self.frames("2"), to: .everyone)
+        delivery.broadcast(Self.frames("3"), to: .everyone)
+        loop.run()
+        #expect(try alice.written().isEmpty)
+        // The window is measured on the real clock; the embedded loop's clock starts at zero.
+        loop.advanceTime(by: .hours(24 * 365))
+        #expect(try alice.written() == ["23"])
     }
 
     @Test("an audience of one version skips the other version's recipients")

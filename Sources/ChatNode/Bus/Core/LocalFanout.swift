@@ -183,10 +183,14 @@ struct LocalFanout {
     /// node, so one recipient per loop and tick can be timed.
     @discardableResult
     func broadcast(_ frames: OutgoingFrames, to audience: Audience = .everyone, excluding sender: LocalMember? = nil, receivedAt: NIODeadline? = nil) -> Int {
-        let excluded = sender?.connectionID
+        let excluded = sender?.outlet.buffer
         for share in loops.values {
             let delivery = share.delivery
-            delivery.eventLoop.execute { delivery.value.broadcast(frames, to: audience, excluding: excluded, receivedAt: receivedAt) }
+            delivery.eventLoop.execute {
+                // The sender's buffer belongs to one loop; elsewhere there is nobody to leave out.
+                let sender = excluded.flatMap { $0.eventLoop.inEventLoop ? $0.value : nil }
+                delivery.value.broadcast(frames, to: audience, excluding: sender, receivedAt: receivedAt)
+            }
         }
         var reached = 0
         for index in membersByKind.indices where audience.includes(RecipientKind(index: index)) {
