@@ -16,8 +16,9 @@ server.on('connection', (socket) => {
             nick = message.nick;
             socket.send(JSON.stringify({ type: 'welcome', nick, users: [], history: [] }));
         } else if (message.type === 'say' && nick !== null) {
-            const event = JSON.stringify({ type: 'message', id: String(++sequence), from: nick, text: message.text, ts: Date.now() });
-            for (const client of server.clients) if (client.readyState === 1) client.send(event);
+            // Encoded once; ws frames the same bytes for every client.
+            const event = Buffer.from(JSON.stringify({ type: 'message', id: String(++sequence), from: nick, text: message.text, ts: Date.now() }));
+            for (const client of server.clients) if (client.readyState === 1) client.send(event, { binary: false });
         }
     });
 });

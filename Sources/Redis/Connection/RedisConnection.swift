@@ -15,7 +15,8 @@ public actor RedisConnection: ReconnectingConnection {
     static let name = "Redis connection"
     /// Where this connection goes.
     public nonisolated let url: RedisURL
-    nonisolated let eventLoop: any EventLoop
+    /// The event loop the connection and this actor run on.
+    public nonisolated let eventLoop: any EventLoop
     let logger: Logger
     private(set) var channel: (any Channel)?
     private var isFlushScheduled = false

@@ -20,7 +20,8 @@ public actor RedisSubscriber: ReconnectingConnection {
     public nonisolated let url: RedisURL
     /// Every message received, across reconnections.
     public nonisolated let messages: Messages
-    nonisolated let eventLoop: any EventLoop
+    /// The event loop the connection and this actor run on.
+    public nonisolated let eventLoop: any EventLoop
     let logger: Logger
     private let source: Messages.Source
     private(set) var channel: (any Channel)?
@@ -30,6 +31,8 @@ public actor RedisSubscriber: ReconnectingConnection {
     /// for; resumed with an error when Redis refuses.
     private var confirmationWaiters: [(remaining: Set<String>, continuation: CheckedContinuation<RedisError?, Never>)] = []
     private(set) var isShutDown = false
+    /// Where messages go instead of `messages`, on the subscriber's event loop.
+    private var messageHandler: (@Sendable (RedisPubSubMessage) -> Void)?
     var observers = RedisConnectionObservers()
     var backoff = Backoff()
 
@@ -82,6 +85,15 @@ public actor RedisSubscriber: ReconnectingConnection {
     /// The connection state now and at every change: `true` when connected and subscribed.
     public func connectionStates() -> AsyncStream<Bool> {
         makeConnectionStates()
+    }
+
+    /// Hands every message to `handler` from now on, on the subscriber's
+    /// event loop as it is read, instead of yielding it to `messages`: for a
+    /// consumer that lives on that loop (an actor whose executor it is), no
+    /// thread hop and no buffer stand between the socket and it, and a
+    /// consumer that falls behind slows the reading by itself.
+    public func deliverMessages(to handler: @escaping @Sendable (RedisPubSubMessage) -> Void) {
+        messageHandler = handler
     }
 
     /// Subscribes to channels; returns once Redis confirmed them, or at once
@@ -157,6 +169,10 @@ public actor RedisSubscriber: ReconnectingConnection {
     private func receive(_ push: RedisPush) -> Bool {
         switch push {
         case .message(let message):
+            if let messageHandler {
+                messageHandler(message)
+                return true
+            }
             switch source.yield(message) {
             case .produceMore: return true
             case .stopProducing: return false

@@ -108,10 +108,13 @@ struct BusCore {
         return presenceChanged()
     }
 
-    /// Replaces an empty history with the cluster's stored one (oldest first).
-    mutating func loadHistoryIfEmpty(_ lines: @autoclosure () -> [ChatLine]) {
-        guard view.history.isEmpty else { return }
-        view.history.replace(with: lines())
+    /// Replaces the history with the cluster's stored one (oldest first),
+    /// keeping the lines received live that the stored one lacks: they came
+    /// after its snapshot.
+    mutating func loadHistory(_ stored: [ChatLine]) {
+        let live = view.history.all
+        view.history.replace(with: stored)
+        for line in live { view.history.append(line) }
     }
 
     /// Appends `line` to the history and delivers it to every local member,

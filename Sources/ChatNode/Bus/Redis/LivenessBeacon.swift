@@ -6,9 +6,10 @@ import Redis
 ///
 /// A node that is alive must never be presumed dead because it is busy, so
 /// the refresh does not wait behind anything the node does for its
-/// clients: a timer on the Redis event loop (its own thread) writes the
-/// commands straight to the command connection, with no task, no actor
-/// queue and no fan-out work in between. The largest gap between two
+/// clients: a timer on the Redis event loop (its own thread, shared only
+/// with the bus, whose steps are short: the fan-out itself runs on the
+/// clients' loops) writes the commands straight to the command connection,
+/// with no task in between. The largest gap between two
 /// successful refreshes while Redis is reachable is exported, to be
 /// compared with `--node-ttl`.
 final class LivenessBeacon: Sendable {

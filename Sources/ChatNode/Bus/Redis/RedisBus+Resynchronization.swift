@@ -4,7 +4,7 @@ import Redis
 extension RedisBus {
     /// At start-up: loads the cluster's users and history into the view.
     func loadClusterState() async throws(BusError) {
-        try await reconcile()
+        try await reconcile(atStartUp: true)
         _ = link.resynchronisationFinished(succeeded: true)
     }
 
@@ -87,9 +87,9 @@ extension RedisBus {
         }
     }
 
-    /// Makes the view equal to Redis's users (and loads the history when the
-    /// view has none), telling local clients about every difference.
-    func reconcile() async throws(BusError) {
+    /// Makes the view equal to Redis's users (and loads the history at
+    /// start-up or when the view has none), telling local clients about every difference.
+    func reconcile(atStartUp: Bool = false) async throws(BusError) {
         link.beginReconciliation()
         let replies: [RedisReply]
         do {
@@ -128,8 +128,9 @@ extension RedisBus {
             }
         }
         arrange(core.reconcile(with: target, ts: Clock.milliseconds()))
-        if case .array(let stored) = replies[1] {
-            core.loadHistoryIfEmpty(stored.reversed().compactMap { reply in
+        // After an outage the catch-up has already delivered what the view lacked.
+        if core.view.history.isEmpty || atStartUp, case .array(let stored) = replies[1] {
+            core.loadHistory(stored.reversed().compactMap { reply in
                 guard case .bulk(let bytes) = reply else { return nil }
                 return ChatLine(storedForm: bytes)
             })

@@ -2,18 +2,19 @@ import ChatProtocol
 import Redis
 
 extension RedisBus {
-    /// Runs the connections, the event stream, liveness and reaping, and
-    /// handles the inbox, until `stop()` (then leaves the cluster first) or
-    /// cancellation.
-    func run() async {
+    /// Runs the connections, liveness and reaping, and handles the inbox,
+    /// until `stop()` (then leaves the cluster first) or cancellation.
+    nonisolated func run() async {
+        await runUntilStopped()
+        // Only now that nothing runs on it any more can the Redis event loop
+        // stop, and only from off that loop (this function is not isolated to the bus).
+        try? await redisLoops.shutdownGracefully()
+    }
+
+    private func runUntilStopped() async {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.commands.run() }
             group.addTask { await self.subscriber.run() }
-            group.addTask {
-                for await message in self.subscriber.messages {
-                    await self.receive(message)
-                }
-            }
             let inbox = self.inbox
             if let watcher = RedisSentinelWatcher(url: commands.url, eventLoop: redisLoops.next(), logger: logger, onFailover: { master in
                 inbox.post(.failover(master))
@@ -47,8 +48,6 @@ extension RedisBus {
             beacon.stop()
             group.cancelAll()
         }
-        // Only now that nothing runs on it any more can the Redis event loop stop.
-        try? await redisLoops.shutdownGracefully()
     }
 
     /// Ends `run()` once the node has left the cluster, while the connections are still up.

@@ -40,9 +40,13 @@ actor RedisBus: ChatBus {
     let nodeTTL: Duration
     let commands: RedisConnection
     let subscriber: RedisSubscriber
-    /// The event loop both Redis connections and the liveness beacon run on,
-    /// apart from the loops that serve clients, so fan-out cannot starve them.
+    /// The one-thread group of `redisLoop`.
     let redisLoops: MultiThreadedEventLoopGroup
+    /// The event loop this actor, both Redis connections and the liveness
+    /// beacon run on, apart from the loops that serve clients: a reply or a
+    /// subscription message reaches the bus with no thread hop, and the
+    /// clients' loops never wait behind Redis.
+    nonisolated let redisLoop: any EventLoop
     let metrics: ChatMetrics
     let logger: Logger
     nonisolated let inbox: BusInbox<Input>
@@ -66,6 +70,7 @@ actor RedisBus: ChatBus {
         logger: Logger
     ) {
         self.redisLoops = redisLoops
+        self.redisLoop = commands.eventLoop
         self.keys = ClusterKeys(prefix: configuration.cluster)
         self.instance = String(UInt64.random(in: .min ... .max), radix: 36)
         self.nodeID = configuration.nodeID
@@ -74,13 +79,17 @@ actor RedisBus: ChatBus {
         self.subscriber = subscriber
         self.metrics = metrics
         self.logger = logger
-        self.inbox = BusInbox(timerLoop: redisLoops.next())
+        self.inbox = BusInbox(timerLoop: commands.eventLoop)
         self.core = BusCore(
             nodeID: configuration.nodeID,
             history: MessageHistory(retention: configuration.historyRetention, welcomeLength: configuration.historyLength),
             presenceInterval: configuration.presenceInterval,
             metrics: metrics
         )
+    }
+
+    nonisolated var unownedExecutor: UnownedSerialExecutor {
+        redisLoop.executor.asUnownedSerialExecutor()
     }
 
     /// Connects to Redis, subscribes, and loads the cluster's users and history.
@@ -101,6 +110,9 @@ actor RedisBus: ChatBus {
         let bus = RedisBus(
             configuration: configuration, commands: commands, subscriber: subscriber, redisLoops: redisLoops, metrics: metrics, logger: logger
         )
+        await subscriber.deliverMessages { message in
+            bus.assumeIsolated { $0.receive(message) }
+        }
         do {
             try await subscriber.subscribe([bus.keys.events, bus.keys.inbox(bus.instance)])
             try await bus.announceAliveCheckingAccess()
