@@ -28,7 +28,10 @@ protocol ChatBus: Sendable {
 
     /// Sends `line` to everyone joined; the sender's own copy carries `ref`.
     /// `receivedAt` is when the line reached this node (for the delivery-latency histogram).
-    func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) async throws(BusError)
+    /// Callable from any thread and made for the hottest path: no task per
+    /// line, just a hop to the bus's event loop. The future completes there
+    /// once the line is published, or fails with a `BusError`.
+    nonisolated func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> EventLoopFuture<Void>
 
     /// Sends a private line to the user whose key is `recipient`, and the
     /// sender's copy (with `ref`) to the sender.

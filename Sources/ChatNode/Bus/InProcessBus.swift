@@ -16,15 +16,23 @@ actor InProcessBus: ChatBus {
 
     private var core: BusCore
     private let inbox: BusInbox<Input>
+    /// The event loop this actor runs on (one of the node's), so a chat line
+    /// reaches it from a client's loop with one hop and no task.
+    private nonisolated let loop: any EventLoop
 
-    init(configuration: NodeConfiguration, metrics: ChatMetrics, timerLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()) {
+    nonisolated var unownedExecutor: UnownedSerialExecutor {
+        loop.executor.asUnownedSerialExecutor()
+    }
+
+    init(configuration: NodeConfiguration, metrics: ChatMetrics, loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()) {
+        self.loop = loop
         self.core = BusCore(
             nodeID: configuration.nodeID,
             history: MessageHistory(retention: configuration.historyRetention, welcomeLength: configuration.historyLength),
             presenceInterval: configuration.presenceInterval,
             metrics: metrics
         )
-        self.inbox = BusInbox(timerLoop: timerLoop)
+        self.inbox = BusInbox(timerLoop: loop)
     }
 
     var isAvailable: Bool { true }
@@ -47,7 +55,13 @@ actor InProcessBus: ChatBus {
         arrange(core.listLeft(member.nick, owner: owner(of: member), ts: Clock.milliseconds(), reason: reason))
     }
 
-    func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) {
+    nonisolated func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> EventLoopFuture<Void> {
+        loop.submit {
+            self.assumeIsolated { $0.deliver(line, from: sender, ref: ref, receivedAt: receivedAt) }
+        }
+    }
+
+    private func deliver(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) {
         core.metrics.busPublishes.increment()
         guard let followUp = core.deliver(line, origin: { _ in .sender(sender, ref: ref, receivedAt: receivedAt) }) else { return }
         arrange(followUp)

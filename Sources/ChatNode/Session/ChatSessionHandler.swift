@@ -209,10 +209,14 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     private func say(_ text: String, ref: String?) {
         guard let member else { return }
         let line = ChatLine(id: node.messageIDs.next(), from: member.nick.canonical, text: text, ts: Clock.milliseconds())
-        let (bus, receivedAt) = (node.bus, NIODeadline.now())
+        guard let context else { return }
         ownLines.published()
-        perform({ () async throws(BusError) in try await bus.broadcast(line, from: member, ref: ref, receivedAt: receivedAt) }) { [self] result in
+        isBusy = true
+        let published = node.bus.broadcast(line, from: member, ref: ref, receivedAt: .now())
+        published.hop(to: context.eventLoop).assumeIsolated().whenComplete { [self] result in
+            isBusy = false
             if case .failure(let error) = result {
+                let error = error as? BusError ?? .unavailable("\(error)")
                 // The line was not published, so it will not come back.
                 ownLines.settled()
                 if ownLines.count > 0 {
@@ -222,6 +226,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
                     unavailable(error, ref: ref)
                 }
             }
+            processInbox()
         }
     }
 

@@ -124,14 +124,15 @@ public actor RedisConnection: ReconnectingConnection {
         }
     }
 
-    /// Sends several commands like `sendBatch`, started straight from the
-    /// connection's event loop: no task and no actor queue stand between a
-    /// caller on that loop (a timer, say) and the socket, so work queued
-    /// elsewhere in the process cannot delay it.
+    /// Sends several commands like `sendBatch`, without a task: called on the
+    /// connection's event loop (a timer, an actor on that loop), the commands
+    /// are written at once, so nothing queued elsewhere in the process can
+    /// delay them; from another thread they hop to the loop first.
     public nonisolated func sendBatchFromEventLoop(_ commands: [RedisCommand]) -> EventLoopFuture<[RedisReply]> {
-        eventLoop.flatSubmit {
-            self.assumeIsolated { connection in connection.startBatch(commands) }
+        guard eventLoop.inEventLoop else {
+            return eventLoop.flatSubmit { self.assumeIsolated { connection in connection.startBatch(commands) } }
         }
+        return assumeIsolated { connection in connection.startBatch(commands) }
     }
 
     private func startBatch(_ commands: [RedisCommand]) -> EventLoopFuture<[RedisReply]> {

@@ -194,31 +194,49 @@ actor RedisBus: ChatBus {
         }
     }
 
-    func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) async throws(BusError) {
-        try requireAvailable()
+    nonisolated func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> EventLoopFuture<Void> {
+        redisLoop.flatSubmit {
+            self.assumeIsolated { $0.publish(line, from: sender, ref: ref, receivedAt: receivedAt) }
+        }
+    }
+
+    /// Appends the line to the history and publishes it in one script. The
+    /// line reaches this node's clients, its sender included, when it comes
+    /// back through the event stream.
+    private func publish(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> EventLoopFuture<Void> {
+        guard isAvailable else { return redisLoop.makeFailedFuture(failure("not connected to Redis")) }
         linesInFlight[line.id] = LineInFlight(line: line, sender: sender, ref: ref, receivedAt: receivedAt)
         let envelope = ClusterEnvelope(origin: instance, event: .message(line)).encoded()
-        let replies: [RedisReply]
-        do throws(BusError) {
-            replies = try await batch([
-                scriptCommand(
-                    ClusterScripts.appendMessage,
-                    keys: [keys.history, keys.events],
-                    arguments: [envelope, Array(String(core.view.history.retention).utf8)]
-                )
-            ])
-        } catch {
-            // Released already (the subscriber dropped): the sender got its copy.
-            guard linesInFlight.removeValue(forKey: line.id) != nil else { return }
-            throw error
+        let command = scriptCommand(
+            ClusterScripts.appendMessage,
+            keys: [keys.history, keys.events],
+            arguments: [envelope, Array(String(core.view.history.retention).utf8)]
+        )
+        let published = redisLoop.makePromise(of: Void.self)
+        let id = line.id
+        batchOnLoop([command]).whenSuccess { result in
+            self.assumeIsolated { bus in published.completeWith(bus.settlePublication(of: id, result)) }
         }
-        guard case .integer = replies.first else {
-            guard linesInFlight.removeValue(forKey: line.id) != nil else { return }
-            throw failure("the history script was refused: \(replies.first.map { "\($0)" } ?? "no reply")")
+        return published.futureResult
+    }
+
+    /// Whether the line with `id` was published; a failure for a line already
+    /// given back to its sender (the subscriber dropped meanwhile) is no failure.
+    private func settlePublication(of id: String, _ result: Result<[RedisReply], BusError>) -> Result<Void, any Error> {
+        let failure: BusError
+        switch result {
+        case .success(let replies):
+            guard case .integer = replies.first else {
+                failure = self.failure("the history script was refused: \(replies.first.map { "\($0)" } ?? "no reply")")
+                break
+            }
+            metrics.busPublishes.increment()
+            return .success(())
+        case .failure(let error):
+            failure = error
         }
-        // The line reaches this node's clients, its sender included, when it
-        // comes back through the event stream.
-        metrics.busPublishes.increment()
+        guard linesInFlight.removeValue(forKey: id) != nil else { return .success(()) }
+        return .failure(failure)
     }
 
     func whisper(_ draft: DirectDraft, to recipientKey: NickKey, from sender: LocalMember, ref: String?) async throws(BusError) -> WhisperOutcome {
@@ -314,7 +332,7 @@ actor RedisBus: ChatBus {
         guard isAvailable else { throw failure("not connected to Redis") }
     }
 
-    func failure(_ message: String) -> BusError {
+    nonisolated func failure(_ message: String) -> BusError {
         metrics.busFailures.increment()
         return .unavailable(message)
     }
@@ -334,6 +352,28 @@ actor RedisBus: ChatBus {
         } catch {
             throw failure(error.message)
         }
+    }
+
+    /// `batch` for a caller on the bus's loop that must not await: the
+    /// commands are written at once and the future completes on this loop.
+    func batchOnLoop(_ commands: [RedisCommand]) -> EventLoopFuture<Result<[RedisReply], BusError>> {
+        guard !link.isStopped else { return redisLoop.makeSucceededFuture(.failure(.unavailable("the node is shutting down"))) }
+        batchesSent &+= 1
+        let started: ContinuousClock.Instant? = batchesSent % 8 == 0 ? .now : nil
+        return self.commands.sendBatchFromEventLoop(commands).map { replies in
+            self.assumeIsolated { $0.noteReplies(replies, started: started) }
+        }.recover { error in
+            .failure(self.failure((error as? RedisError)?.message ?? "\(error)"))
+        }
+    }
+
+    private func noteReplies(_ replies: [RedisReply], started: ContinuousClock.Instant?) -> Result<[RedisReply], BusError> {
+        if let started { metrics.redisRoundTrip.record(ContinuousClock.now - started) }
+        for case .error(let text) in replies {
+            metrics.redisRefusedCommands.increment()
+            refusals.note(text, logger: logger)
+        }
+        return .success(replies)
     }
 
     func run(script: String, keys: [String], arguments: [[UInt8]]) async throws(BusError) -> Int64 {
