@@ -41,6 +41,9 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
     private let delivery: LoopDelivery
     private let metrics: ChatMetrics
     private var context: ChannelHandlerContext?
+    /// The channel's writability as its events report it: reading it from
+    /// the channel costs atomics and locks on every flush of every recipient.
+    private var isWritable = true
     /// Frames waiting for the socket. An array, not a ring buffer: it costs
     /// nothing while empty, which an idle connection's queue is.
     private var queue: [(ByteBuffer, EventLoopPromise<Void>?)] = []
@@ -66,6 +69,7 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        isWritable = context.channel.isWritable
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -85,7 +89,7 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
         guard context != nil, !isOverflowed else { return }
         queuedEvents += events
         append(frames, promise: nil)
-        if queuedBytes > maximumQueuedBytes, let context, !context.channel.isWritable {
+        if queuedBytes > maximumQueuedBytes, !isWritable, let context {
             overflow(context: context)
             return
         }
@@ -103,7 +107,7 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let frame = unwrapOutboundIn(data)
         // What this tick queued goes first, unless the socket is backed up.
-        if context.channel.isWritable { flushNow() }
+        if isWritable { flushNow() }
         if frame.getInteger(at: frame.readerIndex, as: UInt8.self) == 0x88 {
             // A close frame (FIN + opcode 8, as NIO's encoder writes its header): no data may follow it.
             isOverflowed = true
@@ -117,7 +121,8 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { flushNow() }
+        isWritable = context.channel.isWritable
+        if isWritable { flushNow() }
         context.fireChannelWritabilityChanged()
     }
 
@@ -160,13 +165,19 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
     /// Writes everything queued with one flush, unless the socket cannot take more.
     func flushNow() {
         isFlushPending = false
-        guard let context, context.channel.isWritable else { return }
-        moveGatherToQueue()
-        guard !queue.isEmpty else { return }
-        let writes = queue
-        queue = []
-        for (buffer, promise) in writes {
-            context.write(wrapOutboundOut(buffer), promise: promise)
+        guard isWritable, let context else { return }
+        if queue.isEmpty {
+            // The common case, one gathered buffer: no array to fill and empty.
+            guard let gathered = gather else { return }
+            gather = nil
+            context.write(wrapOutboundOut(gathered), promise: nil)
+        } else {
+            moveGatherToQueue()
+            let writes = queue
+            queue = []
+            for (buffer, promise) in writes {
+                context.write(wrapOutboundOut(buffer), promise: promise)
+            }
         }
         queuedBytes = 0
         queuedEvents = 0

@@ -26,6 +26,12 @@ struct OutboundBufferTests {
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         }
 
+        /// Makes the socket (un)writable, as NIO reports it: the flag, then the event.
+        func setWritable(_ isWritable: Bool) {
+            channel.isWritable = isWritable
+            channel.pipeline.fireChannelWritabilityChanged()
+        }
+
         /// Everything written to the socket so far, one element per write.
         func written() throws -> [String] {
             try writtenBytes().map { String(decoding: $0, as: UTF8.self) }
@@ -67,13 +73,12 @@ struct OutboundBufferTests {
     @Test("while the socket cannot take more, frames wait; they leave once it can")
     func waitsForWritability() throws {
         let connection = try Connection()
-        connection.channel.isWritable = false
+        connection.setWritable(false)
         connection.buffer.enqueue(Self.frame("a"))
         connection.loop.run()
         #expect(try connection.written().isEmpty)
         #expect(connection.buffer.queuedBytes == 1)
-        connection.channel.isWritable = true
-        connection.channel.pipeline.fireChannelWritabilityChanged()
+        connection.setWritable(true)
         #expect(try connection.written() == ["a"])
     }
 
@@ -82,15 +87,14 @@ struct OutboundBufferTests {
         let connection = try Connection(maximumQueuedBytes: 10)
         let detector = SlowConsumerRecorder()
         try connection.channel.pipeline.syncOperations.addHandler(detector)
-        connection.channel.isWritable = false
+        connection.setWritable(false)
         for _ in 0..<3 { connection.buffer.enqueueBroadcast(Self.frame("12345"), events: 1) }
         #expect(detector.detected)
         #expect(connection.buffer.queuedBytes == 0)
         #expect(connection.metrics.render().contains("chat_slow_consumer_dropped_events_total 3\n"))
         // Nothing more is taken.
         connection.buffer.enqueue(Self.frame("late"))
-        connection.channel.isWritable = true
-        connection.channel.pipeline.fireChannelWritabilityChanged()
+        connection.setWritable(true)
         #expect(try connection.written().isEmpty)
     }
 
@@ -105,7 +109,7 @@ struct OutboundBufferTests {
     @Test("after a close frame nothing more is sent, and what waited for a backed-up socket is dropped")
     func nothingAfterClose() throws {
         let connection = try Connection()
-        connection.channel.isWritable = false
+        connection.setWritable(false)
         connection.buffer.enqueue(Self.frame("waiting"))
         var close = ByteBuffer()
         close.writeBytes([0x88, 0x02, 0x03, 0xE8])
