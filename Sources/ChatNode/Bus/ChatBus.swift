@@ -9,8 +9,11 @@ import NIOCore
 /// `welcome`: no event can fall between the snapshot a client receives and
 /// the moment it starts receiving events.
 ///
-/// Every operation that changes or reads cluster state throws
-/// `BusError.unavailable` while the bus is unreachable.
+/// The operations a session calls are callable from any thread and make
+/// no task: each hops to the bus's event loop (every bus runs on one) and
+/// returns a future that completes there. Every operation that changes or
+/// reads cluster state fails with `BusError.unavailable` while the bus is
+/// unreachable.
 protocol ChatBus: Sendable {
     /// Whether the bus can serve chat right now.
     var isAvailable: Bool { get async }
@@ -19,7 +22,7 @@ protocol ChatBus: Sendable {
     /// `welcome` (with `ref`) to the member, told everyone else `joined`,
     /// and starts delivering events to the member. A v2 member's `welcome`
     /// resumes after the message `since` when the history still holds it.
-    func join(_ member: LocalMember, since: String?, ref: String?) async throws(BusError) -> JoinOutcome
+    nonisolated func join(_ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<JoinOutcome>
 
     /// Releases the member's nick and tells everyone else `left`, soon:
     /// the departure goes through the bus's inbox, so a session that ends
@@ -27,18 +30,16 @@ protocol ChatBus: Sendable {
     nonisolated func leave(_ member: LocalMember, reason: LeaveReason)
 
     /// Sends `line` to everyone joined; the sender's own copy carries `ref`.
-    /// `receivedAt` is when the line reached this node (for the delivery-latency histogram).
-    /// Callable from any thread and made for the hottest path: no task per
-    /// line, just a hop to the bus's event loop. The future completes there
-    /// once the line is published, or fails with a `BusError`.
+    /// `receivedAt` is when the line reached this node (for the delivery-latency
+    /// histogram). The future completes once the line is published.
     nonisolated func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> EventLoopFuture<Void>
 
     /// Sends a private line to the user whose key is `recipient`, and the
     /// sender's copy (with `ref`) to the sender.
-    func whisper(_ draft: DirectDraft, to recipient: NickKey, from sender: LocalMember, ref: String?) async throws(BusError) -> WhisperOutcome
+    nonisolated func whisper(_ draft: DirectDraft, to recipient: NickKey, from sender: LocalMember, ref: String?) -> EventLoopFuture<WhisperOutcome>
 
     /// Every joined nick in the cluster, in the protocol's list order.
-    func users() async throws(BusError) -> EncodedNickList
+    nonisolated func users() -> EventLoopFuture<EncodedNickList>
 
     /// The node is shutting down: releases every local user in one step
     /// (the other nodes' clients see them leave with `quit`) and stops

@@ -40,7 +40,11 @@ actor InProcessBus: ChatBus {
     /// Users are listed under their connection: a nick's holder is one connection of this process.
     private func owner(of member: LocalMember) -> String { String(member.connectionID) }
 
-    func join(_ member: LocalMember, since: String?, ref: String?) -> JoinOutcome {
+    nonisolated func join(_ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<JoinOutcome> {
+        loop.submit { self.assumeIsolated { $0.admit(member, since: since, ref: ref) } }
+    }
+
+    private func admit(_ member: LocalMember, since: String?, ref: String?) -> JoinOutcome {
         guard core.member(member.nick.key) == nil else { return .nickTaken }
         arrange(core.admit(member, owner: owner(of: member), ts: Clock.milliseconds(), since: since, ref: ref))
         return .joined
@@ -67,7 +71,11 @@ actor InProcessBus: ChatBus {
         arrange(followUp)
     }
 
-    func whisper(_ draft: DirectDraft, to recipientKey: NickKey, from sender: LocalMember, ref: String?) -> WhisperOutcome {
+    nonisolated func whisper(_ draft: DirectDraft, to recipientKey: NickKey, from sender: LocalMember, ref: String?) -> EventLoopFuture<WhisperOutcome> {
+        loop.submit { self.assumeIsolated { $0.deliverDirect(draft, to: recipientKey, from: sender, ref: ref) } }
+    }
+
+    private func deliverDirect(_ draft: DirectDraft, to recipientKey: NickKey, from sender: LocalMember, ref: String?) -> WhisperOutcome {
         guard let recipient = core.member(recipientKey) else { return .noSuchUser }
         let line = draft.line(to: recipient.nick.canonical)
         if recipient.connectionID != sender.connectionID {
@@ -77,8 +85,8 @@ actor InProcessBus: ChatBus {
         return .delivered
     }
 
-    func users() -> EncodedNickList {
-        core.view.list.encoded
+    nonisolated func users() -> EventLoopFuture<EncodedNickList> {
+        loop.submit { self.assumeIsolated { $0.core.view.list.encoded } }
     }
 
     func drain() {

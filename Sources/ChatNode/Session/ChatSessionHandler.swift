@@ -35,14 +35,10 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     private var member: LocalMember?
     private var context: ChannelHandlerContext?
     /// Messages waiting for the bus operation in flight; empty (and free) when idle.
-    private var inbox: [[UInt8]] = []
-    private var inboxStart = 0
-    private var inboxBytes = 0
+    private var inbox = SessionInbox(highWatermark: ChatSessionHandler.inboxHighWatermark)
     private var isBusy = false
     private var isJoining = false
     private var isClosed = false
-    private var isReadPaused = false
-    private var isReadPending = false
     private var helloTimer: Scheduled<Void>?
     private var helloDeadlinePassed = false
     private var leaveReason = LeaveReason.quit
@@ -84,8 +80,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         isClosed = true
         context = nil
         helloTimer?.cancel()
-        inbox = []
-        inboxStart = 0
+        inbox.removeAll()
         node.metrics.connections.decrement()
         leave()
     }
@@ -102,8 +97,6 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         switch unwrapInboundIn(data) {
         case .message(let payload):
             inbox.append(payload)
-            inboxBytes += payload.count
-            if inboxBytes > Self.inboxHighWatermark { isReadPaused = true }
             processInbox()
         case .heartbeatTimedOut:
             node.metrics.heartbeatTimeouts.increment()
@@ -112,31 +105,14 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        guard !isReadPaused else {
-            isReadPending = true
-            return
-        }
-        context.read()
+        if inbox.readRequested() { context.read() }
     }
 
     private func processInbox() {
-        while !isBusy, actionAfterOwnLines == nil, !isClosed, inboxStart < inbox.count {
-            let payload = inbox[inboxStart]
-            inboxStart += 1
-            inboxBytes -= payload.count
+        while !isBusy, actionAfterOwnLines == nil, !isClosed, let payload = inbox.next() {
             handle(payload)
         }
-        if inboxStart == inbox.count {
-            inbox = []
-            inboxStart = 0
-        }
-        if isReadPaused, inboxBytes <= Self.inboxHighWatermark / 2 {
-            isReadPaused = false
-            if isReadPending, let context {
-                isReadPending = false
-                context.read()
-            }
-        }
+        if inbox.resumeReading(), let context { context.read() }
     }
 
     private func handle(_ payload: [UInt8]) {
@@ -185,9 +161,8 @@ final class ChatSessionHandler: ChannelDuplexHandler {
 
     private func join(_ nick: Nick, since: String?, ref: String?) {
         let candidate = LocalMember(connectionID: connectionID, nick: nick, outlet: outlet)
-        let bus = node.bus
         isJoining = true
-        perform({ () async throws(BusError) in try await bus.join(candidate, since: since, ref: ref) }) { [self] result in
+        perform(node.bus.join(candidate, since: since, ref: ref)) { [self] result in
             isJoining = false
             switch result {
             case .success(.joined):
@@ -209,14 +184,9 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     private func say(_ text: String, ref: String?) {
         guard let member else { return }
         let line = ChatLine(id: node.messageIDs.next(), from: member.nick.canonical, text: text, ts: Clock.milliseconds())
-        guard let context else { return }
         ownLines.published()
-        isBusy = true
-        let published = node.bus.broadcast(line, from: member, ref: ref, receivedAt: .now())
-        published.hop(to: context.eventLoop).assumeIsolated().whenComplete { [self] result in
-            isBusy = false
+        perform(node.bus.broadcast(line, from: member, ref: ref, receivedAt: .now())) { [self] result in
             if case .failure(let error) = result {
-                let error = error as? BusError ?? .unavailable("\(error)")
                 // The line was not published, so it will not come back.
                 ownLines.settled()
                 if ownLines.count > 0 {
@@ -226,15 +196,13 @@ final class ChatSessionHandler: ChannelDuplexHandler {
                     unavailable(error, ref: ref)
                 }
             }
-            processInbox()
         }
     }
 
     private func whisper(_ text: String, to recipient: NickKey, ref: String?) {
         guard let member else { return }
         let draft = DirectDraft(id: node.messageIDs.next(), from: member.nick.canonical, text: text, ts: Clock.milliseconds())
-        let bus = node.bus
-        perform({ () async throws(BusError) in try await bus.whisper(draft, to: recipient, from: member, ref: ref) }) { [self] result in
+        perform(node.bus.whisper(draft, to: recipient, from: member, ref: ref)) { [self] result in
             switch result {
             case .success(.delivered): break
             case .success(.noSuchUser): reply(.error(.noSuchUser, ref: ref))
@@ -244,8 +212,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     }
 
     private func who(ref: String?) {
-        let bus = node.bus
-        perform({ () async throws(BusError) in try await bus.users() }) { [self] result in
+        perform(node.bus.users()) { [self] result in
             switch result {
             case .success(let users): reply(.users(users, ref: ref))
             case .failure(let error): unavailable(error, ref: ref)
@@ -253,25 +220,18 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Runs a bus operation off the event loop, then `completion` back on
-    /// it, and only then the next message of the inbox.
+    /// Starts a bus operation (it hops to the bus's loop, no task), then runs
+    /// `completion` back on this connection's loop, and only then the next
+    /// message of the inbox.
     private func perform<Value: Sendable>(
-        _ operation: @escaping @Sendable () async throws(BusError) -> Value,
+        _ operation: @autoclosure () -> EventLoopFuture<Value>,
         then completion: @escaping (Result<Value, BusError>) -> Void
     ) {
         guard let context else { return }
         isBusy = true
-        context.eventLoop.makeFutureWithTask { () async -> Result<Value, BusError> in
-            do throws(BusError) {
-                return .success(try await operation())
-            } catch {
-                return .failure(error)
-            }
-        }
-        .assumeIsolated()
-        .whenSuccess { [self] result in
+        operation().hop(to: context.eventLoop).assumeIsolated().whenComplete { [self] result in
             isBusy = false
-            completion(result)
+            completion(result.mapError { $0 as? BusError ?? .unavailable("\($0)") })
             processInbox()
         }
     }

@@ -161,16 +161,32 @@ actor RedisBus: ChatBus {
 
     // MARK: ChatBus
 
-    func join(_ member: LocalMember, since: String?, ref: String?) async throws(BusError) -> JoinOutcome {
-        try requireAvailable()
+    nonisolated func join(_ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<JoinOutcome> {
+        redisLoop.flatSubmit { self.assumeIsolated { $0.claim(member, since: since, ref: ref) } }
+    }
+
+    /// Claims the nick and announces `joined` in one script, then admits the member.
+    private func claim(_ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<JoinOutcome> {
+        guard isAvailable else { return redisLoop.makeFailedFuture(failure("not connected to Redis")) }
         let ts = Clock.milliseconds()
-        let owner = owner(of: member.connectionID)
-        guard try await claim(member, ts: ts) else { return .nickTaken }
+        return batchOnLoop([claimCommand(for: member, ts: ts)]).flatMapThrowing { result in
+            try self.assumeIsolated { try $0.admitIfClaimed(member, result, ts: ts, since: since, ref: ref) }
+        }
+    }
+
+    private func admitIfClaimed(
+        _ member: LocalMember, _ result: Result<[RedisReply], BusError>, ts: Int64, since: String?, ref: String?
+    ) throws(BusError) -> JoinOutcome {
+        let replies = try result.get()
+        guard let claimed = replies.first?.integer else {
+            throw failure("script failed: \(replies.first.map { "\($0)" } ?? "no reply")")
+        }
+        guard claimed == 1 else { return .nickTaken }
         metrics.busPublishes.increment()
-        // From here to the end nothing awaits: the welcome and the start of
-        // event delivery happen in one step, so no event falls in between.
-        // (The `joined` coming back from Redis finds the nick listed already.)
-        arrange(core.admit(member, owner: owner, ts: ts, since: since, ref: ref))
+        // The welcome and the start of event delivery happen in this one step
+        // on the reply, so no event falls in between. (The `joined` coming back
+        // from Redis finds the nick listed already.)
+        arrange(core.admit(member, owner: owner(of: member.connectionID), ts: ts, since: since, ref: ref))
         return .joined
     }
 
@@ -239,32 +255,61 @@ actor RedisBus: ChatBus {
         return .failure(failure)
     }
 
-    func whisper(_ draft: DirectDraft, to recipientKey: NickKey, from sender: LocalMember, ref: String?) async throws(BusError) -> WhisperOutcome {
-        try requireAvailable()
-        let reply = try await batch([RedisCommand(["HGET", keys.users, recipientKey.value])])
-        guard case .bulk(let bytes) = reply.first, let holder = PresenceRecord.decode(bytes) else { return .noSuchUser }
+    nonisolated func whisper(_ draft: DirectDraft, to recipientKey: NickKey, from sender: LocalMember, ref: String?) -> EventLoopFuture<WhisperOutcome> {
+        redisLoop.flatSubmit { self.assumeIsolated { $0.findRecipient(of: draft, key: recipientKey, from: sender, ref: ref) } }
+    }
+
+    /// Looks up who holds the recipient's nick, then routes the line to that holder's instance.
+    private func findRecipient(of draft: DirectDraft, key: NickKey, from sender: LocalMember, ref: String?) -> EventLoopFuture<WhisperOutcome> {
+        guard isAvailable else { return redisLoop.makeFailedFuture(failure("not connected to Redis")) }
+        return batchOnLoop([RedisCommand(["HGET", keys.users, key.value])]).flatMap { result in
+            self.assumeIsolated { $0.route(draft, key: key, holder: result, from: sender, ref: ref) }
+        }
+    }
+
+    /// Delivers a direct line here when this instance holds the recipient,
+    /// else publishes it to the inbox of the instance that does (never to every node).
+    private func route(
+        _ draft: DirectDraft, key: NickKey, holder result: Result<[RedisReply], BusError>, from sender: LocalMember, ref: String?
+    ) -> EventLoopFuture<WhisperOutcome> {
+        let replies: [RedisReply]
+        switch result {
+        case .success(let value): replies = value
+        case .failure(let error): return redisLoop.makeFailedFuture(error)
+        }
+        guard case .bulk(let bytes) = replies.first, let holder = PresenceRecord.decode(bytes) else {
+            return redisLoop.makeSucceededFuture(.noSuchUser)
+        }
         let line = draft.line(to: holder.nick)
-        if holder.instance == instance {
-            guard let recipient = core.member(recipientKey) else { return .noSuchUser }
+        guard holder.instance != instance else {
+            guard let recipient = core.member(key) else { return redisLoop.makeSucceededFuture(.noSuchUser) }
             if recipient.connectionID == holder.connection, recipient.connectionID != sender.connectionID {
                 arrange(core.deliverDirect(line, to: recipient, ref: nil))
             }
-        } else {
-            let envelope = ClusterEnvelope(origin: instance, event: .direct(line, connection: holder.connection))
-            let receivers = try await batch([
-                RedisCommand([Array("PUBLISH".utf8), Array(keys.inbox(holder.instance).utf8), envelope.encoded()])
-            ])
-            metrics.busPublishes.increment()
-            // Nobody listens on a dead instance's inbox: its users are about to be reaped.
-            guard receivers.first?.integer ?? 0 > 0 else { return .noSuchUser }
+            arrange(core.deliverDirect(line, to: sender, ref: ref))
+            return redisLoop.makeSucceededFuture(.delivered)
         }
-        arrange(core.deliverDirect(line, to: sender, ref: ref))
-        return .delivered
+        let envelope = ClusterEnvelope(origin: instance, event: .direct(line, connection: holder.connection))
+        let publish = RedisCommand([Array("PUBLISH".utf8), Array(keys.inbox(holder.instance).utf8), envelope.encoded()])
+        return batchOnLoop([publish]).flatMapThrowing { result in
+            try self.assumeIsolated { bus throws(BusError) in
+                let receivers = try result.get()
+                bus.metrics.busPublishes.increment()
+                // Nobody listens on a dead instance's inbox: its users are about to be reaped.
+                guard receivers.first?.integer ?? 0 > 0 else { return .noSuchUser }
+                bus.arrange(bus.core.deliverDirect(line, to: sender, ref: ref))
+                return .delivered
+            }
+        }
     }
 
-    func users() async throws(BusError) -> EncodedNickList {
-        try requireAvailable()
-        return core.view.list.encoded
+    nonisolated func users() -> EventLoopFuture<EncodedNickList> {
+        redisLoop.submit {
+            try self.assumeIsolated { bus throws(BusError) in
+                try bus.requireAvailable()
+                return bus.core.view.list.encoded
+            }
+        }
     }
 
     func drain() async {
@@ -292,15 +337,6 @@ actor RedisBus: ChatBus {
     }
 
     // MARK: Helpers
-
-    /// Claims the member's nick and announces `joined` atomically; false when it is taken.
-    func claim(_ member: LocalMember, ts: Int64) async throws(BusError) -> Bool {
-        let replies = try await batch([claimCommand(for: member, ts: ts)])
-        guard let claimed = replies.first?.integer else {
-            throw failure("script failed: \(replies.first.map { "\($0)" } ?? "no reply")")
-        }
-        return claimed == 1
-    }
 
     /// The script call that claims `member`'s nick and announces its `joined`.
     func claimCommand(for member: LocalMember, ts: Int64) -> RedisCommand {
