@@ -32,15 +32,12 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     /// An action that must wait until the client's own lines are back.
     private var actionAfterOwnLines: SessionStateMachine.Action?
     private var machine: SessionStateMachine
-    private var member: LocalMember?
+    private var membership = SessionMembership()
     private var context: ChannelHandlerContext?
     /// Messages waiting for the bus operation in flight; empty (and free) when idle.
     private var inbox = SessionInbox(highWatermark: ChatSessionHandler.inboxHighWatermark)
     private var isBusy = false
-    private var isJoining = false
-    private var isClosed = false
     private var helloTimer: Scheduled<Void>?
-    private var helloDeadlinePassed = false
     private var leaveReason = LeaveReason.quit
 
     /// Made on the connection's event loop, which `outlet`'s handlers belong to.
@@ -76,19 +73,23 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     }
 
     private func end() {
-        guard !isClosed else { return }
-        isClosed = true
+        guard let action = membership.connectionEnded() else { return }
         context = nil
         helloTimer?.cancel()
         inbox.removeAll()
         node.metrics.connections.decrement()
-        leave()
+        apply(action)
     }
 
-    private func leave() {
-        guard let member else { return }
-        self.member = nil
-        node.bus.leave(member, reason: leaveReason)
+    private func apply(_ action: SessionMembership.Action) {
+        switch action {
+        case .none:
+            break
+        case .closeForLateHello:
+            transport.close(code: .policyViolation, reason: "no hello within the time limit")
+        case .leave(let member):
+            node.bus.leave(member, reason: leaveReason)
+        }
     }
 
     // MARK: Inbound
@@ -109,7 +110,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     }
 
     private func processInbox() {
-        while !isBusy, actionAfterOwnLines == nil, !isClosed, let payload = inbox.next() {
+        while !isBusy, actionAfterOwnLines == nil, !membership.hasEnded, let payload = inbox.next() {
             handle(payload)
         }
         if inbox.resumeReading(), let context { context.read() }
@@ -132,7 +133,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     private func ownLinesSettled() {
         guard let action = actionAfterOwnLines else { return }
         actionAfterOwnLines = nil
-        guard !isClosed, !node.isDraining else { return }
+        guard !membership.hasEnded, !node.isDraining else { return }
         carryOut(action)
         processInbox()
     }
@@ -161,28 +162,26 @@ final class ChatSessionHandler: ChannelDuplexHandler {
 
     private func join(_ nick: Nick, since: String?, ref: String?) {
         let candidate = LocalMember(connectionID: connectionID, nick: nick, outlet: outlet)
-        isJoining = true
+        membership.joinStarted()
         perform(node.bus.join(candidate, since: since, ref: ref)) { [self] result in
-            isJoining = false
             switch result {
             case .success(.joined):
-                member = candidate
                 machine.joined(as: nick)
                 helloTimer?.cancel()
-                // The connection closed while the join was in flight.
-                if isClosed { leave() }
+                // Leaves at once if the connection ended while the join was in flight.
+                apply(membership.joined(candidate))
             case .success(.nickTaken):
                 reply(.error(.nickTaken, ref: ref))
-                closeIfHelloTimedOut()
+                apply(membership.joinFailed())
             case .failure(let error):
                 unavailable(error, ref: ref)
-                closeIfHelloTimedOut()
+                apply(membership.joinFailed())
             }
         }
     }
 
     private func say(_ text: String, ref: String?) {
-        guard let member else { return }
+        guard let member = membership.member else { return }
         let line = ChatLine(id: node.messageIDs.next(), from: member.nick.canonical, text: text, ts: Clock.milliseconds())
         ownLines.published()
         perform(node.bus.broadcast(line, from: member, ref: ref, receivedAt: .now())) { [self] result in
@@ -200,7 +199,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     }
 
     private func whisper(_ text: String, to recipient: NickKey, ref: String?) {
-        guard let member else { return }
+        guard let member = membership.member else { return }
         let draft = DirectDraft(id: node.messageIDs.next(), from: member.nick.canonical, text: text, ts: Clock.milliseconds())
         perform(node.bus.whisper(draft, to: recipient, from: member, ref: ref)) { [self] result in
             switch result {
@@ -239,18 +238,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     // MARK: Replies
 
     private func helloTimedOut() {
-        guard member == nil, !isClosed else { return }
-        // A hello that arrived in time but waits for the bus is not late.
-        if isJoining {
-            helloDeadlinePassed = true
-        } else {
-            transport.close(code: .policyViolation, reason: "no hello within the time limit")
-        }
-    }
-
-    private func closeIfHelloTimedOut() {
-        guard helloDeadlinePassed, member == nil else { return }
-        transport.close(code: .policyViolation, reason: "no hello within the time limit")
+        apply(membership.helloDeadlinePassed())
     }
 
     private func unavailable(_ error: BusError, ref: String?) {
