@@ -17,6 +17,11 @@ struct EventLoopDeliveries: Sendable {
         return EventLoopDeliveries(byLoop: byLoop)
     }
 
+    /// The deliveries of a node with one event loop, made on that loop (tests on an embedded loop).
+    init(_ delivery: LoopDelivery, on loop: any EventLoop) {
+        self.init(byLoop: [ObjectIdentifier(loop): NIOLoopBound(delivery, eventLoop: loop)])
+    }
+
     private init(byLoop: [ObjectIdentifier: NIOLoopBound<LoopDelivery>]) {
         self.byLoop = byLoop
     }

@@ -1,0 +1,186 @@
+import ChatProtocol
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOEmbedded
+import NIOWebSocket
+import Testing
+
+@testable import ChatNode
+
+@Suite("Chat session handler on an embedded channel: replies, order and the hello deadline, without a socket")
+struct ChatSessionHandlerTests {
+    private let loop = EmbeddedEventLoop()
+    private let channel: EmbeddedChannel
+    private let node: ChatNode
+    private let bus: EchoBus
+
+    init() throws {
+        var configuration = NodeConfiguration(nodeID: "embedded")
+        configuration.helloTimeout = .seconds(10)
+        let metrics = ChatMetrics()
+        let delivery = LoopDelivery(eventLoop: loop, pingInterval: .seconds(30))
+        bus = EchoBus(loop: loop)
+        node = ChatNode(
+            configuration: configuration, bus: bus, deliveries: EventLoopDeliveries(delivery, on: loop),
+            metrics: metrics, logger: Logger(label: "test")
+        )
+        let kind = RecipientKind(version: .v2, isCompressed: false)
+        let buffer = OutboundBuffer(connectionID: 1, kind: kind, maximumQueuedBytes: 1 << 20, delivery: delivery, metrics: metrics)
+        let transport = WebSocketConnectionHandler(
+            settings: .init(maximumMessageBytes: 16384, pingInterval: .seconds(30), closeTimeout: .seconds(2), inflater: nil),
+            delivery: delivery
+        )
+        let outlet = ConnectionOutlet(
+            buffer: NIOLoopBound(buffer, eventLoop: loop),
+            transport: NIOLoopBound(transport, eventLoop: loop),
+            delivery: NIOLoopBound(delivery, eventLoop: loop),
+            kind: kind,
+            ownLines: NIOLoopBound(OwnLinesInFlight(), eventLoop: loop)
+        )
+        channel = EmbeddedChannel(loop: loop)
+        let operations = channel.pipeline.syncOperations
+        try operations.addHandler(buffer)
+        try operations.addHandler(WebSocketFrameEncoder())
+        try operations.addHandler(transport)
+        try operations.addHandler(ChatSessionHandler(node: node, connectionID: 1, version: .v2, outlet: outlet))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+    }
+
+    /// Sends one client text message, masked as a client must.
+    private func send(_ text: String) throws {
+        let key = WebSocketMaskingKey([1, 2, 3, 4])!
+        var data = ByteBuffer(string: text)
+        data.webSocketMask(key)
+        try channel.writeInbound(WebSocketFrame(fin: true, opcode: .text, maskKey: key, data: data))
+        loop.run()
+    }
+
+    /// The frames written so far: text payloads as strings, a close as "close CODE".
+    private func received() throws -> [String] {
+        var bytes = ByteBuffer()
+        while var write = try channel.readOutbound(as: ByteBuffer.self) { bytes.writeBuffer(&write) }
+        var frames: [String] = []
+        while let first = bytes.readInteger(as: UInt8.self), let second = bytes.readInteger(as: UInt8.self) {
+            var length = Int(second & 0x7F)
+            if length == 126 { length = Int(bytes.readInteger(as: UInt16.self) ?? 0) }
+            guard var payload = bytes.readSlice(length: length) else { break }
+            if first & 0x0F == 0x8 {
+                frames.append("close \(payload.readInteger(as: UInt16.self) ?? 0)")
+            } else {
+                frames.append(String(buffer: payload))
+            }
+        }
+        return frames
+    }
+
+    private func types(_ frames: [String]) -> [String] {
+        frames.map { frame in
+            guard frame.hasPrefix("{"), let range = frame.range(of: #""type":""#) else { return frame }
+            return String(frame[range.upperBound...].prefix { $0 != "\"" })
+        }
+    }
+
+    @Test("hello gets welcome with the ref; ping gets pong; who lists the user")
+    func helloAndReplies() throws {
+        try send(#"{"type":"hello","nick":"alice","ref":"h"}"#)
+        try send(#"{"type":"ping","ref":"p"}"#)
+        try send(#"{"type":"who","ref":"w"}"#)
+        let frames = try received()
+        #expect(types(frames) == ["welcome", "pong", "users"])
+        #expect(frames.first?.contains(#""ref":"h""#) == true)
+        #expect(frames.last?.contains(#""alice""#) == true)
+    }
+
+    @Test("messages before the hello is answered wait in order behind it")
+    func orderBehindTheJoin() throws {
+        let key = WebSocketMaskingKey([1, 2, 3, 4])!
+        for text in [#"{"type":"hello","nick":"bob"}"#, #"{"type":"ping","ref":"1"}"#, #"{"type":"ping","ref":"2"}"#] {
+            var data = ByteBuffer(string: text)
+            data.webSocketMask(key)
+            try channel.writeInbound(WebSocketFrame(fin: true, opcode: .text, maskKey: key, data: data))
+        }
+        loop.run()
+        let frames = try received()
+        #expect(types(frames) == ["welcome", "pong", "pong"])
+        #expect(frames.last?.contains(#""ref":"2""#) == true)
+    }
+
+    @Test("a say comes back to its sender with its ref, after the welcome")
+    func ownLine() throws {
+        try send(#"{"type":"hello","nick":"carol"}"#)
+        try send(#"{"type":"say","text":"hi","ref":"s"}"#)
+        let frames = try received()
+        #expect(types(frames) == ["welcome", "message"])
+        #expect(frames.last?.contains(#""ref":"s""#) == true)
+    }
+
+    @Test("a malformed message gets an error and the session goes on")
+    func malformed() throws {
+        try send("{not json")
+        try send(#"{"type":"ping"}"#)
+        #expect(types(try received()) == ["error", "pong"])
+        #expect(channel.isActive)
+    }
+
+    @Test("no hello within the time limit closes with 1008")
+    func helloDeadline() throws {
+        loop.advanceTime(by: .seconds(11))
+        #expect(try received() == ["close 1008"])
+    }
+
+    @Test("a user who joined in time is not closed by the deadline, and leaves when the connection ends")
+    func joinedThenEnded() throws {
+        try send(#"{"type":"hello","nick":"dave"}"#)
+        loop.advanceTime(by: .seconds(11))
+        #expect(types(try received()) == ["welcome"])
+        try channel.close().wait()
+        loop.run()
+        #expect(bus.departures.withLockedValue { $0 } == ["dave"])
+    }
+}
+
+/// A bus for one connection on an embedded loop: it grants every nick,
+/// echoes every line to its sender, and records departures. The session's
+/// side of the contract is what these tests look at; the real buses have
+/// their own tests against real Redis.
+final class EchoBus: ChatBus {
+    let loop: EmbeddedEventLoop
+    let departures = NIOLockedValueBox<[String]>([])
+    private let joined = NIOLockedValueBox<[String]>([])
+
+    init(loop: EmbeddedEventLoop) {
+        self.loop = loop
+    }
+
+    var isAvailable: Bool { true }
+
+    func join(_ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<JoinOutcome> {
+        joined.withLockedValue { $0.append(member.nick.canonical) }
+        let users = EncodedNickList(joined.withLockedValue { $0 })
+        member.sendWelcome(node: "embedded", users: users, history: MessageHistory(retention: 10, welcomeLength: 10), since: since, ref: ref)
+        // Like a bus on another loop: the answer comes after what it queued for the client.
+        return loop.submit { .joined }
+    }
+
+    func leave(_ member: LocalMember, reason: LeaveReason) {
+        departures.withLockedValue { $0.append(member.nick.canonical) }
+    }
+
+    func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> EventLoopFuture<Void> {
+        sender.outlet.sendOwnLine(LocalFanout.frame(.message(line, ref: ref), for: .v2))
+        return loop.submit {}
+    }
+
+    func whisper(_ draft: DirectDraft, to recipient: NickKey, from sender: LocalMember, ref: String?) -> EventLoopFuture<WhisperOutcome> {
+        loop.makeSucceededFuture(.noSuchUser)
+    }
+
+    func users() -> EventLoopFuture<EncodedNickList> {
+        loop.makeSucceededFuture(EncodedNickList(joined.withLockedValue { $0 }))
+    }
+
+    func drain() async {}
+    func run() async {}
+    func stop() async {}
+}
