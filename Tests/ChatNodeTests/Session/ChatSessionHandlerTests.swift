@@ -25,25 +25,13 @@ struct ChatSessionHandlerTests {
             configuration: configuration, bus: bus, deliveries: EventLoopDeliveries(delivery, on: loop),
             metrics: metrics, logger: Logger(label: "test")
         )
-        let kind = RecipientKind(version: .v2, isCompressed: false)
-        let buffer = OutboundBuffer(connectionID: 1, kind: kind, maximumQueuedBytes: 1 << 20, delivery: delivery, metrics: metrics)
-        let transport = WebSocketConnectionHandler(
-            settings: .init(maximumMessageBytes: 16384, pingInterval: .seconds(30), closeTimeout: .seconds(2), inflater: nil),
-            delivery: delivery
-        )
-        let outlet = ConnectionOutlet(
-            buffer: NIOLoopBound(buffer, eventLoop: loop),
-            transport: NIOLoopBound(transport, eventLoop: loop),
-            delivery: NIOLoopBound(delivery, eventLoop: loop),
-            kind: kind,
-            ownLines: NIOLoopBound(OwnLinesInFlight(), eventLoop: loop)
-        )
+        let connection = EmbeddedConnection(loop: loop, delivery: delivery, metrics: metrics)
         channel = EmbeddedChannel(loop: loop)
         let operations = channel.pipeline.syncOperations
-        try operations.addHandler(buffer)
+        try operations.addHandler(connection.buffer)
         try operations.addHandler(WebSocketFrameEncoder())
-        try operations.addHandler(transport)
-        try operations.addHandler(ChatSessionHandler(node: node, connectionID: 1, version: .v2, outlet: outlet))
+        try operations.addHandler(connection.transport)
+        try operations.addHandler(ChatSessionHandler(node: node, connectionID: 1, version: .v2, outlet: connection.outlet))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     }
 

@@ -18,19 +18,7 @@ struct SessionMembershipTests {
     static func member(_ nick: String, id: UInt64 = 1) throws -> LocalMember {
         let loop = EmbeddedEventLoop()
         let delivery = LoopDelivery(eventLoop: loop, pingInterval: .seconds(30))
-        let kind = RecipientKind(version: .v2, isCompressed: false)
-        let buffer = OutboundBuffer(connectionID: id, kind: kind, maximumQueuedBytes: 1 << 20, delivery: delivery, metrics: ChatMetrics())
-        let transport = WebSocketConnectionHandler(
-            settings: .init(maximumMessageBytes: 16384, pingInterval: .seconds(30), closeTimeout: .seconds(2), inflater: nil),
-            delivery: delivery
-        )
-        let outlet = ConnectionOutlet(
-            buffer: NIOLoopBound(buffer, eventLoop: loop),
-            transport: NIOLoopBound(transport, eventLoop: loop),
-            delivery: NIOLoopBound(delivery, eventLoop: loop),
-            kind: kind,
-            ownLines: NIOLoopBound(OwnLinesInFlight(), eventLoop: loop)
-        )
+        let outlet = EmbeddedConnection(id: id, loop: loop, delivery: delivery).outlet
         return LocalMember(connectionID: id, nick: try #require(Nick(validating: nick)), outlet: outlet)
     }
 

@@ -373,43 +373,40 @@ actor RedisBus: ChatBus {
         return .unavailable(message)
     }
 
+    /// Sends `commands` in one flush and returns their replies; error replies
+    /// are counted and logged (`RefusalLog`), a lost connection is thrown.
     func batch(_ commands: [RedisCommand]) async throws(BusError) -> [RedisReply] {
-        guard !link.isStopped else { throw .unavailable("the node is shutting down") }
-        batchesSent &+= 1
-        let started: ContinuousClock.Instant? = batchesSent % 8 == 0 ? .now : nil
+        let result: Result<[RedisReply], BusError>
         do {
-            let replies = try await self.commands.sendBatch(commands)
-            if let started { metrics.redisRoundTrip.record(ContinuousClock.now - started) }
-            for case .error(let text) in replies {
-                metrics.redisRefusedCommands.increment()
-                refusals.note(text, logger: logger)
-            }
-            return replies
+            result = try await batchOnLoop(commands).get()
         } catch {
-            throw failure(error.message)
+            throw failure("\(error)")
         }
+        return try result.get()
     }
 
     /// `batch` for a caller on the bus's loop that must not await: the
-    /// commands are written at once and the future completes on this loop.
+    /// commands are written at once and the future, which never fails,
+    /// completes on this loop.
     func batchOnLoop(_ commands: [RedisCommand]) -> EventLoopFuture<Result<[RedisReply], BusError>> {
         guard !link.isStopped else { return redisLoop.makeSucceededFuture(.failure(.unavailable("the node is shutting down"))) }
         batchesSent &+= 1
         let started: ContinuousClock.Instant? = batchesSent % 8 == 0 ? .now : nil
         return self.commands.sendBatchFromEventLoop(commands).map { replies in
-            self.assumeIsolated { $0.noteReplies(replies, started: started) }
+            .success(self.assumeIsolated { $0.noteReplies(replies, started: started) })
         }.recover { error in
             .failure(self.failure((error as? RedisError)?.message ?? "\(error)"))
         }
     }
 
-    private func noteReplies(_ replies: [RedisReply], started: ContinuousClock.Instant?) -> Result<[RedisReply], BusError> {
+    /// Times every eighth batch and reports the commands Redis refused.
+    private func noteReplies(_ replies: [RedisReply], started: ContinuousClock.Instant?) -> [RedisReply] {
         if let started { metrics.redisRoundTrip.record(ContinuousClock.now - started) }
         for case .error(let text) in replies {
             metrics.redisRefusedCommands.increment()
             refusals.note(text, logger: logger)
         }
-        return .success(replies)
+        return replies
     }
 
     func run(script: String, keys: [String], arguments: [[UInt8]]) async throws(BusError) -> Int64 {
