@@ -54,6 +54,12 @@ struct ChatNodeCommand: ParsableCommand {
     @Option(help: "on or off: accept permessage-deflate. [CHAT_COMPRESSION] (default: on)")
     var compression: String?
 
+    @Option(name: .customLong("large-room"), help: "Member count above which a room is large: counts instead of names for v3. [CHAT_LARGE_ROOM] (default: 1000)")
+    var largeRoom: String?
+
+    @Option(name: .customLong("max-rooms"), help: "Rooms one v3 connection may be a member of at once. [CHAT_MAX_ROOMS] (default: 50)")
+    var maxRooms: String?
+
     @Option(name: .customLong("log-format"), help: "text or json (one object per line). [CHAT_LOG_FORMAT] (default: text)")
     var logFormat: String?
 
@@ -73,6 +79,8 @@ struct ChatNodeCommand: ParsableCommand {
         settings.logFormat = logFormat
         settings.presenceInterval = presenceInterval
         settings.compression = compression
+        settings.largeRoom = largeRoom
+        settings.maxRooms = maxRooms
         return settings
     }
 }

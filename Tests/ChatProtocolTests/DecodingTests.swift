@@ -7,7 +7,7 @@ struct DecodingTests {
         (#"{"type":"hello","nick":"alice"}"#, ClientMessage.hello(nick: "alice")),
         (#"{"type":"say","text":"hi"}"#, .say(text: "hi")),
         (#"{"type":"whisper","to":"bob","text":"psst"}"#, .whisper(to: "bob", text: "psst")),
-        (#"{"type":"who"}"#, .who),
+        (#"{"type":"who"}"#, .who()),
         (#"{"type":"ping"}"#, .ping),
     ])
     func decodes(_ frame: String, _ expected: ClientMessage) {

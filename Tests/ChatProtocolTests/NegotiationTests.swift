@@ -21,11 +21,11 @@ struct NegotiationTests {
     func selectsNothing() {
         #expect(ProtocolVersion.negotiate(offered: []) == nil)
         #expect(ProtocolVersion.negotiate(offered: [""]) == nil)
-        #expect(ProtocolVersion.negotiate(offered: ["chat.v3.json", "CHAT.V1.JSON"]) == nil)
+        #expect(ProtocolVersion.negotiate(offered: ["chat.v4.json", "CHAT.V1.JSON"]) == nil)
     }
 
     @Test("the refusal text lists the supported subprotocols")
     func refusalText() {
-        #expect(ProtocolVersion.refusalText.contains("chat.v2.json, chat.v1.json"))
+        #expect(ProtocolVersion.refusalText.contains("chat.v3.json, chat.v2.json, chat.v1.json"))
     }
 }

@@ -19,27 +19,45 @@ protocol ChatBus: Sendable {
     var isAvailable: Bool { get async }
 
     /// Claims `member`'s nick cluster-wide. On success the bus has written
-    /// `welcome` (with `ref`) to the member, told everyone else `joined`,
-    /// and starts delivering events to the member. A v2 member's `welcome`
-    /// resumes after the message `since` when the history still holds it.
+    /// `welcome` (with `ref`) to the member; a v1 or v2 member is then a
+    /// member of `lobby` (its other members are told `joined`, and it gets
+    /// the lobby's events), and its `welcome` resumes after the message
+    /// `since` (v2) when the history still holds it. A v3 member is in no room.
     nonisolated func join(_ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<JoinOutcome>
 
-    /// Releases the member's nick and tells everyone else `left`, soon:
-    /// the departure goes through the bus's inbox, so a session that ends
-    /// needs no task of its own. Does nothing if the member already left.
+    /// Releases the member's nick, and its memberships with the other
+    /// members told `left`, soon: the departure goes through the bus's
+    /// inbox, so a session that ends needs no task of its own. Does nothing
+    /// if the member already left.
     nonisolated func leave(_ member: LocalMember, reason: LeaveReason)
 
-    /// Sends `line` to everyone joined; the sender's own copy carries `ref`.
-    /// `receivedAt` is when the line reached this node (for the delivery-latency
-    /// histogram). The future completes once the line is published.
-    nonisolated func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> EventLoopFuture<Void>
+    /// Makes a joined v3 member a member of `room`: on success the bus has
+    /// written the `room` event (with `ref`, resuming after `since` when
+    /// the room's history still holds it), the room's other members are
+    /// told, and the member gets the room's events.
+    nonisolated func enter(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<RoomOutcome>
+
+    /// Ends `member`'s membership of `room`; the room's other members are
+    /// told it left with `part`, and the member gets no more of its events.
+    nonisolated func part(_ room: RoomName, _ member: LocalMember) -> EventLoopFuture<RoomOutcome>
+
+    /// Sends `line` to every member of its room; the sender's own copy
+    /// carries `ref`. `receivedAt` is when the line reached this node (for
+    /// the delivery-latency histogram). The future completes once the line
+    /// is published.
+    nonisolated func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> EventLoopFuture<RoomOutcome>
 
     /// Sends a private line to the user whose key is `recipient`, and the
     /// sender's copy (with `ref`) to the sender.
     nonisolated func whisper(_ draft: DirectDraft, to recipient: NickKey, from sender: LocalMember, ref: String?) -> EventLoopFuture<WhisperOutcome>
 
-    /// Every joined nick in the cluster, in the protocol's list order.
-    nonisolated func users() -> EventLoopFuture<EncodedNickList>
+    /// The members of `room` for `member`: every one in list order
+    /// (`page` nil: v1 and v2, `lobby`), or one page of them (v3).
+    nonisolated func members(of room: RoomName, for member: LocalMember, page: MemberQuery?) -> EventLoopFuture<MembersOutcome>
+
+    /// The (at most 100) rooms with the most members, most first, ties by
+    /// name, and always `lobby`.
+    nonisolated func roomList() -> EventLoopFuture<[RoomCount]>
 
     /// The node is shutting down: releases every local user in one step
     /// (the other nodes' clients see them leave with `quit`) and stops
@@ -76,6 +94,21 @@ extension LocalMember {
 enum JoinOutcome: Equatable {
     case joined
     case nickTaken
+}
+
+/// The result of an operation on a room the member must be in.
+enum RoomOutcome: Equatable {
+    case done
+    case notInRoom
+}
+
+/// The result of `members(of:for:page:)`.
+enum MembersOutcome: Equatable {
+    /// Every member (v1, v2).
+    case all(EncodedNickList)
+    /// One page (v3).
+    case page(MemberPage)
+    case notInRoom
 }
 
 /// The result of a `whisper`.

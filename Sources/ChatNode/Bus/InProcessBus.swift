@@ -28,7 +28,8 @@ actor InProcessBus: ChatBus {
         self.loop = loop
         self.core = BusCore(
             nodeID: configuration.nodeID,
-            history: MessageHistory(retention: configuration.historyRetention, welcomeLength: configuration.historyLength),
+            historyRetention: configuration.historyRetention,
+            historyLength: configuration.historyLength,
             presenceInterval: configuration.presenceInterval,
             metrics: metrics
         )
@@ -46,7 +47,11 @@ actor InProcessBus: ChatBus {
 
     private func admit(_ member: LocalMember, since: String?, ref: String?) -> JoinOutcome {
         guard core.member(member.nick.key) == nil else { return .nickTaken }
-        arrange(core.admit(member, owner: owner(of: member), ts: Clock.milliseconds(), since: since, ref: ref))
+        if member.kind.version == .v3 {
+            core.admit(member, ref: ref)
+        } else {
+            arrange(core.admitToLobby(member, owner: owner(of: member), ts: Clock.milliseconds(), since: since, ref: ref))
+        }
         return .joined
     }
 
@@ -55,20 +60,45 @@ actor InProcessBus: ChatBus {
     }
 
     private func depart(_ member: LocalMember, reason: LeaveReason) {
-        guard core.dismiss(member) else { return }
-        arrange(core.listLeft(member.nick, owner: owner(of: member), ts: Clock.milliseconds(), reason: reason))
+        guard let rooms = core.dismiss(member) else { return }
+        let ts = Clock.milliseconds()
+        for room in rooms {
+            arrange(core.listLeft(member.nick, in: room, owner: owner(of: member), ts: ts, reason: reason))
+        }
     }
 
-    nonisolated func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> EventLoopFuture<Void> {
+    nonisolated func enter(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<RoomOutcome> {
+        loop.submit {
+            self.assumeIsolated { bus in
+                bus.arrange(bus.core.admit(member, to: room, owner: bus.owner(of: member), ts: Clock.milliseconds(), since: since, ref: ref))
+                return .done
+            }
+        }
+    }
+
+    nonisolated func part(_ room: RoomName, _ member: LocalMember) -> EventLoopFuture<RoomOutcome> {
+        loop.submit {
+            self.assumeIsolated { bus in
+                guard bus.core.dismiss(member, from: room) else { return .notInRoom }
+                bus.arrange(bus.core.listLeft(member.nick, in: room, owner: bus.owner(of: member), ts: Clock.milliseconds(), reason: .part))
+                return .done
+            }
+        }
+    }
+
+    nonisolated func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> EventLoopFuture<RoomOutcome> {
         loop.submit {
             self.assumeIsolated { $0.deliver(line, from: sender, ref: ref, receivedAt: receivedAt) }
         }
     }
 
-    private func deliver(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) {
+    private func deliver(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> RoomOutcome {
+        guard core.isMember(sender, of: line.room) else { return .notInRoom }
         core.metrics.busPublishes.increment()
-        guard let followUp = core.deliver(line, origin: { _ in .sender(sender, ref: ref, receivedAt: receivedAt) }) else { return }
-        arrange(followUp)
+        if let followUp = core.deliver(line, origin: { _ in .sender(sender, ref: ref, receivedAt: receivedAt) }) {
+            arrange(followUp)
+        }
+        return .done
     }
 
     nonisolated func whisper(_ draft: DirectDraft, to recipientKey: NickKey, from sender: LocalMember, ref: String?) -> EventLoopFuture<WhisperOutcome> {
@@ -79,20 +109,30 @@ actor InProcessBus: ChatBus {
         guard let recipient = core.member(recipientKey) else { return .noSuchUser }
         let line = draft.line(to: recipient.nick.canonical)
         if recipient.connectionID != sender.connectionID {
-            arrange(core.deliverDirect(line, to: recipient, ref: nil))
+            inbox.arrange(core.deliverDirect(line, to: recipient, ref: nil), as: Input.presence)
         }
-        arrange(core.deliverDirect(line, to: sender, ref: ref))
+        inbox.arrange(core.deliverDirect(line, to: sender, ref: ref), as: Input.presence)
         return .delivered
     }
 
-    nonisolated func users() -> EventLoopFuture<EncodedNickList> {
-        loop.submit { self.assumeIsolated { $0.core.view.list.encoded } }
+    nonisolated func members(of room: RoomName, for member: LocalMember, page: MemberQuery?) -> EventLoopFuture<MembersOutcome> {
+        loop.submit { self.assumeIsolated { $0.core.members(of: room, for: member, page: page) } }
+    }
+
+    nonisolated func roomList() -> EventLoopFuture<[RoomCount]> {
+        loop.submit {
+            self.assumeIsolated { bus in
+                RoomCount.busiest(bus.core.rooms.map { RoomCount(room: $0.key, count: $0.value.view.count) })
+            }
+        }
     }
 
     func drain() {
         // Nobody else is left to tell: every client here is about to be closed.
-        for member in core.dismissAll() {
-            _ = core.listLeft(member.nick, owner: owner(of: member), ts: 0, reason: .quit)
+        for user in core.dismissAll() {
+            for room in user.rooms {
+                _ = core.listLeft(user.member.nick, in: room, owner: owner(of: user.member), ts: 0, reason: .quit)
+            }
         }
     }
 

@@ -29,6 +29,10 @@ public struct NodeConfiguration: Sendable {
     public var presenceInterval: Duration = .milliseconds(100)
     /// Whether the node accepts `permessage-deflate`.
     public var compression = true
+    /// A room with more members than this is large (PROTOCOL.md §6).
+    public var largeRoom = 1000
+    /// Rooms one v3 connection may be a member of at once.
+    public var maximumRooms = 50
     /// How log lines are written to standard error.
     public var logFormat = LogFormat.text
 

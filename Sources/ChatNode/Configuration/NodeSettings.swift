@@ -36,6 +36,10 @@ public struct NodeSettings: Sendable {
     public var presenceInterval: String?
     /// `--compression` [CHAT_COMPRESSION]: `on` or `off`.
     public var compression: String?
+    /// `--large-room` [CHAT_LARGE_ROOM]: member count above which a room is large.
+    public var largeRoom: String?
+    /// `--max-rooms` [CHAT_MAX_ROOMS]: rooms one connection may be a member of.
+    public var maxRooms: String?
 
     /// Creates empty settings: every value comes from the environment or the defaults.
     public init() {}
@@ -92,6 +96,18 @@ public struct NodeSettings: Sendable {
             case "off": configuration.compression = false
             default: throw ConfigurationError("--compression must be on or off (got \"\(text)\")")
             }
+        }
+        if let text = value(largeRoom, "CHAT_LARGE_ROOM") {
+            guard let count = Int(text), count >= 1 else {
+                throw ConfigurationError("--large-room must be a whole number of members, at least 1 (got \"\(text)\")")
+            }
+            configuration.largeRoom = count
+        }
+        if let text = value(maxRooms, "CHAT_MAX_ROOMS") {
+            guard let count = Int(text), (1...10_000).contains(count) else {
+                throw ConfigurationError("--max-rooms must be a whole number from 1 to 10000 (got \"\(text)\")")
+            }
+            configuration.maximumRooms = count
         }
         var origins = allowedOrigins
         if origins.isEmpty, let text = environment["CHAT_ALLOWED_ORIGINS"] {

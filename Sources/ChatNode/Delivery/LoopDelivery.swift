@@ -1,36 +1,49 @@
+import ChatProtocol
 import NIOCore
 import NIOWebSocket
 
 /// The chat connections of one event loop, owned by that loop.
 ///
-/// The fan-out hands an event to a loop once. Recipients are grouped by
-/// kind (protocol version, compression), and broadcast frames are appended
-/// to one shared buffer per group (the run), which is handed to every
-/// recipient of the group as a single reference: a storm of events costs
-/// each recipient one queue entry and one write per hand-out, not a copy
-/// per event. Runs are handed out at the end of the tick, but no sooner
-/// than `coalescingWindow` after the previous hand-out: the first line
-/// after a quiet spell leaves at once, and under load each recipient's
-/// lines leave in fewer, larger writes (a write costs the kernel far more
-/// than the bytes in it).
+/// The fan-out hands an event to a loop once. A room's recipients here are
+/// grouped by kind (protocol version, compression), and broadcast frames
+/// are appended to one shared buffer per room and group (the run), which
+/// is handed to every recipient of the group as a single reference: a
+/// storm of events costs each recipient one queue entry and one write per
+/// hand-out, not a copy per event. Runs are handed out at the end of the
+/// tick, but no sooner than `coalescingWindow` after the previous
+/// hand-out: the first line after a quiet spell leaves at once, and under
+/// load each recipient's lines leave in fewer, larger writes (a write
+/// costs the kernel far more than the bytes in it).
 ///
 /// A recipient added during a run gets only the part after its addition;
 /// a broadcast that excludes its sender leaves the sender out of that
 /// frame; anything sent to one recipient alone (a whisper, a reply, the
-/// sender's own copy) first hands that recipient its part of the run, so
-/// per-recipient order holds without handing the run to anyone else. The
-/// loop also knows every WebSocket connection it serves: one timer per
-/// loop sweeps them for heartbeats (instead of a timer per connection),
-/// and a draining node can close them all.
+/// sender's own copy) first hands that recipient its part of the runs of
+/// its rooms, so per-recipient order holds without handing the runs to
+/// anyone else. The loop also knows every WebSocket connection it serves:
+/// one timer per loop sweeps them for heartbeats (instead of a timer per
+/// connection), and a draining node can close them all.
 final class LoopDelivery {
     /// The least time between two hand-outs of the runs while broadcasts keep coming.
     static let coalescingWindow = TimeAmount.milliseconds(4)
 
-    /// The joined connections of one kind and the broadcast bytes they have yet to get.
+    /// The members of one kind in one room and the broadcast bytes they have yet to get.
     private struct RecipientGroup {
         var recipients: [OutboundBuffer] = []
+        /// Where each recipient starts in the run (bytes, events), by slot.
+        var runStarts: [(bytes: Int, events: Int)] = []
         var run = ByteBuffer()
         var runEvents = 0
+
+        /// Where a recipient added now starts in the run.
+        var runStart: (bytes: Int, events: Int) { (run.readableBytes, runEvents) }
+    }
+
+    /// One room's members on this loop, by kind.
+    private struct RoomRecipients {
+        var groups = Array(repeating: RecipientGroup(), count: RecipientKind.count)
+        var count = 0
+        var hasRun = false
     }
 
     let eventLoop: any EventLoop
@@ -38,7 +51,9 @@ final class LoopDelivery {
     private(set) lazy var inflater = MessageInflater()
     private let heartbeatSweepInterval: TimeAmount
     private var heartbeatSweep: RepeatedTask?
-    private var groups = Array(repeating: RecipientGroup(), count: RecipientKind.count)
+    private var rooms: [RoomName: RoomRecipients] = [:]
+    /// The rooms whose runs hold something, in the order they started.
+    private var roomsWithRuns: [RoomName] = []
     private var connections: [ObjectIdentifier: WebSocketConnectionHandler] = [:]
     /// When the oldest chat line in the runs reached the node, if any.
     private var runReceivedAt: NIODeadline?
@@ -56,77 +71,105 @@ final class LoopDelivery {
         self.heartbeatSweepInterval = .nanoseconds(max(pingInterval.nanoseconds / 2, 1_000_000))
     }
 
-    /// Starts delivering broadcasts to `buffer`'s connection.
-    func addRecipient(_ buffer: OutboundBuffer) {
-        guard buffer.recipientSlot == nil else { return }
+    /// Starts delivering `room`'s broadcasts to `buffer`'s connection.
+    func addRecipient(_ buffer: OutboundBuffer, room: RoomName) {
+        guard buffer.roomSlots[room] == nil else { return }
         let index = buffer.kind.index
-        buffer.recipientSlot = groups[index].recipients.count
-        buffer.runStart = (groups[index].run.readableBytes, groups[index].runEvents)
-        groups[index].recipients.append(buffer)
+        rooms[room, default: RoomRecipients()].count += 1
+        let start = rooms[room]!.groups[index].runStart
+        buffer.roomSlots[room] = rooms[room]!.groups[index].recipients.count
+        rooms[room]!.groups[index].recipients.append(buffer)
+        rooms[room]!.groups[index].runStarts.append(start)
     }
 
-    /// Stops delivering broadcasts to `buffer`'s connection. Its user has
-    /// left and the connection is ending, so its part of the current run is
-    /// dropped (handing it a slice would make the next append copy the run).
-    func removeRecipient(_ buffer: OutboundBuffer) {
-        guard let slot = buffer.recipientSlot else { return }
+    /// Stops delivering `room`'s broadcasts to `buffer`'s connection. Its
+    /// part of the room's current run is dropped: its user left the room
+    /// (handing it a slice would make the next append copy the run).
+    func removeRecipient(_ buffer: OutboundBuffer, room: RoomName) {
+        guard let slot = buffer.roomSlots.removeValue(forKey: room) else { return }
         let index = buffer.kind.index
-        buffer.runStart = (0, 0)
-        buffer.recipientSlot = nil
-        let last = groups[index].recipients.removeLast()
+        rooms[room]!.groups[index].runStarts.swapAt(slot, rooms[room]!.groups[index].runStarts.count - 1)
+        rooms[room]!.groups[index].runStarts.removeLast()
+        let last = rooms[room]!.groups[index].recipients.removeLast()
         if last !== buffer {
-            groups[index].recipients[slot] = last
-            last.recipientSlot = slot
+            rooms[room]!.groups[index].recipients[slot] = last
+            last.roomSlots[room] = slot
         }
+        rooms[room]!.count -= 1
+        if rooms[room]!.count == 0, !rooms[room]!.hasRun { rooms[room] = nil }
+    }
+
+    /// Stops delivering `room`'s broadcasts to anyone here.
+    func removeAllRecipients(of room: RoomName) {
+        guard let recipients = rooms.removeValue(forKey: room) else { return }
+        for group in recipients.groups {
+            for recipient in group.recipients { recipient.roomSlots[room] = nil }
+        }
+        roomsWithRuns.removeAll { $0 == room }
     }
 
     /// Stops delivering broadcasts to anyone here (the node is draining).
     func removeAllRecipients() {
-        for index in groups.indices {
-            for recipient in groups[index].recipients { recipient.recipientSlot = nil }
+        for room in rooms.values {
+            for group in room.groups {
+                for recipient in group.recipients { recipient.roomSlots.removeAll() }
+            }
         }
-        groups = Array(repeating: RecipientGroup(), count: RecipientKind.count)
+        rooms.removeAll()
+        roomsWithRuns.removeAll()
         runReceivedAt = nil
     }
 
-    /// Queues `frames` for every recipient in `audience` but `excluded`
-    /// (the sender's connection, when it is on this loop).
-    func broadcast(_ frames: OutgoingFrames, to audience: Audience, excluding excluded: OutboundBuffer? = nil, receivedAt: NIODeadline? = nil) {
+    /// Queues `frames` for every member of `room` here in `audience` but
+    /// `excluded` (the sender's connection, when it is on this loop).
+    func broadcast(
+        _ frames: OutgoingFrames, room: RoomName, to audience: Audience, excluding excluded: OutboundBuffer? = nil, receivedAt: NIODeadline? = nil
+    ) {
+        guard rooms[room] != nil else { return }
         var appended = false
-        for index in groups.indices where !groups[index].recipients.isEmpty {
+        for index in 0..<RecipientKind.count where !rooms[room]!.groups[index].recipients.isEmpty {
             let kind = RecipientKind(index: index)
             guard audience.includes(kind) else { continue }
-            let skipsSender = excluded?.kind == kind && excluded?.recipientSlot != nil
-            if skipsSender, let excluded { catchUp(excluded) }
-            groups[index].run.writeImmutableBuffer(frames.bytes(for: kind))
-            groups[index].runEvents += 1
-            if skipsSender, let excluded { excluded.runStart = (groups[index].run.readableBytes, groups[index].runEvents) }
+            let senderSlot = excluded?.kind == kind ? excluded?.roomSlots[room] : nil
+            if let senderSlot { catchUp(room: room, index: index, slot: senderSlot) }
+            rooms[room]!.groups[index].run.writeImmutableBuffer(frames.bytes(for: kind))
+            rooms[room]!.groups[index].runEvents += 1
+            if let senderSlot { rooms[room]!.groups[index].runStarts[senderSlot] = rooms[room]!.groups[index].runStart }
             appended = true
         }
         guard appended else { return }
+        if !rooms[room]!.hasRun {
+            rooms[room]!.hasRun = true
+            roomsWithRuns.append(room)
+        }
         if runReceivedAt == nil { runReceivedAt = receivedAt }
         scheduleRunHandOut()
     }
 
-    /// Hands `buffer` its part of the current run now, ahead of the others:
-    /// what is sent to it alone next must come after what was broadcast before.
+    /// Hands `buffer` its part of the current runs of its rooms now, ahead
+    /// of the others: what is sent to it alone next must come after what
+    /// was broadcast before.
     func catchUp(_ buffer: OutboundBuffer) {
-        guard buffer.recipientSlot != nil else { return }
-        let group = groups[buffer.kind.index]
-        guard group.runEvents > 0 else { return }
-        handOut(group.run, events: group.runEvents, to: buffer)
-        buffer.runStart = (group.run.readableBytes, group.runEvents)
+        for (room, slot) in buffer.roomSlots where rooms[room]?.hasRun == true {
+            catchUp(room: room, index: buffer.kind.index, slot: slot)
+        }
     }
 
-    /// Marks one recipient (rotating) to record, at its next write, how long
-    /// after `receivedAt` the line reached its socket: one sample per loop
-    /// and tick rather than a clock read per recipient.
-    private func timeOneRecipient(_ receivedAt: NIODeadline) {
-        let total = groups.reduce(0) { $0 + $1.recipients.count }
-        guard total > 0 else { return }
-        sampleCursor = (sampleCursor + 1) % total
+    private func catchUp(room: RoomName, index: Int, slot: Int) {
+        let group = rooms[room]!.groups[index]
+        guard group.runEvents > 0 else { return }
+        handOut(group.run, events: group.runEvents, from: group.runStarts[slot], to: group.recipients[slot])
+        rooms[room]!.groups[index].runStarts[slot] = group.runStart
+    }
+
+    /// Marks one recipient of `room` (rotating) to record, at its next
+    /// write, how long after `receivedAt` the line reached its socket: one
+    /// sample per loop and tick rather than a clock read per recipient.
+    private func timeOneRecipient(of room: RoomRecipients, since receivedAt: NIODeadline) {
+        guard room.count > 0 else { return }
+        sampleCursor = (sampleCursor + 1) % room.count
         var position = sampleCursor
-        for group in groups {
+        for group in room.groups {
             guard position >= group.recipients.count else {
                 group.recipients[position].timeNextWrite(since: receivedAt)
                 return
@@ -147,30 +190,39 @@ final class LoopDelivery {
         }
     }
 
-    /// Hands each group's run to its recipients, then starts new runs.
+    /// Hands each room's runs to their recipients, then starts new runs.
     func handOutRun() {
         isRunHandOutScheduled = false
-        var handedOut = false
-        for index in groups.indices where groups[index].runEvents > 0 {
-            let group = groups[index]
-            groups[index].run = ByteBuffer()
-            groups[index].runEvents = 0
-            for recipient in group.recipients { handOut(group.run, events: group.runEvents, to: recipient) }
-            handedOut = true
+        guard !roomsWithRuns.isEmpty else { return }
+        let handedOut = roomsWithRuns
+        roomsWithRuns.removeAll(keepingCapacity: true)
+        for room in handedOut {
+            guard var recipients = rooms.removeValue(forKey: room) else { continue }
+            recipients.hasRun = false
+            for index in recipients.groups.indices where recipients.groups[index].runEvents > 0 {
+                let group = recipients.groups[index]
+                recipients.groups[index].run = ByteBuffer()
+                recipients.groups[index].runEvents = 0
+                for slot in group.recipients.indices {
+                    handOut(group.run, events: group.runEvents, from: group.runStarts[slot], to: group.recipients[slot])
+                    recipients.groups[index].runStarts[slot] = (0, 0)
+                }
+            }
+            if let receivedAt = runReceivedAt {
+                timeOneRecipient(of: recipients, since: receivedAt)
+                runReceivedAt = nil
+            }
+            if recipients.count > 0 { rooms[room] = recipients }
         }
-        guard handedOut else { return }
         lastHandOut = .now()
-        if let receivedAt = runReceivedAt { timeOneRecipient(receivedAt) }
         runReceivedAt = nil
     }
 
-    /// Hands `recipient` the part of `run` that came after its addition.
-    private func handOut(_ run: ByteBuffer, events: Int, to recipient: OutboundBuffer) {
-        let (startByte, startEvent) = recipient.runStart
-        recipient.runStart = (0, 0)
-        guard events > startEvent else { return }
-        let part = run.getSlice(at: run.readerIndex + startByte, length: run.readableBytes - startByte)!
-        recipient.enqueueBroadcast(part, events: events - startEvent)
+    /// Hands `recipient` the part of `run` that came after `start`.
+    private func handOut(_ run: ByteBuffer, events: Int, from start: (bytes: Int, events: Int), to recipient: OutboundBuffer) {
+        guard events > start.events else { return }
+        let part = run.getSlice(at: run.readerIndex + start.bytes, length: run.readableBytes - start.bytes)!
+        recipient.enqueueBroadcast(part, events: events - start.events)
     }
 
     /// Flushes `buffer` once everything already queued on this loop ran.
@@ -202,12 +254,15 @@ final class LoopDelivery {
     func outboundBacklog() -> (bytes: Int, events: Int) {
         var bytes = 0
         var events = 0
-        for group in groups {
-            bytes += group.run.readableBytes * group.recipients.count
-            events += group.runEvents * group.recipients.count
-            for recipient in group.recipients {
-                bytes += recipient.queuedBytes
-                events += recipient.queuedEvents
+        var counted: Set<ObjectIdentifier> = []
+        for room in rooms.values {
+            for group in room.groups {
+                bytes += group.run.readableBytes * group.recipients.count
+                events += group.runEvents * group.recipients.count
+                for recipient in group.recipients where counted.insert(ObjectIdentifier(recipient)).inserted {
+                    bytes += recipient.queuedBytes
+                    events += recipient.queuedEvents
+                }
             }
         }
         return (bytes, events)

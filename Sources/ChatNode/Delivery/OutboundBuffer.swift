@@ -1,3 +1,4 @@
+import ChatProtocol
 import NIOCore
 
 /// A connection's outbound queue: it gathers the frames of one event-loop
@@ -32,10 +33,8 @@ final class OutboundBuffer: ChannelDuplexHandler, RemovableChannelHandler {
     let connectionID: UInt64
     /// The version and compression of this connection's bytes.
     let kind: RecipientKind
-    /// Where this connection is in its loop's recipient list, while joined.
-    var recipientSlot: Int?
-    /// Where this connection starts in its loop's current broadcast run (bytes, events).
-    var runStart = (0, 0)
+    /// Where this connection is in its loop's recipient list of each room it is a member of.
+    var roomSlots: [RoomName: Int] = [:]
 
     private let maximumQueuedBytes: Int
     private let delivery: LoopDelivery

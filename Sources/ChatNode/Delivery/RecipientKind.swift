@@ -9,16 +9,36 @@ struct RecipientKind: Hashable, Sendable {
     var isCompressed: Bool
 
     /// How many kinds there are; `index` is below it.
-    static let count = 4
+    static let count = 6
+
+    /// The versions in `index` order.
+    private static let versions: [ProtocolVersion] = [.v1, .v2, .v3]
 
     /// A dense number for per-kind arrays.
-    var index: Int { (version == .v1 ? 0 : 2) + (isCompressed ? 1 : 0) }
+    var index: Int {
+        let base = switch version {
+        case .v1: 0
+        case .v2: 2
+        case .v3: 4
+        }
+        return base + (isCompressed ? 1 : 0)
+    }
 
     /// The kind whose `index` is `index`.
     init(index: Int) {
-        self.version = index < 2 ? .v1 : .v2
+        self.version = Self.versions[index / 2]
         self.isCompressed = index % 2 == 1
     }
+
+    /// How a broadcast looks on the wire for this kind: v1 and v2 write
+    /// every shared event alike (form 0), v3 names the room (form 1).
+    var form: Int { version == .v3 ? 1 : 0 }
+
+    /// How many forms there are; `form` is below it.
+    static let formCount = 2
+
+    /// The version whose codec writes form `form`.
+    static func version(ofForm form: Int) -> ProtocolVersion { form == 0 ? .v1 : .v3 }
 
     init(version: ProtocolVersion, isCompressed: Bool) {
         self.version = version
@@ -40,19 +60,33 @@ enum Audience: Sendable {
     }
 }
 
-/// One event framed for every kind of recipient: as a plain text frame, and
-/// compressed when some recipient negotiated compression and it pays off.
+/// One event framed for every kind of recipient: in each wire form that
+/// some recipient needs, as a plain text frame, and compressed when some
+/// recipient negotiated compression and it pays off.
 struct OutgoingFrames: Sendable {
-    let plain: ByteBuffer
-    let compressed: ByteBuffer?
+    /// One framing of the event.
+    struct Framing: Sendable {
+        let plain: ByteBuffer
+        let compressed: ByteBuffer?
+    }
 
+    /// By `RecipientKind.form`; nil for a form no recipient needs.
+    private let forms: [Framing?]
+
+    /// The same bytes for every form.
     init(plain: ByteBuffer, compressed: ByteBuffer? = nil) {
-        self.plain = plain
-        self.compressed = compressed
+        let framing = Framing(plain: plain, compressed: compressed)
+        self.forms = Array(repeating: framing, count: RecipientKind.formCount)
+    }
+
+    /// One framing per form, by `RecipientKind.form`.
+    init(forms: [Framing?]) {
+        self.forms = forms
     }
 
     /// The bytes a connection of `kind` gets.
     func bytes(for kind: RecipientKind) -> ByteBuffer {
-        kind.isCompressed ? (compressed ?? plain) : plain
+        let framing = forms[kind.form]!
+        return kind.isCompressed ? (framing.compressed ?? framing.plain) : framing.plain
     }
 }

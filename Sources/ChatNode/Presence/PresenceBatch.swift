@@ -93,6 +93,9 @@ struct PresenceEncoder {
     private var joinedRun: [UInt8] = []
     /// `,{"nick":"…","reason":"…"}` for every left change, in order.
     private var leftRun: [UInt8] = []
+    /// The same as v1 and v2 clients see it (`part` and `kicked` as `quit`),
+    /// when it differs from `leftRun`, and where each position starts in it.
+    private var leftRunBeforeRooms: (run: [UInt8], starts: [Int])?
     /// For each position, where its suffix starts in each run.
     private var runStarts: [(joined: Int, left: Int)] = []
     /// The first position from which no user changes twice.
@@ -109,14 +112,19 @@ struct PresenceEncoder {
                 joinedRun.append(UInt8(ascii: ","))
                 JSONWriter.appendEncodedString(nick, to: &joinedRun)
             case .left(let nick, let reason):
-                var writer = JSONWriter()
-                writer.beginObject()
-                writer.member("nick", nick)
-                writer.member("reason", reason.rawValue)
-                writer.endObject()
-                leftRun.append(UInt8(ascii: ","))
-                leftRun.append(contentsOf: writer.bytes)
+                leftRun.append(contentsOf: Self.leftElement(nick, reason))
             }
+        }
+        if changes.contains(where: { if case .left(_, let reason) = $0.change { reason != reason.beforeRooms } else { false } }) {
+            var run: [UInt8] = []
+            var starts: [Int] = []
+            starts.reserveCapacity(changes.count + 1)
+            for (_, change) in changes {
+                starts.append(run.count)
+                if case .left(let nick, let reason) = change { run.append(contentsOf: Self.leftElement(nick, reason.beforeRooms)) }
+            }
+            starts.append(run.count)
+            leftRunBeforeRooms = (run, starts)
         }
         runStarts.append((joinedRun.count, leftRun.count))
         var seen: Set<NickKey> = []
@@ -134,24 +142,60 @@ struct PresenceEncoder {
         return batch.changes.count - start
     }
 
+    private static func leftElement(_ nick: String, _ reason: LeaveReason) -> [UInt8] {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.member("nick", nick)
+        writer.member("reason", reason.rawValue)
+        writer.endObject()
+        return [UInt8(ascii: ",")] + writer.bytes
+    }
+
     /// The payload of the `presence` event for a client that starts at
-    /// `start`, or nil when nothing changed for it.
-    func payload(from start: Int, ts: Int64) -> [UInt8]? {
+    /// `start`, written as `style` says, or nil when nothing changed for it.
+    func payload(from start: Int, ts: Int64, style: PresenceStyle = .lobby) -> [UInt8]? {
         guard start < batch.changes.count else { return nil }
         guard start >= distinctFrom else {
             let changes = batch.netChanges(from: start)
-            return changes.isEmpty ? nil : ChatV2Codec.encode(.presence(changes, ts: ts))
+            guard !changes.isEmpty else { return nil }
+            switch style {
+            case .lobby:
+                return ChatV2Codec.encode(.presence(changes, ts: ts))
+            case .room(let room, let count):
+                return ChatV3Codec.encode(.roomPresence(room: room, count: count, changes: changes, large: nil, users: nil, ts: ts))
+            }
         }
-        let from = runStarts[start]
+        var from = runStarts[start]
+        let left: [UInt8]
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(joinedRun.count - from.joined + leftRun.count - from.left + 64)
-        bytes.append(contentsOf: #"{"type":"presence","joined":["#.utf8)
+        switch style {
+        case .lobby:
+            left = leftRunBeforeRooms?.run ?? leftRun
+            if let beforeRooms = leftRunBeforeRooms { from.left = beforeRooms.starts[start] }
+            bytes.reserveCapacity(joinedRun.count - from.joined + left.count - from.left + 64)
+            bytes.append(contentsOf: #"{"type":"presence","joined":["#.utf8)
+        case .room(let room, let count):
+            left = leftRun
+            bytes.reserveCapacity(joinedRun.count - from.joined + left.count - from.left + 100)
+            bytes.append(contentsOf: #"{"type":"presence","room":""#.utf8)
+            bytes.append(contentsOf: room.value.utf8)
+            bytes.append(contentsOf: #"","count":"#.utf8)
+            bytes.append(contentsOf: String(count).utf8)
+            bytes.append(contentsOf: #","joined":["#.utf8)
+        }
         if from.joined < joinedRun.count { bytes.append(contentsOf: joinedRun[(from.joined + 1)...]) }
         bytes.append(contentsOf: #"],"left":["#.utf8)
-        if from.left < leftRun.count { bytes.append(contentsOf: leftRun[(from.left + 1)...]) }
+        if from.left < left.count { bytes.append(contentsOf: left[(from.left + 1)...]) }
         bytes.append(contentsOf: #"],"ts":"#.utf8)
         bytes.append(contentsOf: String(ts).utf8)
         bytes.append(UInt8(ascii: "}"))
         return bytes
     }
+}
+
+/// How a `presence` event is written: as v2 has it (no room), or as v3 has
+/// it, naming the room and its member count.
+enum PresenceStyle {
+    case lobby
+    case room(RoomName, count: Int)
 }

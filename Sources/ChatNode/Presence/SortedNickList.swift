@@ -124,6 +124,54 @@ struct SortedNickList {
         pages.flatMap { $0.entries.map(\.nick) }
     }
 
+    /// One page of `who` (PROTOCOL.md §6): up to `limit` nicks in list order
+    /// whose key starts with `prefix` and comes after `after`'s key; `next`
+    /// is the page's last nick when more remain. Costs a binary search and
+    /// the page, whatever the list's length.
+    func page(prefix: NickKey?, after: NickKey?, limit: Int) -> (nicks: EncodedNickList, next: String?) {
+        let prefixBytes = prefix.map { Array($0.value.utf8) } ?? []
+        var position = (page: 0, entry: 0)
+        if let after {
+            position = firstPosition(notPreceding: after.value)
+            if position.page < pages.count, pages[position.page].entries[position.entry].key == after.value {
+                position = self.position(after: position)
+            }
+        }
+        if let prefix, !prefixBytes.isEmpty {
+            let start = firstPosition(notPreceding: prefix.value)
+            if (start.page, start.entry) > (position.page, position.entry) { position = start }
+        }
+        var nicks: [String] = []
+        var hasMore = false
+        while position.page < pages.count {
+            let entry = pages[position.page].entries[position.entry]
+            guard entry.key.utf8.starts(with: prefixBytes) else { break }
+            guard nicks.count < limit else {
+                hasMore = true
+                break
+            }
+            nicks.append(entry.nick)
+            position = self.position(after: position)
+        }
+        return (EncodedNickList(nicks), hasMore ? nicks.last : nil)
+    }
+
+    /// The first `limit` nicks in list order.
+    func first(_ limit: Int) -> EncodedNickList {
+        page(prefix: nil, after: nil, limit: limit).nicks
+    }
+
+    /// Where the first entry whose key does not precede `order` is (`pages.count` when none).
+    private func firstPosition(notPreceding order: String) -> (page: Int, entry: Int) {
+        let pageIndex = self.pageIndex(for: order)
+        guard pageIndex < pages.count else { return (pages.count, 0) }
+        return (pageIndex, pages[pageIndex].insertionIndex(order))
+    }
+
+    private func position(after position: (page: Int, entry: Int)) -> (page: Int, entry: Int) {
+        position.entry + 1 < pages[position.page].entries.count ? (position.page, position.entry + 1) : (position.page + 1, 0)
+    }
+
     /// The index of the first page whose last entry does not precede `order`
     /// (`pages.count` when every page's entries precede it).
     private func pageIndex(for order: String) -> Int {

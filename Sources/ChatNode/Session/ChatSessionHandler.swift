@@ -49,7 +49,10 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         self.buffer = outlet.buffer.value
         self.transport = outlet.transport.value
         self.ownLines = outlet.ownLines.value
-        self.machine = SessionStateMachine(version: version, rate: node.configuration.rate, burst: node.configuration.burst, now: .now)
+        self.machine = SessionStateMachine(
+            version: version, rate: node.configuration.rate, burst: node.configuration.burst,
+            maximumRooms: node.configuration.maximumRooms, now: .now
+        )
     }
 
     // MARK: Lifecycle
@@ -149,12 +152,18 @@ final class ChatSessionHandler: ChannelDuplexHandler {
             transport.close(code: .policyViolation, reason: "too many messages")
         case .join(let nick, let since, let ref):
             join(nick, since: since, ref: ref)
-        case .say(let text, let ref):
-            say(text, ref: ref)
+        case .say(let text, let room, let ref):
+            say(text, in: room, ref: ref)
         case .whisper(let recipient, let text, let ref):
             whisper(text, to: recipient, ref: ref)
-        case .who(let ref):
-            who(ref: ref)
+        case .who(let room, let page, let ref):
+            who(room, page: page, ref: ref)
+        case .enter(let room, let since, let ref):
+            enter(room, since: since, ref: ref)
+        case .part(let room, let ref):
+            part(room, ref: ref)
+        case .rooms(let ref):
+            rooms(ref: ref)
         }
     }
 
@@ -180,20 +189,29 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func say(_ text: String, ref: String?) {
+    private func say(_ text: String, in room: RoomName, ref: String?) {
         guard let member = membership.member else { return }
-        let line = ChatLine(id: node.messageIDs.next(), from: member.nick.canonical, text: text, ts: Clock.milliseconds())
+        let line = ChatLine(id: node.messageIDs.next(), from: member.nick.canonical, text: text, ts: Clock.milliseconds(), room: room)
         ownLines.published()
         perform(node.bus.broadcast(line, from: member, ref: ref, receivedAt: .now())) { [self] result in
-            if case .failure(let error) = result {
-                // The line was not published, so it will not come back.
-                ownLines.settled()
-                if ownLines.count > 0 {
-                    actionAfterOwnLines = .reply(.error(.unavailable, ref: ref))
-                    node.metrics.busFailures.increment()
-                } else {
-                    unavailable(error, ref: ref)
-                }
+            let refusal: ErrorCode
+            switch result {
+            case .success(.done):
+                return
+            case .success(.notInRoom):
+                refusal = .notInRoom
+            case .failure(let error):
+                node.logger.debug("bus unavailable", metadata: ["error": "\(error.message)"])
+                node.metrics.busFailures.increment()
+                refusal = .unavailable
+            }
+            // The line was not published, so it will not come back; the
+            // refusal waits for the lines that will.
+            ownLines.settled()
+            if ownLines.count > 0 {
+                actionAfterOwnLines = .reply(.error(refusal, ref: ref))
+            } else {
+                reply(.error(refusal, ref: ref))
             }
         }
     }
@@ -210,10 +228,46 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         }
     }
 
-    private func who(ref: String?) {
-        perform(node.bus.users()) { [self] result in
+    private func who(_ room: RoomName, page: MemberQuery?, ref: String?) {
+        guard let member = membership.member else { return }
+        perform(node.bus.members(of: room, for: member, page: page)) { [self] result in
             switch result {
-            case .success(let users): reply(.users(users, ref: ref))
+            case .success(.all(let users)): reply(.users(users, ref: ref))
+            case .success(.page(let page)): reply(.memberPage(page, ref: ref))
+            case .success(.notInRoom): reply(.error(.notInRoom, ref: ref))
+            case .failure(let error): unavailable(error, ref: ref)
+            }
+        }
+    }
+
+    private func enter(_ room: RoomName, since: String?, ref: String?) {
+        guard let member = membership.member else { return }
+        perform(node.bus.enter(room, member, since: since, ref: ref)) { [self] result in
+            switch result {
+            case .success(.done): machine.entered(room)
+            case .success(.notInRoom): reply(.error(.notInRoom, ref: ref))
+            case .failure(let error): unavailable(error, ref: ref)
+            }
+        }
+    }
+
+    private func part(_ room: RoomName, ref: String?) {
+        guard let member = membership.member else { return }
+        perform(node.bus.part(room, member)) { [self] result in
+            switch result {
+            case .success(.done):
+                machine.left(room)
+                reply(.parted(room: room, reason: .part, ref: ref))
+            case .success(.notInRoom): reply(.error(.notInRoom, ref: ref))
+            case .failure(let error): unavailable(error, ref: ref)
+            }
+        }
+    }
+
+    private func rooms(ref: String?) {
+        perform(node.bus.roomList()) { [self] result in
+            switch result {
+            case .success(let rooms): reply(.roomList(rooms, ref: ref))
             case .failure(let error): unavailable(error, ref: ref)
             }
         }

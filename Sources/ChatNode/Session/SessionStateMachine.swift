@@ -2,11 +2,12 @@ import ChatProtocol
 
 /// The rules of one client session as a value type: what each incoming
 /// message means given the session's state, in PROTOCOL.md's precedence
-/// (rate limit, `bad_message`, `unknown_type`, joined state, field rules).
+/// (rate limit, `bad_message`, `unknown_type`, joined state, field rules,
+/// the room rules among them: `room_invalid`, `already_in_room`, `too_many_rooms`).
 ///
 /// It performs no I/O; `ChatSessionHandler` carries out the returned action.
 /// Bus-dependent checks (`unavailable`, `nick_taken`, `no_such_user`) come
-/// after it, in the session.
+/// after it, in the session, and so does `not_in_room`, a cluster-state check.
 struct SessionStateMachine {
     enum State: Equatable {
         case awaitingHello
@@ -21,23 +22,36 @@ struct SessionStateMachine {
         case replyAndCloseForFlooding(ServerEvent)
         /// Claim the nick and welcome the client, resuming after `since` (v2).
         case join(Nick, since: String?, ref: String?)
-        /// Broadcast a line.
-        case say(text: String, ref: String?)
+        /// Broadcast a line to a room (v1 and v2: `lobby`).
+        case say(text: String, room: RoomName, ref: String?)
         /// Send a private line.
         case whisper(to: NickKey, text: String, ref: String?)
-        /// List the users.
-        case who(ref: String?)
+        /// List a room's members: all of `lobby` for v1 and v2, one page for v3.
+        case who(room: RoomName, page: MemberQuery?, ref: String?)
+        /// v3: become a member of a room, resuming after `since`.
+        case enter(RoomName, since: String?, ref: String?)
+        /// v3: stop being a member of a room.
+        case part(RoomName, ref: String?)
+        /// v3: list the busiest rooms.
+        case rooms(ref: String?)
     }
 
     /// After this many `rate_limited` answers in a row the connection is closed.
     static let maximumRateLimitedInARow = 100
 
     private(set) var state = State.awaitingHello
+    /// v3: the rooms the session is a member of.
+    private(set) var rooms: Set<RoomName> = []
+    /// v3: how many rooms the session may be a member of at once (`--max-rooms`).
+    let maximumRooms: Int
+    private let version: ProtocolVersion
     private let codec: any ChatCodec.Type
     private var limiter: RateLimiter
     private var rateLimitedInARow = 0
 
-    init(version: ProtocolVersion, rate: Double, burst: Int, now: ContinuousClock.Instant) {
+    init(version: ProtocolVersion, rate: Double, burst: Int, maximumRooms: Int = 50, now: ContinuousClock.Instant) {
+        self.version = version
+        self.maximumRooms = maximumRooms
         self.codec = version.codec
         self.limiter = RateLimiter(rate: rate, burst: burst, now: now)
     }
@@ -66,21 +80,51 @@ struct SessionStateMachine {
         case (.hello(let raw, let since), .awaitingHello):
             guard let nick = Nick(validating: raw) else { return .reply(.error(.nickInvalid, ref: ref)) }
             return .join(nick, since: since, ref: ref)
-        case (.say, .awaitingHello), (.whisper, .awaitingHello), (.who, .awaitingHello):
+        case (.say, .awaitingHello), (.whisper, .awaitingHello), (.who, .awaitingHello),
+            (.join, .awaitingHello), (.part, .awaitingHello), (.rooms, .awaitingHello):
             return .reply(.error(.notJoined, ref: ref))
-        case (.say(let text), .joined):
+        case (.say(let text, let rawRoom), .joined):
+            guard let room = room(rawRoom) else { return .reply(.error(.roomInvalid, ref: ref)) }
             guard MessageText.isValid(text) else { return .reply(.error(.textInvalid, ref: ref)) }
-            return .say(text: text, ref: ref)
+            return .say(text: text, room: room, ref: ref)
         case (.whisper(let to, let text), .joined):
             guard MessageText.isValid(text) else { return .reply(.error(.textInvalid, ref: ref)) }
             return .whisper(to: NickKey(lookingUp: to), text: text, ref: ref)
-        case (.who, .joined):
-            return .who(ref: ref)
+        case (.who(let query), .joined):
+            guard let query else { return .who(room: .lobby, page: nil, ref: ref) }
+            guard let room = RoomName(validating: query.room) else { return .reply(.error(.roomInvalid, ref: ref)) }
+            return .who(room: room, page: query, ref: ref)
+        case (.join(let rawRoom, let since), .joined):
+            guard let room = RoomName(validating: rawRoom) else { return .reply(.error(.roomInvalid, ref: ref)) }
+            guard !rooms.contains(room) else { return .reply(.error(.alreadyInRoom, ref: ref)) }
+            guard rooms.count < maximumRooms else { return .reply(.error(.tooManyRooms, ref: ref)) }
+            return .enter(room, since: since, ref: ref)
+        case (.part(let rawRoom), .joined):
+            guard let room = RoomName(validating: rawRoom) else { return .reply(.error(.roomInvalid, ref: ref)) }
+            return .part(room, ref: ref)
+        case (.rooms, .joined):
+            return .rooms(ref: ref)
         }
+    }
+
+    /// The room a `say` names: v1 and v2 name none and speak in `lobby`.
+    private func room(_ raw: String?) -> RoomName? {
+        guard let raw else { return version < .v3 ? .lobby : nil }
+        return RoomName(validating: raw)
     }
 
     /// Records that the bus accepted the session's `hello`.
     mutating func joined(as nick: Nick) {
         state = .joined(nick)
+    }
+
+    /// Records that the session became a member of `room` (v3).
+    mutating func entered(_ room: RoomName) {
+        rooms.insert(room)
+    }
+
+    /// Records that the session is no longer a member of `room` (v3).
+    mutating func left(_ room: RoomName) {
+        rooms.remove(room)
     }
 }

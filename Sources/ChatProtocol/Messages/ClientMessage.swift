@@ -4,14 +4,41 @@ public enum ClientMessage: Sendable, Equatable {
     /// Join with a nick, as sent (not yet validated). `since` (v2 only) is
     /// the id of the last `message` the client saw on an earlier connection.
     case hello(nick: String, since: String? = nil)
-    /// Broadcast a line to everyone joined.
-    case say(text: String)
+    /// Broadcast a line to everyone in a room: v1 and v2 name no room (they
+    /// live in `lobby`), v3 always names one (not yet validated).
+    case say(text: String, room: String? = nil)
     /// Send a line to one user.
     case whisper(to: String, text: String)
-    /// Ask for the user list.
-    case who
+    /// Ask for the user list: v1 and v2 ask for `lobby`'s, v3 for one page of a room's.
+    case who(MemberQuery? = nil)
+    /// v3: become a member of `room`, resuming its history after `since`.
+    case join(room: String, since: String? = nil)
+    /// v3: stop being a member of `room`.
+    case part(room: String)
+    /// v3: ask for the busiest rooms.
+    case rooms
     /// Ask for a `pong`; allowed before joining.
     case ping
+}
+
+/// A v3 `who`: one page of a room's members, in list order.
+public struct MemberQuery: Sendable, Equatable {
+    /// The room, as sent (not yet validated).
+    public var room: String
+    /// Only members whose case-insensitive key starts with this.
+    public var prefix: String?
+    /// Only members after this nick (exclusive), compared by key.
+    public var after: String?
+    /// At most this many members (1...1000).
+    public var limit: Int
+
+    /// Creates a page request.
+    public init(room: String, prefix: String? = nil, after: String? = nil, limit: Int = MemberPageRules.defaultLimit) {
+        self.room = room
+        self.prefix = prefix
+        self.after = after
+        self.limit = limit
+    }
 }
 
 /// The result of decoding one text frame.

@@ -22,6 +22,18 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case unavailable
     /// The node failed unexpectedly.
     case `internal`
+    /// v3: the room name breaks the room-name rules.
+    case roomInvalid = "room_invalid"
+    /// v3: `say`, `part` or `who` for a room the client is not a member of.
+    case notInRoom = "not_in_room"
+    /// v3: `join` for a room the client is already a member of.
+    case alreadyInRoom = "already_in_room"
+    /// v3: the connection is a member of `--max-rooms` rooms already.
+    case tooManyRooms = "too_many_rooms"
+    /// §7: the room is private and the client's token does not name it.
+    case roomForbidden = "room_forbidden"
+    /// §7: the login token is missing or not acceptable.
+    case unauthorized
 
     /// A human-readable sentence for the `message` field.
     public var defaultMessage: String {
@@ -37,6 +49,12 @@ public enum ErrorCode: String, Sendable, CaseIterable {
         case .rateLimited: "too many messages; slow down"
         case .unavailable: "chat is temporarily unavailable; try again shortly"
         case .internal: "internal server error"
+        case .roomInvalid: "room must be 1-32 of a-z, 0-9, '-', '_' or '.', starting with a letter or digit"
+        case .notInRoom: "you are not a member of that room"
+        case .alreadyInRoom: "you are already a member of that room"
+        case .tooManyRooms: "you are a member of too many rooms; part one first"
+        case .roomForbidden: "you may not join that room"
+        case .unauthorized: "a valid login token is required"
         }
     }
 }

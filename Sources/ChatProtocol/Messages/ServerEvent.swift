@@ -1,5 +1,7 @@
-/// A `message` event: one broadcast chat line.
+/// A `message` event: one chat line of a room.
 public struct ChatLine: Sendable, Equatable {
+    /// The room the line was said in (v1 and v2 lines are `lobby`'s).
+    public var room: RoomName
     /// Cluster-unique id.
     public var id: String
     /// Canonical nick of the sender.
@@ -9,8 +11,9 @@ public struct ChatLine: Sendable, Equatable {
     /// Server receive time, milliseconds since the Unix epoch.
     public var ts: Int64
 
-    /// Creates a chat line.
-    public init(id: String, from: String, text: String, ts: Int64) {
+    /// Creates a chat line of `room`.
+    public init(id: String, from: String, text: String, ts: Int64, room: RoomName = .lobby) {
+        self.room = room
         self.id = id
         self.from = from
         self.text = text
@@ -49,6 +52,18 @@ public enum LeaveReason: String, Sendable, Equatable, CaseIterable {
     case timeout
     /// The user's node died without cleaning up.
     case nodeDown = "node_down"
+    /// v3: the user parted the room (v1 and v2 clients see `quit`).
+    case part
+    /// §7: the user was removed from the room (v1 and v2 clients see `quit`).
+    case kicked
+
+    /// The reason as a v1 or v2 client sees it: they know no rooms to part.
+    public var beforeRooms: LeaveReason {
+        switch self {
+        case .part, .kicked: .quit
+        case .quit, .timeout, .nodeDown: self
+        }
+    }
 }
 
 /// The net presence changes one v2 `presence` event carries.
@@ -85,10 +100,74 @@ public struct PresenceChanges: Sendable, Equatable {
     public var count: Int { joined.count + left.count }
 }
 
+/// A v3 `room` event: what a client that joined a room starts from.
+public struct RoomSnapshot: Sendable, Equatable {
+    public var room: RoomName
+    /// Members, the joining client included.
+    public var count: Int
+    /// Every member in list order, or the first 100 when the room is large.
+    public var users: EncodedNickList
+    public var large: Bool
+    /// The room's lines after `since`, or its recent ones.
+    public var history: ArraySlice<ChatLine>
+    /// Whether `history` continues from the `since` the client gave.
+    public var resumed: Bool
+
+    /// Creates a snapshot.
+    public init(room: RoomName, count: Int, users: EncodedNickList, large: Bool, history: ArraySlice<ChatLine>, resumed: Bool) {
+        self.room = room
+        self.count = count
+        self.users = users
+        self.large = large
+        self.history = history
+        self.resumed = resumed
+    }
+}
+
+/// A v3 `users` event: one page of a room's members.
+public struct MemberPage: Sendable, Equatable {
+    public var room: RoomName
+    /// All members of the room.
+    public var count: Int
+    /// This page's members in list order.
+    public var users: EncodedNickList
+    /// The last nick of this page when more remain.
+    public var next: String?
+
+    /// Creates a page.
+    public init(room: RoomName, count: Int, users: EncodedNickList, next: String?) {
+        self.room = room
+        self.count = count
+        self.users = users
+        self.next = next
+    }
+}
+
+/// One entry of a v3 `room_list`.
+public struct RoomCount: Sendable, Equatable {
+    public var room: RoomName
+    public var count: Int
+
+    /// Creates an entry.
+    public init(room: RoomName, count: Int) {
+        self.room = room
+        self.count = count
+    }
+}
+
+/// Why a v3 client stopped being a member of a room.
+public enum PartReason: String, Sendable, Equatable {
+    /// The client sent `part`.
+    case part
+    /// The server API removed it (§7).
+    case kicked
+}
+
 /// Everything a server sends to a client.
 public enum ServerEvent: Sendable, Equatable {
     /// `hello` succeeded. `resumed` (sent in v2 only) tells whether
-    /// `history` continues from the `since` the client gave.
+    /// `history` continues from the `since` the client gave. A v3 `welcome`
+    /// carries `nick` and `node` only: its client is in no room yet.
     case welcome(nick: String, node: String, users: EncodedNickList, history: ArraySlice<ChatLine>, resumed: Bool, ref: String?)
     /// v2: users who joined and left since the previous `presence` or the `welcome`.
     case presence(PresenceChanges, ts: Int64)
@@ -106,6 +185,17 @@ public enum ServerEvent: Sendable, Equatable {
     case pong(ref: String?)
     /// A client message was refused.
     case error(code: ErrorCode, message: String, ref: String?)
+    /// v3: reply to `join`.
+    case room(RoomSnapshot, ref: String?)
+    /// v3: changes of a room's members. `large` is set on the event that
+    /// tells the room turned large (true) or small again (false, with `users`).
+    case roomPresence(room: RoomName, count: Int, changes: PresenceChanges, large: Bool?, users: EncodedNickList?, ts: Int64)
+    /// v3: reply to `who`.
+    case memberPage(MemberPage, ref: String?)
+    /// v3: the client is no longer a member of `room`.
+    case parted(room: RoomName, reason: PartReason, ref: String?)
+    /// v3: reply to `rooms`.
+    case roomList([RoomCount], ref: String?)
 
     /// An `error` event with the code's standard sentence.
     public static func error(_ code: ErrorCode, ref: String?) -> ServerEvent {

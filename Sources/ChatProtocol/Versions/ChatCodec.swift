@@ -11,6 +11,7 @@ public protocol ChatCodec {
 
 extension ChatV1Codec: ChatCodec {}
 extension ChatV2Codec: ChatCodec {}
+extension ChatV3Codec: ChatCodec {}
 
 extension ProtocolVersion {
     /// The codec that speaks this version.
@@ -18,6 +19,7 @@ extension ProtocolVersion {
         switch self {
         case .v1: ChatV1Codec.self
         case .v2: ChatV2Codec.self
+        case .v3: ChatV3Codec.self
         }
     }
 }

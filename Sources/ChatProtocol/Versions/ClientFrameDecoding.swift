@@ -1,5 +1,6 @@
 /// Decoding of client frames, shared by the versions: v2 reads every v1
-/// message the same way and adds `since` to `hello`.
+/// message the same way and adds `since` to `hello`; v3 reads `hello` as
+/// v1, needs a `room` on `say` and `who`, and adds `join`, `part` and `rooms`.
 enum ClientFrameDecoding {
     /// Decodes one text frame, applying the structural rules in the
     /// protocol's precedence: `bad_message`, then `unknown_type`.
@@ -29,8 +30,8 @@ enum ClientFrameDecoding {
                 message = .failure(.badMessage)
                 break
             }
-            // v1 ignores `since` like any unknown field.
-            guard version >= .v2, let sinceValue = object["since"] else {
+            // v1 and v3 ignore `since` on `hello` like any unknown field (v3 resumes per room, on `join`).
+            guard version == .v2, let sinceValue = object["since"] else {
                 message = .success(.hello(nick: nick))
                 break
             }
@@ -40,20 +41,62 @@ enum ClientFrameDecoding {
                 message = .failure(.badMessage)
             }
         case "say":
-            message = field("text").map { .success(.say(text: $0)) } ?? .failure(.badMessage)
+            if let text = field("text"), version < .v3 {
+                message = .success(.say(text: text))
+            } else if let text = field("text"), let room = field("room") {
+                message = .success(.say(text: text, room: room))
+            } else {
+                message = .failure(.badMessage)
+            }
         case "whisper":
             if let to = field("to"), let text = field("text") {
                 message = .success(.whisper(to: to, text: text))
             } else {
                 message = .failure(.badMessage)
             }
+        case "who" where version < .v3:
+            message = .success(.who())
         case "who":
-            message = .success(.who)
+            message = memberQuery(object).map { .success(.who($0)) } ?? .failure(.badMessage)
+        case "join" where version >= .v3:
+            guard let room = field("room") else {
+                message = .failure(.badMessage)
+                break
+            }
+            if let sinceValue = object["since"] {
+                guard let since = sinceValue.stringValue, ResumePoint.isValid(since) else {
+                    message = .failure(.badMessage)
+                    break
+                }
+                message = .success(.join(room: room, since: since))
+            } else {
+                message = .success(.join(room: room))
+            }
+        case "part" where version >= .v3:
+            message = field("room").map { .success(.part(room: $0)) } ?? .failure(.badMessage)
+        case "rooms" where version >= .v3:
+            message = .success(.rooms)
         case "ping":
             message = .success(.ping)
         default:
             message = .failure(.unknownType)
         }
         return DecodedFrame(ref: ref, message: message)
+    }
+
+    /// A v3 `who`'s fields; nil when one breaks its structural rule.
+    private static func memberQuery(_ object: [String: JSONValue]) -> MemberQuery? {
+        guard let room = object["room"]?.stringValue else { return nil }
+        var query = MemberQuery(room: room)
+        for (name, value) in [("prefix", object["prefix"]), ("after", object["after"])] {
+            guard let value else { continue }
+            guard let text = value.stringValue, text.unicodeScalars.hasAtMost(MemberPageRules.maximumKeyLength) else { return nil }
+            if name == "prefix" { query.prefix = text } else { query.after = text }
+        }
+        if let limitValue = object["limit"] {
+            guard let limit = limitValue.int64Value, MemberPageRules.limits.contains(Int(clamping: limit)) else { return nil }
+            query.limit = Int(limit)
+        }
+        return query
     }
 }

@@ -7,6 +7,8 @@ public enum ProtocolVersion: String, Sendable, CaseIterable, Comparable {
     case v1 = "chat.v1.json"
     /// `chat.v2.json`: v1 with presence in batches and resume (PROTOCOL.md §5).
     case v2 = "chat.v2.json"
+    /// `chat.v3.json`: v2 per room, with `join`, `part` and `rooms` (PROTOCOL.md §6).
+    case v3 = "chat.v3.json"
 
     /// The subprotocol token a client offers and the server echoes.
     public var subprotocol: String { rawValue }
@@ -18,6 +20,7 @@ public enum ProtocolVersion: String, Sendable, CaseIterable, Comparable {
         switch self {
         case .v1: 1
         case .v2: 2
+        case .v3: 3
         }
     }
 

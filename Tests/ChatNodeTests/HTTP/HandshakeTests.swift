@@ -26,11 +26,11 @@ struct HandshakeTests {
     @Test("no or unsupported subprotocol is refused with 400 listing the supported ones")
     func refusesUnsupported() async throws {
         try await withNode { node in
-            for offer in [nil, ["chat.v3.json"], ["json"]] as [[String]?] {
+            for offer in [nil, ["chat.v4.json"], ["json"]] as [[String]?] {
                 let client = try await node.connect(subprotocols: offer)
                 #expect(client.handshake.status == 400)
                 #expect(client.handshake.header("Content-Type")?.hasPrefix("text/plain") == true)
-                #expect(client.handshake.body.contains("chat.v2.json, chat.v1.json"))
+                #expect(client.handshake.body.contains("chat.v3.json, chat.v2.json, chat.v1.json"))
             }
         }
     }

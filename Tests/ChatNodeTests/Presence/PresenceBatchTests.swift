@@ -48,7 +48,7 @@ struct PresenceBatchTests {
         #expect(batch.netChanges(from: batch.position).isEmpty)
     }
 
-    @Test("the encoder writes, for every start, exactly the event of the net changes from there")
+    @Test("the encoder writes, for every start and both styles (v2, v3 with the room), exactly the event of the net changes from there")
     func encoderAgreesWithNetChanges() {
         var generator = SystemRandomNumberGenerator()
         let nicks = ["alice", "Bob", "bob", "carl", "Åsa", "dora", "eve"].map(Nick.init(trustedCanonical:))
@@ -73,6 +73,10 @@ struct PresenceBatchTests {
                     #expect(payload == nil)
                 } else {
                     #expect(payload == ChatV2Codec.encode(.presence(expected, ts: 42)), "round \(round) start \(start)")
+                    let rust = RoomName(trusted: "rust")
+                    let v3 = encoder.payload(from: start, ts: 42, style: .room(rust, count: 3))
+                    let v3Expected = ChatV3Codec.encode(.roomPresence(room: rust, count: 3, changes: expected, large: nil, users: nil, ts: 42))
+                    #expect(v3 == v3Expected, "round \(round) start \(start)")
                     #expect(encoder.count(from: start) == expected.count)
                 }
             }

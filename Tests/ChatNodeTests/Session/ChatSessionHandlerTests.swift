@@ -155,17 +155,29 @@ final class EchoBus: ChatBus {
         departures.withLockedValue { $0.append(member.nick.canonical) }
     }
 
-    func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> EventLoopFuture<Void> {
+    func enter(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<RoomOutcome> {
+        loop.makeSucceededFuture(.done)
+    }
+
+    func part(_ room: RoomName, _ member: LocalMember) -> EventLoopFuture<RoomOutcome> {
+        loop.makeSucceededFuture(.notInRoom)
+    }
+
+    func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> EventLoopFuture<RoomOutcome> {
         sender.outlet.sendOwnLine(LocalFanout.frame(.message(line, ref: ref), for: .v2))
-        return loop.submit {}
+        return loop.submit { .done }
     }
 
     func whisper(_ draft: DirectDraft, to recipient: NickKey, from sender: LocalMember, ref: String?) -> EventLoopFuture<WhisperOutcome> {
         loop.makeSucceededFuture(.noSuchUser)
     }
 
-    func users() -> EventLoopFuture<EncodedNickList> {
-        loop.makeSucceededFuture(EncodedNickList(joined.withLockedValue { $0 }))
+    func members(of room: RoomName, for member: LocalMember, page: MemberQuery?) -> EventLoopFuture<MembersOutcome> {
+        loop.makeSucceededFuture(.all(EncodedNickList(joined.withLockedValue { $0 })))
+    }
+
+    func roomList() -> EventLoopFuture<[RoomCount]> {
+        loop.makeSucceededFuture([RoomCount(room: .lobby, count: joined.withLockedValue { $0.count })])
     }
 
     func drain() async {}

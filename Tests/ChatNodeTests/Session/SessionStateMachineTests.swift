@@ -34,9 +34,9 @@ struct SessionStateMachineTests {
         var session = machine()
         session.joined(as: Nick(validating: "alice")!)
         #expect(receive(&session, #"{"type":"hello","nick":"x"}"#) == .reply(.error(.alreadyJoined, ref: nil)))
-        #expect(receive(&session, #"{"type":"say","text":"hi"}"#) == .say(text: "hi", ref: nil))
+        #expect(receive(&session, #"{"type":"say","text":"hi"}"#) == .say(text: "hi", room: .lobby, ref: nil))
         #expect(receive(&session, #"{"type":"whisper","to":"BOB","text":"yo"}"#) == .whisper(to: NickKey(lookingUp: "bob"), text: "yo", ref: nil))
-        #expect(receive(&session, #"{"type":"who","ref":"w"}"#) == .who(ref: "w"))
+        #expect(receive(&session, #"{"type":"who","ref":"w"}"#) == .who(room: .lobby, page: nil, ref: "w"))
     }
 
     @Test("the 100th rate_limited in a row closes; any accepted message resets the count")

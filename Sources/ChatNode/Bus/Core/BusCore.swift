@@ -2,9 +2,9 @@ import ChatProtocol
 import NIOCore
 
 /// What a bus knows and decides about the chat, with no awaiting and no
-/// Redis: the users this node's clients were told about (the view), the
-/// history, the local members and the delivery to them, and when held
-/// presence changes go out.
+/// Redis: this node's users, and for each room it holds what its clients
+/// were told (members, history), its local members and the delivery to
+/// them, and when held presence changes go out.
 ///
 /// Both buses own one and feed it what happens: `InProcessBus` its own
 /// operations, `RedisBus` the events Redis brings back. Delivery to the
@@ -12,124 +12,226 @@ import NIOCore
 /// later, a presence timer or a wait for the sockets, comes back as a
 /// `PresenceFollowUp` for the bus to arrange through its inbox.
 ///
-/// The view, the fan-out and the presence schedule are one room's state;
-/// the node-wide part is the member index for direct messages.
+/// v1 and v2 users live in `lobby` from their `welcome` on; v3 users join
+/// and part rooms. The node-wide part is the user index, for direct
+/// messages and for leaving every room when a connection ends.
 struct BusCore {
+    /// A user of this node and the rooms it is a member of.
+    struct LocalUser {
+        let member: LocalMember
+        var rooms: Set<RoomName> = []
+    }
+
     let nodeID: String
     let metrics: ChatMetrics
-    /// What this node's clients were told: users and history.
-    private(set) var view: ClusterView
-    /// The local members and the delivery to them.
-    private(set) var fanout = LocalFanout()
-    private var presenceSchedule: PresenceFlushSchedule
+    let historyRetention: Int
+    let historyLength: Int
+    let presenceInterval: Duration
+    /// This node's users by nick key.
+    private(set) var users: [NickKey: LocalUser] = [:]
+    /// The rooms this node holds.
+    private(set) var rooms: [RoomName: Room] = [:]
 
-    init(nodeID: String, history: MessageHistory, presenceInterval: Duration, metrics: ChatMetrics) {
+    init(nodeID: String, historyRetention: Int, historyLength: Int, presenceInterval: Duration, metrics: ChatMetrics) {
         self.nodeID = nodeID
         self.metrics = metrics
-        self.view = ClusterView(history: history)
-        self.presenceSchedule = PresenceFlushSchedule(interval: presenceInterval)
+        self.historyRetention = historyRetention
+        self.historyLength = historyLength
+        self.presenceInterval = presenceInterval
     }
 
     /// The local member with this key, if any.
     func member(_ key: NickKey) -> LocalMember? {
-        fanout.member(key)
+        users[key]?.member
+    }
+
+    /// Whether `member`'s connection is a member of `room`.
+    func isMember(_ member: LocalMember, of room: RoomName) -> Bool {
+        guard let user = users[member.nick.key], user.member.connectionID == member.connectionID else { return false }
+        return user.rooms.contains(room)
+    }
+
+    /// The rooms `member`'s connection is a member of.
+    func rooms(of member: LocalMember) -> Set<RoomName> {
+        guard let user = users[member.nick.key], user.member.connectionID == member.connectionID else { return [] }
+        return user.rooms
+    }
+
+    /// The room's view, if this node holds the room.
+    func view(of room: RoomName) -> RoomView? {
+        rooms[room]?.view
+    }
+
+    /// Holds `room` from now on, empty, unless it does already.
+    mutating func open(_ room: RoomName) {
+        guard rooms[room] == nil else { return }
+        rooms[room] = Room(
+            name: room,
+            history: MessageHistory(retention: historyRetention, welcomeLength: historyLength),
+            presenceInterval: presenceInterval
+        )
+    }
+
+    /// Stops holding `room` (no local member is left in it).
+    mutating func close(_ room: RoomName) {
+        guard let closed = rooms.removeValue(forKey: room) else { return }
+        var fanout = closed.fanout
+        _ = fanout.removeAll()
     }
 
     // MARK: Local members
 
-    /// Admits `member`, whose nick the cluster granted to `owner`: lists it
-    /// (telling everyone here when it is new), sends its `welcome`, and
-    /// starts delivering events to it, in one step so no event falls in between.
-    mutating func admit(_ member: LocalMember, owner: String, ts: Int64, since: String?, ref: String?) -> PresenceFollowUp {
-        var delivered = 0
-        if view.insert(member.nick, owner: owner) {
-            delivered = fanout.announceJoined(member.nick, ts: ts)
-        }
-        member.sendWelcome(node: nodeID, users: view.list.encoded, history: view.history, since: since, ref: ref)
-        fanout.add(member)
-        metrics.eventsDelivered.increment(by: Int64(delivered + 1))
+    /// Admits a v3 `member`, whose nick the cluster granted, into no room:
+    /// records it and sends its `welcome`.
+    mutating func admit(_ member: LocalMember, ref: String?) {
+        users[member.nick.key] = LocalUser(member: member)
+        member.outlet.send(LocalFanout.frame(
+            .welcome(nick: member.nick.canonical, node: nodeID, users: [], history: [], resumed: false, ref: ref), for: member.kind.version
+        ))
+        metrics.eventsDelivered.increment()
         metrics.userJoined(speaking: member.kind.version)
-        return presenceChanged()
     }
 
-    /// Stops delivering to `member`; false when it had left already.
-    /// The view keeps listing it until its departure is applied (`listLeft`).
-    mutating func dismiss(_ member: LocalMember) -> Bool {
-        guard fanout.remove(member.nick.key, connectionID: member.connectionID) != nil else { return false }
+    /// Admits a v1 or v2 `member`, whose nick the cluster granted to
+    /// `owner`, into `lobby`: lists it (telling the lobby's members here
+    /// when it is new), sends its `welcome`, and starts delivering the
+    /// lobby's events to it, in one step so no event falls in between.
+    mutating func admitToLobby(_ member: LocalMember, owner: String, ts: Int64, since: String?, ref: String?) -> PresenceFollowUp {
+        users[member.nick.key] = LocalUser(member: member)
+        metrics.userJoined(speaking: member.kind.version)
+        return admit(member, to: .lobby, owner: owner, ts: ts, since: since, ref: ref)
+    }
+
+    /// Admits an admitted user into `room` (held already): lists it, sends
+    /// its snapshot (`welcome` in v1 and v2, `room` in v3) and starts
+    /// delivering the room's events to it, in one step.
+    mutating func admit(_ member: LocalMember, to room: RoomName, owner: String, ts: Int64, since: String?, ref: String?) -> PresenceFollowUp {
+        open(room)
+        var delivered = 1
+        if rooms[room]!.view.insert(member.nick, owner: owner) {
+            delivered += rooms[room]!.fanout.announceJoined(member.nick, ts: ts)
+        }
+        let held = rooms[room]!
+        if member.kind.version == .v3 {
+            let snapshot = held.snapshot(since: since)
+            member.outlet.send { ServerFrame.text(ChatV3Codec.encode(.room(snapshot, ref: ref))) }
+        } else {
+            member.sendWelcome(node: nodeID, users: held.view.list.encoded, history: held.view.history, since: since, ref: ref)
+        }
+        rooms[room]!.fanout.add(member)
+        users[member.nick.key]?.rooms.insert(room)
+        metrics.eventsDelivered.increment(by: Int64(delivered))
+        return presenceChanged(in: room)
+    }
+
+    /// Stops delivering to `member` (its connection ended); returns the
+    /// rooms it was in, or nil when it had left already. The views keep
+    /// listing it until its departures are applied (`listLeft`).
+    mutating func dismiss(_ member: LocalMember) -> Set<RoomName>? {
+        guard let user = users[member.nick.key], user.member.connectionID == member.connectionID else { return nil }
+        users[member.nick.key] = nil
+        for room in user.rooms {
+            _ = rooms[room]?.fanout.remove(member.nick.key, connectionID: member.connectionID)
+        }
         metrics.userLeft(speaking: member.kind.version)
+        return user.rooms
+    }
+
+    /// Stops delivering `room`'s events to `member` (it parted); false when it was not a member.
+    mutating func dismiss(_ member: LocalMember, from room: RoomName) -> Bool {
+        guard isMember(member, of: room) else { return false }
+        users[member.nick.key]?.rooms.remove(room)
+        _ = rooms[room]?.fanout.remove(member.nick.key, connectionID: member.connectionID)
         return true
     }
 
-    /// Stops delivering to every local member at once (the node is draining); returns them.
-    mutating func dismissAll() -> [LocalMember] {
-        let members = fanout.removeAll()
+    /// Stops delivering to every local user at once (the node is
+    /// draining); returns them with their rooms.
+    mutating func dismissAll() -> [LocalUser] {
+        let all = Array(users.values)
+        users.removeAll()
+        for room in rooms.keys {
+            _ = rooms[room]!.fanout.removeAll()
+        }
         metrics.allUsersLeft()
-        return members
+        return all
+    }
+
+    /// How many of this node's users are members of `room`.
+    func localMemberCount(of room: RoomName) -> Int {
+        rooms[room]?.fanout.count ?? 0
     }
 
     // MARK: Cluster events
 
-    /// Lists `nick`, held by `owner`, and tells the local clients when it is new.
-    mutating func listJoined(_ nick: Nick, owner: String, ts: Int64) -> PresenceFollowUp {
-        guard view.insert(nick, owner: owner) else { return .none }
-        metrics.eventsDelivered.increment(by: Int64(fanout.announceJoined(nick, ts: ts)))
-        return presenceChanged()
+    /// Lists `nick`, held by `owner`, in `room`, and tells the room's local members when it is new.
+    mutating func listJoined(_ nick: Nick, in room: RoomName, owner: String, ts: Int64) -> PresenceFollowUp {
+        guard rooms[room]?.view.insert(nick, owner: owner) == true else { return .none }
+        metrics.eventsDelivered.increment(by: Int64(rooms[room]!.fanout.announceJoined(nick, ts: ts)))
+        return presenceChanged(in: room)
     }
 
-    /// Unlists `nick` if `owner` still holds it, and tells the local clients.
-    mutating func listLeft(_ nick: Nick, owner: String, ts: Int64, reason: LeaveReason) -> PresenceFollowUp {
-        guard view.remove(nick.key, owner: owner) else { return .none }
-        metrics.eventsDelivered.increment(by: Int64(fanout.announceLeft(nick, ts: ts, reason: reason)))
-        return presenceChanged()
+    /// Unlists `nick` from `room` if `owner` still holds it, and tells the room's local members.
+    mutating func listLeft(_ nick: Nick, in room: RoomName, owner: String, ts: Int64, reason: LeaveReason) -> PresenceFollowUp {
+        guard rooms[room]?.view.remove(nick.key, owner: owner) == true else { return .none }
+        metrics.eventsDelivered.increment(by: Int64(rooms[room]!.fanout.announceLeft(nick, ts: ts, reason: reason)))
+        return presenceChanged(in: room)
     }
 
-    /// Unlists many users at once (a draining or dead node), in one pass.
-    mutating func listLeft(_ departures: [(nick: Nick, owner: String)], ts: Int64, reason: LeaveReason) -> PresenceFollowUp {
+    /// Unlists many users of `room` at once (a draining or dead node), in one pass.
+    mutating func listLeft(_ departures: [(nick: Nick, owner: String)], in room: RoomName, ts: Int64, reason: LeaveReason) -> PresenceFollowUp {
+        guard rooms[room] != nil else { return .none }
         var nicks: [Nick] = []
-        for departure in departures where view.remove(departure.nick.key, owner: departure.owner) {
+        for departure in departures where rooms[room]!.view.remove(departure.nick.key, owner: departure.owner) {
             nicks.append(departure.nick)
         }
-        metrics.eventsDelivered.increment(by: Int64(fanout.announceLeft(nicks, ts: ts, reason: reason)))
-        return presenceChanged()
+        metrics.eventsDelivered.increment(by: Int64(rooms[room]!.fanout.announceLeft(nicks, ts: ts, reason: reason)))
+        return presenceChanged(in: room)
     }
 
-    /// Makes the view list exactly `target` (key → nick and owner), telling
-    /// the local clients about every difference: after an outage, or at start.
-    mutating func reconcile(with target: [NickKey: (nick: Nick, owner: String)], ts: Int64) -> PresenceFollowUp {
+    /// Makes `room`'s view list exactly `target` (key → nick and owner),
+    /// telling the local members about every difference: after an outage,
+    /// or when the node starts holding the room.
+    mutating func reconcile(_ room: RoomName, with target: [NickKey: (nick: Nick, owner: String)], ts: Int64) -> PresenceFollowUp {
+        open(room)
         var departed: [Nick] = []
-        for (key, entry) in view.users where target[key] == nil {
-            if view.remove(key, owner: entry.owner) { departed.append(Nick(trustedCanonical: entry.nick)) }
+        for (key, entry) in rooms[room]!.view.users where target[key] == nil {
+            if rooms[room]!.view.remove(key, owner: entry.owner) { departed.append(Nick(trustedCanonical: entry.nick)) }
         }
-        var delivered = fanout.announceLeft(departed, ts: ts, reason: .quit)
-        for entry in target.values where view.insert(entry.nick, owner: entry.owner) {
-            delivered += fanout.announceJoined(entry.nick, ts: ts)
+        var delivered = rooms[room]!.fanout.announceLeft(departed, ts: ts, reason: .quit)
+        for entry in target.values where rooms[room]!.view.insert(entry.nick, owner: entry.owner) {
+            delivered += rooms[room]!.fanout.announceJoined(entry.nick, ts: ts)
         }
         metrics.eventsDelivered.increment(by: Int64(delivered))
-        return presenceChanged()
+        return presenceChanged(in: room)
     }
 
-    /// Replaces the history with the cluster's stored one (oldest first),
+    /// Replaces `room`'s history with the stored one (oldest first),
     /// keeping the lines received live that the stored one lacks: they came
     /// after its snapshot.
-    mutating func loadHistory(_ stored: [ChatLine]) {
-        let live = view.history.all
-        view.history.replace(with: stored)
-        for line in live { view.history.append(line) }
+    mutating func loadHistory(_ stored: [ChatLine], of room: RoomName) {
+        open(room)
+        let live = rooms[room]!.view.history.all
+        rooms[room]!.view.history.replace(with: stored)
+        for line in live { rooms[room]!.view.history.append(line) }
     }
 
-    /// Appends `line` to the history and delivers it to every local member,
-    /// after any held presence changes; its sender (`origin`) gets its own
-    /// copy with its `ref`. Returns nil, and sends nothing, when the history
-    /// already holds the line. `origin` is asked only for a new line.
+    /// Appends `line` to its room's history and delivers it to the room's
+    /// local members, after any held presence changes; its sender
+    /// (`origin`) gets its own copy with its `ref`. Returns nil, and sends
+    /// nothing, when the node does not hold the room or the history already
+    /// holds the line. `origin` is asked only for a new line.
     mutating func deliver(_ line: ChatLine, origin: (String) -> LineOrigin) -> PresenceFollowUp? {
-        guard view.history.append(line) else { return nil }
-        let followUp = flushPresence(timer: nil)
+        let room = line.room
+        guard rooms[room]?.view.history.append(line) == true else { return nil }
+        let followUp = flushPresence(in: room, timer: nil)
+        let fanout = rooms[room]!.fanout
         let frames = fanout.frames(.message(line, ref: nil))
         switch origin(line.id) {
         case .elsewhere:
             metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frames, receivedAt: .now())))
         case .sender(let sender, let ref, let receivedAt):
-            sender.outlet.sendOwnLine(LocalFanout.frame(.message(line, ref: ref)))
+            sender.outlet.sendOwnLine(LocalFanout.frame(.message(line, ref: ref), for: sender.kind.version))
             let delivered = fanout.broadcast(frames, excluding: sender, receivedAt: receivedAt)
             metrics.eventsDelivered.increment(by: Int64(delivered + 1))
         case .senderServedAlready(let sender):
@@ -138,50 +240,70 @@ struct BusCore {
         return followUp
     }
 
-    /// Sends a direct line to one local member, after any held presence changes.
-    mutating func deliverDirect(_ line: DirectLine, to recipient: LocalMember, ref: String?) -> PresenceFollowUp {
-        let followUp = flushPresence(timer: nil)
-        recipient.outlet.send(LocalFanout.frame(.direct(line, ref: ref)))
+    /// Sends a direct line to one local member, after the presence changes
+    /// held for its rooms.
+    mutating func deliverDirect(_ line: DirectLine, to recipient: LocalMember, ref: String?) -> [PresenceFollowUp] {
+        let followUps = rooms(of: recipient).map { flushPresence(in: $0, timer: nil) }
+        recipient.outlet.send(LocalFanout.frame(.direct(line, ref: ref), for: recipient.kind.version))
         metrics.eventsDelivered.increment()
-        return followUp
+        return followUps
+    }
+
+    // MARK: Queries
+
+    /// `room`'s members for `member`: all of them (`page` nil: v1, v2), or one page (v3).
+    func members(of room: RoomName, for member: LocalMember, page: MemberQuery?) -> MembersOutcome {
+        guard isMember(member, of: room), let view = rooms[room]?.view else { return .notInRoom }
+        guard let page else { return .all(view.list.encoded) }
+        return self.page(of: room, prefix: page.prefix, after: page.after, limit: page.limit).map(MembersOutcome.page) ?? .notInRoom
+    }
+
+    /// One page of `room`'s members for `who`; nil when the node does not hold the room.
+    func page(of room: RoomName, prefix: String?, after: String?, limit: Int) -> MemberPage? {
+        guard let view = rooms[room]?.view else { return nil }
+        let (nicks, next) = view.list.page(
+            prefix: prefix.map(NickKey.init(lookingUp:)), after: after.map(NickKey.init(lookingUp:)), limit: limit
+        )
+        return MemberPage(room: room, count: view.count, users: nicks, next: next)
     }
 
     // MARK: Presence batches
 
-    /// The presence timer that got `token` fired: sends the held changes if it is still current.
-    mutating func presenceTimerFired(_ token: Int) -> PresenceFollowUp {
-        flushPresence(timer: token)
+    /// The presence timer of `room` that got `token` fired: sends the held changes if it is still current.
+    mutating func presenceTimerFired(in room: RoomName, token: Int) -> PresenceFollowUp {
+        flushPresence(in: room, timer: token)
     }
 
-    /// Batch `batch` reached every socket: the next interval may start.
-    mutating func presenceBatchWritten(_ batch: Int) -> PresenceFollowUp {
-        guard presenceSchedule.written(batch) else { return .none }
-        return presenceChanged()
+    /// Batch `batch` of `room` reached every socket: the next interval may start.
+    mutating func presenceBatchWritten(in room: RoomName, batch: Int) -> PresenceFollowUp {
+        guard rooms[room]?.presenceSchedule.written(batch) == true else { return .none }
+        return presenceChanged(in: room)
     }
 
-    /// Asks for a timer when changes are held and none runs.
-    private mutating func presenceChanged() -> PresenceFollowUp {
-        guard fanout.hasPendingPresence, let token = presenceSchedule.timerNeeded() else { return .none }
-        return .startTimer(token: token, interval: presenceSchedule.interval)
+    /// Asks for a timer when changes are held in `room` and none runs.
+    private mutating func presenceChanged(in room: RoomName) -> PresenceFollowUp {
+        guard rooms[room]?.fanout.hasPendingPresence == true, let token = rooms[room]!.presenceSchedule.timerNeeded() else { return .none }
+        return .startTimer(room: room, token: token, interval: presenceInterval)
     }
 
-    /// Sends the held presence changes: when the timer that got `token` is
-    /// still current, or early (`token` nil, before a message or direct
-    /// event) when any are held.
-    private mutating func flushPresence(timer token: Int?) -> PresenceFollowUp {
+    /// Sends `room`'s held presence changes: when the timer that got
+    /// `token` is still current, or early (`token` nil, before a message
+    /// or direct event) when any are held.
+    private mutating func flushPresence(in room: RoomName, timer token: Int?) -> PresenceFollowUp {
+        guard rooms[room] != nil else { return .none }
         if let token {
-            guard presenceSchedule.isCurrent(token) else { return .none }
+            guard rooms[room]!.presenceSchedule.isCurrent(token) else { return .none }
         } else {
-            guard fanout.hasPendingPresence else { return .none }
+            guard rooms[room]!.fanout.hasPendingPresence else { return .none }
         }
-        let batch = presenceSchedule.flushed()
-        let (batchSize, delivered) = fanout.flushPresence()
+        let batch = rooms[room]!.presenceSchedule.flushed()
+        let (batchSize, delivered) = rooms[room]!.fanout.flushPresence(count: rooms[room]!.view.count)
         if batchSize > 0 { metrics.presenceBatchSize.record(Double(batchSize)) }
         metrics.eventsDelivered.increment(by: Int64(delivered))
-        guard let written = fanout.writeQueuedOnEveryLoop() else {
-            return presenceBatchWritten(batch)
+        guard let written = rooms[room]!.fanout.writeQueuedOnEveryLoop() else {
+            return presenceBatchWritten(in: room, batch: batch)
         }
-        return .awaitWritten(batch: batch, written)
+        return .awaitWritten(room: room, batch: batch, written)
     }
 }
 
@@ -199,24 +321,24 @@ enum LineOrigin {
 /// What a bus must arrange for its core after a change, since a value cannot wait.
 enum PresenceFollowUp {
     case none
-    /// Call `presenceTimerFired(token)` after `interval`.
-    case startTimer(token: Int, interval: Duration)
-    /// Call `presenceBatchWritten(batch)` once `written` completes.
-    case awaitWritten(batch: Int, EventLoopFuture<Void>)
+    /// Call `presenceTimerFired(in: room, token:)` after `interval`.
+    case startTimer(room: RoomName, token: Int, interval: Duration)
+    /// Call `presenceBatchWritten(in: room, batch:)` once `written` completes.
+    case awaitWritten(room: RoomName, batch: Int, EventLoopFuture<Void>)
 }
 
 /// What a bus's inbox brings about presence batches.
 enum PresenceInput: Sendable {
-    case timerFired(token: Int)
-    case batchWritten(batch: Int)
+    case timerFired(room: RoomName, token: Int)
+    case batchWritten(room: RoomName, batch: Int)
 }
 
 extension BusCore {
     /// Feeds a presence input from the inbox to the core.
     mutating func receive(_ input: PresenceInput) -> PresenceFollowUp {
         switch input {
-        case .timerFired(let token): presenceTimerFired(token)
-        case .batchWritten(let batch): presenceBatchWritten(batch)
+        case .timerFired(let room, let token): presenceTimerFired(in: room, token: token)
+        case .batchWritten(let room, let batch): presenceBatchWritten(in: room, batch: batch)
         }
     }
 }

@@ -7,7 +7,7 @@ import NIOCore
 /// they were posted.
 ///
 /// Every producer posts at a bounded rate (one presence timer and one
-/// batch write-back at a time, one departure per connection, a beacon
+/// batch write-back at a time per room, one departure per connection, a beacon
 /// every third of the node TTL), so the stream needs no bound of its own.
 struct BusInbox<Input: Sendable>: Sendable {
     /// The posted inputs in order; read by the bus's `run()` alone.
@@ -43,11 +43,16 @@ struct BusInbox<Input: Sendable>: Sendable {
         switch followUp {
         case .none:
             break
-        case .startTimer(let token, let interval):
-            post(wrap(.timerFired(token: token)), after: interval)
-        case .awaitWritten(let batch, let written):
+        case .startTimer(let room, let token, let interval):
+            post(wrap(.timerFired(room: room, token: token)), after: interval)
+        case .awaitWritten(let room, let batch, let written):
             let continuation = self.continuation
-            written.whenComplete { _ in continuation.yield(wrap(.batchWritten(batch: batch))) }
+            written.whenComplete { _ in continuation.yield(wrap(.batchWritten(room: room, batch: batch))) }
         }
+    }
+
+    /// Arranges each of `followUps`.
+    func arrange(_ followUps: [PresenceFollowUp], as wrap: @escaping @Sendable (PresenceInput) -> Input) {
+        for followUp in followUps { arrange(followUp, as: wrap) }
     }
 }

@@ -1,7 +1,7 @@
 import ChatProtocol
 import NIOCore
 
-/// The joined users of this node and the delivery of events to them.
+/// One room's members on this node and the delivery of the room's events to them.
 ///
 /// A value owned by a bus actor. The recipients themselves live on their
 /// event loops (`LoopDelivery`): a broadcast is one task per loop that has
@@ -9,22 +9,23 @@ import NIOCore
 /// the same framed bytes. Joining and leaving cost O(1) here and on the loop.
 ///
 /// Presence reaches v1 clients as one `joined`/`left` event per change, at
-/// once, and v2 clients as `presence` batches (`flushPresence`). A v2
-/// client welcomed since the last batch is not a recipient yet: the next
-/// flush sends it the net of what happened after its `welcome`, then adds
-/// it, so it never sees a change its `welcome` already showed.
+/// once, and v2 and v3 clients as `presence` batches (`flushPresence`). A
+/// batch member welcomed since the last batch is not a recipient yet: the
+/// next flush sends it the net of what happened after its `welcome` (or
+/// `room`), then adds it, so it never sees a change its snapshot already showed.
 struct LocalFanout {
     private struct LoopShare {
         let delivery: NIOLoopBound<LoopDelivery>
         var members = 0
     }
 
-    /// A v2 member welcomed since the last flush, and where in the batch its `welcome` stands.
+    /// A batch member welcomed since the last flush, and where in the batch its snapshot stands.
     private struct PendingMember {
         let member: LocalMember
         let batchStart: Int
     }
 
+    let room: RoomName
     private var membersByKey: [NickKey: LocalMember] = [:]
     private var loops: [ObjectIdentifier: LoopShare] = [:]
     private var membersByKind = Array(repeating: 0, count: RecipientKind.count)
@@ -33,7 +34,11 @@ struct LocalFanout {
     /// Compresses each broadcast once, for the members that negotiated compression.
     private let deflater = MessageDeflater()
 
-    /// How many users are joined here.
+    init(room: RoomName) {
+        self.room = room
+    }
+
+    /// How many members are here.
     var count: Int { membersByKey.count }
 
     /// Every local member.
@@ -45,7 +50,10 @@ struct LocalFanout {
         return membersByKind[plain] + membersByKind[plain + 1]
     }
 
-    /// Whether presence changes or new v2 members wait for `flushPresence`.
+    /// How many local members get presence in batches (v2 and v3).
+    private var batchMembers: Int { count(of: .v2) + count(of: .v3) }
+
+    /// Whether presence changes or new batch members wait for `flushPresence`.
     var hasPendingPresence: Bool { !presence.isEmpty || !pendingMembers.isEmpty }
 
     /// The local member with this key, if any.
@@ -53,9 +61,10 @@ struct LocalFanout {
         membersByKey[key]
     }
 
-    /// Starts delivering events to `member`, who has just been sent its
-    /// `welcome`. Events broadcast after this call reach it after anything
-    /// sent to it before; a v2 member gets them from the next presence flush on.
+    /// Starts delivering the room's events to `member`, who has just been
+    /// sent its snapshot. Events broadcast after this call reach it after
+    /// anything sent to it before; a batch member gets them from the next
+    /// presence flush on.
     mutating func add(_ member: LocalMember) {
         membersByKey[member.nick.key] = member
         membersByKind[member.kind.index] += 1
@@ -69,8 +78,8 @@ struct LocalFanout {
     }
 
     private func startDelivering(to member: LocalMember) {
-        let outlet = member.outlet
-        outlet.eventLoop.execute { outlet.delivery.value.addRecipient(outlet.buffer.value) }
+        let (outlet, room) = (member.outlet, room)
+        outlet.eventLoop.execute { outlet.delivery.value.addRecipient(outlet.buffer.value, room: room) }
     }
 
     /// Stops delivering to the member with this key and connection; returns it if it was here.
@@ -79,11 +88,11 @@ struct LocalFanout {
         membersByKey[key] = nil
         membersByKind[member.kind.index] -= 1
         pendingMembers[connectionID] = nil
-        let outlet = member.outlet
+        let (outlet, room) = (member.outlet, room)
         let loopID = ObjectIdentifier(outlet.eventLoop)
         loops[loopID]?.members -= 1
         if loops[loopID]?.members == 0 { loops[loopID] = nil }
-        outlet.eventLoop.execute { outlet.delivery.value.removeRecipient(outlet.buffer.value) }
+        outlet.eventLoop.execute { outlet.delivery.value.removeRecipient(outlet.buffer.value, room: room) }
         return member
     }
 
@@ -94,9 +103,10 @@ struct LocalFanout {
         membersByKind = Array(repeating: 0, count: RecipientKind.count)
         pendingMembers.removeAll()
         presence.removeAll()
+        let room = room
         for share in loops.values {
             let delivery = share.delivery
-            delivery.eventLoop.execute { delivery.value.removeAllRecipients() }
+            delivery.eventLoop.execute { delivery.value.removeAllRecipients(of: room) }
         }
         loops.removeAll()
         return removed
@@ -104,28 +114,28 @@ struct LocalFanout {
 
     // MARK: Presence
 
-    /// Tells local clients that `nick` joined; returns how many v1 clients got an event now.
+    /// Tells local members that `nick` joined; returns how many v1 clients got an event now.
     @discardableResult
     mutating func announceJoined(_ nick: Nick, ts: Int64) -> Int {
-        if count(of: .v2) > 0 { presence.joined(nick) }
+        if batchMembers > 0 { presence.joined(nick) }
         guard count(of: .v1) > 0 else { return 0 }
         return broadcast(frames(.joined(nick: nick.canonical, ts: ts), for: .only(.v1)), to: .only(.v1))
     }
 
-    /// Tells local clients that `nick` left; returns how many v1 clients got an event now.
+    /// Tells local members that `nick` left; returns how many v1 clients got an event now.
     @discardableResult
     mutating func announceLeft(_ nick: Nick, ts: Int64, reason: LeaveReason) -> Int {
-        if count(of: .v2) > 0 { presence.left(nick, reason: reason) }
+        if batchMembers > 0 { presence.left(nick, reason: reason) }
         guard count(of: .v1) > 0 else { return 0 }
         return broadcast(frames(.left(nick: nick.canonical, ts: ts, reason: reason), for: .only(.v1)), to: .only(.v1))
     }
 
-    /// Tells local clients that all of `nicks` left at once: v1 clients get
+    /// Tells local members that all of `nicks` left at once: v1 clients get
     /// every `left` in one shared buffer. Returns the v1 events delivered.
     @discardableResult
     mutating func announceLeft(_ nicks: [Nick], ts: Int64, reason: LeaveReason) -> Int {
         guard !nicks.isEmpty else { return 0 }
-        if count(of: .v2) > 0 {
+        if batchMembers > 0 {
             for nick in nicks { presence.left(nick, reason: reason) }
         }
         guard count(of: .v1) > 0 else { return 0 }
@@ -137,24 +147,32 @@ struct LocalFanout {
         return broadcast(OutgoingFrames(plain: frames), to: .only(.v1)) * nicks.count
     }
 
-    /// Sends v2 clients what presence changes this node holds, as one
-    /// `presence` event with the net changes, and starts delivering to the
-    /// v2 members welcomed since the last flush. Returns how many users the
+    /// Sends batch members what presence changes this node holds, as one
+    /// `presence` event per version with the net changes (v3's naming the
+    /// room and its `count` members), and starts delivering to the batch
+    /// members welcomed since the last flush. Returns how many users the
     /// shared event named and how many events went out.
     @discardableResult
-    mutating func flushPresence() -> (batchSize: Int, delivered: Int) {
+    mutating func flushPresence(count roomCount: Int) -> (batchSize: Int, delivered: Int) {
         guard hasPendingPresence else { return (0, 0) }
         let ts = Clock.milliseconds()
         var delivered = 0
         let encoder = presence.encoder()
-        let recipients = count(of: .v2) - pendingMembers.count
-        let sharedSize = recipients > 0 ? encoder.count(from: 0) : 0
-        if sharedSize > 0, let payload = encoder.payload(from: 0, ts: ts) {
-            broadcast(frames(payload: payload, for: .only(.v2)), to: .only(.v2))
+        var sharedSize = 0
+        var pendingByVersion: [ProtocolVersion: Int] = [:]
+        for pending in pendingMembers.values { pendingByVersion[pending.member.kind.version, default: 0] += 1 }
+        for version in [ProtocolVersion.v2, .v3] {
+            let recipients = count(of: version) - pendingByVersion[version, default: 0]
+            guard recipients > 0 else { continue }
+            let size = encoder.count(from: 0)
+            guard size > 0, let payload = encoder.payload(from: 0, ts: ts, style: style(for: version, count: roomCount)) else { continue }
+            broadcast(frames(payload: payload, version: version, for: .only(version)), to: .only(version))
+            sharedSize = size
             delivered += recipients
         }
         for pending in pendingMembers.values {
-            if let payload = encoder.payload(from: pending.batchStart, ts: ts) {
+            let style = style(for: pending.member.kind.version, count: roomCount)
+            if let payload = encoder.payload(from: pending.batchStart, ts: ts, style: style) {
                 pending.member.outlet.send(ServerFrame.text(payload))
                 delivered += 1
             }
@@ -163,6 +181,10 @@ struct LocalFanout {
         pendingMembers.removeAll(keepingCapacity: true)
         presence.removeAll()
         return (sharedSize, delivered)
+    }
+
+    private func style(for version: ProtocolVersion, count: Int) -> PresenceStyle {
+        version == .v3 ? .room(room, count: count) : .lobby
     }
 
     /// A future that completes once every loop with members here has
@@ -184,12 +206,13 @@ struct LocalFanout {
     @discardableResult
     func broadcast(_ frames: OutgoingFrames, to audience: Audience = .everyone, excluding sender: LocalMember? = nil, receivedAt: NIODeadline? = nil) -> Int {
         let excluded = sender?.outlet.buffer
+        let room = room
         for share in loops.values {
             let delivery = share.delivery
             delivery.eventLoop.execute {
                 // The sender's buffer belongs to one loop; elsewhere there is nobody to leave out.
                 let sender = excluded.flatMap { $0.eventLoop.inEventLoop ? $0.value : nil }
-                delivery.value.broadcast(frames, to: audience, excluding: sender, receivedAt: receivedAt)
+                delivery.value.broadcast(frames, room: room, to: audience, excluding: sender, receivedAt: receivedAt)
             }
         }
         var reached = 0
@@ -202,27 +225,40 @@ struct LocalFanout {
         return reached - 1
     }
 
-    /// Encodes and frames `event` once for every local recipient in
-    /// `audience` (which speak one version, or write it alike), compressed
-    /// too when some of them negotiated compression and it makes it smaller.
+    /// Encodes and frames `event` once per wire form that the local members
+    /// in `audience` need, compressed too when some of them negotiated
+    /// compression and it makes it smaller.
     func frames(_ event: ServerEvent, for audience: Audience = .everyone) -> OutgoingFrames {
-        let version: ProtocolVersion
-        switch audience {
-        case .everyone: version = .v1
-        case .only(let only): version = only
+        var forms: [OutgoingFrames.Framing?] = Array(repeating: nil, count: RecipientKind.formCount)
+        for form in forms.indices where needs(form: form, audience) {
+            let version = RecipientKind.version(ofForm: form)
+            forms[form] = framing(payload: version.codec.encode(event), form: form, for: audience)
         }
-        return frames(payload: version.codec.encode(event), for: audience)
+        return OutgoingFrames(forms: forms)
     }
 
-    /// Frames an encoded payload for `audience`, compressed too when some of them negotiated it.
-    private func frames(payload: [UInt8], for audience: Audience) -> OutgoingFrames {
+    private func needs(form: Int, _ audience: Audience) -> Bool {
+        membersByKind.indices.contains { index in
+            let kind = RecipientKind(index: index)
+            return kind.form == form && audience.includes(kind) && membersByKind[index] > 0
+        }
+    }
+
+    /// Frames a payload encoded for `version` for its members in `audience`.
+    private func frames(payload: [UInt8], version: ProtocolVersion, for audience: Audience) -> OutgoingFrames {
+        let framing = framing(payload: payload, form: RecipientKind(version: version, isCompressed: false).form, for: audience)
+        return OutgoingFrames(plain: framing.plain, compressed: framing.compressed)
+    }
+
+    /// Frames an encoded payload of wire form `form`, compressed too when some of its recipients negotiated it.
+    private func framing(payload: [UInt8], form: Int, for audience: Audience) -> OutgoingFrames.Framing {
         let plain = ServerFrame.text(payload)
         let compressedMembers = membersByKind.indices.contains { index in
             let kind = RecipientKind(index: index)
-            return kind.isCompressed && audience.includes(kind) && membersByKind[index] > 0
+            return kind.form == form && kind.isCompressed && audience.includes(kind) && membersByKind[index] > 0
         }
-        guard compressedMembers, let deflated = deflater.compress(payload) else { return OutgoingFrames(plain: plain) }
-        return OutgoingFrames(plain: plain, compressed: ServerFrame.compressedText(deflated))
+        guard compressedMembers, let deflated = deflater.compress(payload) else { return .init(plain: plain, compressed: nil) }
+        return .init(plain: plain, compressed: ServerFrame.compressedText(deflated))
     }
 
     /// Encodes and frames `event` for one client speaking `version`, uncompressed.

@@ -14,10 +14,19 @@ struct ClusterEnvelope: Equatable {
         /// A direct line for the connection `connection` on the receiving instance.
         case direct(DirectLine, connection: UInt64)
         /// `owner` is the joining connection, `instance/connection`.
-        case joined(nick: String, owner: String, ts: Int64)
-        case left(nick: String, owner: String, ts: Int64, reason: LeaveReason)
-        /// Many users left at once (a draining or dead node): one message, applied in one pass.
-        case leftMany([Departure], ts: Int64, reason: LeaveReason)
+        case joined(nick: String, owner: String, ts: Int64, room: RoomName = .lobby)
+        case left(nick: String, owner: String, ts: Int64, reason: LeaveReason, room: RoomName = .lobby)
+        /// Many users left a room at once (a draining or dead node): one message, applied in one pass.
+        case leftMany([Departure], ts: Int64, reason: LeaveReason, room: RoomName = .lobby)
+
+        /// The room the event belongs to; nil for a direct line.
+        var room: RoomName? {
+            switch self {
+            case .message(let line): line.room
+            case .direct: nil
+            case .joined(_, _, _, let room), .left(_, _, _, _, let room), .leftMany(_, _, _, let room): room
+            }
+        }
     }
 
     /// One user of a `leftMany` event: `owner` is the connection that held the nick.
@@ -40,6 +49,7 @@ struct ClusterEnvelope: Equatable {
         switch event {
         case .message(let line):
             writer.member("kind", "message")
+            writer.member("room", line.room.value)
             writer.member("id", line.id)
             writer.member("from", line.from)
             writer.member("text", line.text)
@@ -52,19 +62,22 @@ struct ClusterEnvelope: Equatable {
             writer.member("text", line.text)
             writer.member("ts", line.ts)
             writer.member("conn", String(connection))
-        case .joined(let nick, let owner, let ts):
+        case .joined(let nick, let owner, let ts, let room):
             writer.member("kind", "joined")
+            writer.member("room", room.value)
             writer.member("nick", nick)
             writer.member("owner", owner)
             writer.member("ts", ts)
-        case .left(let nick, let owner, let ts, let reason):
+        case .left(let nick, let owner, let ts, let reason, let room):
             writer.member("kind", "left")
+            writer.member("room", room.value)
             writer.member("nick", nick)
             writer.member("owner", owner)
             writer.member("ts", ts)
             writer.member("reason", reason.rawValue)
-        case .leftMany(let departures, let ts, let reason):
+        case .leftMany(let departures, let ts, let reason, let room):
             writer.member("kind", "left_many")
+            writer.member("room", room.value)
             writer.key("users")
             writer.beginArray()
             for departure in departures {
@@ -89,6 +102,8 @@ struct ClusterEnvelope: Equatable {
         else { return nil }
         func string(_ name: String) -> String? { object[name]?.stringValue }
         func integer(_ name: String) -> Int64? { object[name]?.int64Value }
+        // Envelopes of builds before rooms name none: theirs were `lobby`'s.
+        let room = string("room").flatMap(RoomName.init(validating:)) ?? .lobby
         switch kind {
         case "message":
             guard let line = ChatLine(fields: object) else { return nil }
@@ -103,12 +118,12 @@ struct ClusterEnvelope: Equatable {
             )
         case "joined":
             guard let nick = string("nick"), let owner = string("owner"), let ts = integer("ts") else { return nil }
-            return ClusterEnvelope(origin: origin, event: .joined(nick: nick, owner: owner, ts: ts))
+            return ClusterEnvelope(origin: origin, event: .joined(nick: nick, owner: owner, ts: ts, room: room))
         case "left":
             guard let nick = string("nick"), let owner = string("owner"), let ts = integer("ts"),
                 let reason = string("reason").flatMap(LeaveReason.init(rawValue:))
             else { return nil }
-            return ClusterEnvelope(origin: origin, event: .left(nick: nick, owner: owner, ts: ts, reason: reason))
+            return ClusterEnvelope(origin: origin, event: .left(nick: nick, owner: owner, ts: ts, reason: reason, room: room))
         case "left_many":
             guard case .array(let users) = object["users"], let ts = integer("ts"),
                 let reason = string("reason").flatMap(LeaveReason.init(rawValue:))
@@ -119,7 +134,7 @@ struct ClusterEnvelope: Equatable {
                 else { return nil }
                 return Departure(nick: nick, owner: owner)
             }
-            return ClusterEnvelope(origin: origin, event: .leftMany(departures, ts: ts, reason: reason))
+            return ClusterEnvelope(origin: origin, event: .leftMany(departures, ts: ts, reason: reason, room: room))
         default:
             return nil
         }

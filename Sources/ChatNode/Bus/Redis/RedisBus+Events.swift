@@ -10,6 +10,12 @@ struct LineInFlight {
     let receivedAt: NIODeadline
 }
 
+/// A room being loaded: its events that arrived meanwhile, and who waits.
+struct RoomLoad {
+    let loaded: EventLoopPromise<Void>
+    var held: [ClusterEnvelope.Event] = []
+}
+
 extension RedisBus {
     /// Applies one message from the subscriber to this node's view and clients.
     func receive(_ message: RedisPubSubMessage) {
@@ -24,8 +30,9 @@ extension RedisBus {
     }
 
     /// After the subscription was cut: delivers, oldest first, the lines of
-    /// the history this node never got, then the lines that arrived live
-    /// meanwhile, so its clients see every line once and in the cluster's order.
+    /// each held room's history this node never got, then the lines that
+    /// arrived live meanwhile, so its clients see every line once and in
+    /// each room's order.
     func catchUp() async throws(BusError) {
         link.beginCatchUp()
         defer {
@@ -33,14 +40,16 @@ extension RedisBus {
             // A released line that Redis recorded is in the history or came live by now.
             linesReleased.removeAll()
         }
-        guard case .array(let stored) = try await batch([
-            RedisCommand(["LRANGE", keys.history, "0", String(core.view.history.retention - 1)])
-        ]).first else { return }
+        let rooms = Array(core.rooms.keys)
+        let replies = try await batch(rooms.map { room in
+            RedisCommand(["LRANGE", keys.history(room), "0", String(core.historyRetention - 1)])
+        })
         var missed = 0
-        for case .bulk(let bytes) in stored.reversed() {
-            guard let line = ChatLine(storedForm: bytes), !core.view.history.contains(line.id) else { continue }
-            apply(.message(line))
-            missed += 1
+        for (room, reply) in zip(rooms, replies) {
+            for line in Self.lines(in: reply) where line.room == room && core.view(of: room)?.history.contains(line.id) == false {
+                apply(.message(line))
+                missed += 1
+            }
         }
         if missed > 0 {
             logger.info("delivered the lines sent while this node's subscription was cut", metadata: ["lines": "\(missed)"])
@@ -48,8 +57,13 @@ extension RedisBus {
     }
 
     /// Applies one cluster event, this node's own included: the stream's
-    /// order is the order every node delivers in.
+    /// order is the order every node delivers in. A room's events wait
+    /// while the room loads; those of rooms this node does not hold are dropped.
     func apply(_ event: ClusterEnvelope.Event) {
+        if let room = event.room, roomLoads[room] != nil {
+            roomLoads[room]!.held.append(event)
+            return
+        }
         switch event {
         case .message(let line):
             let followUp = core.deliver(line) { id in
@@ -59,17 +73,22 @@ extension RedisBus {
                 if let sender = linesReleased.removeValue(forKey: id) { return .senderServedAlready(sender) }
                 return .elsewhere
             }
-            if let followUp { arrange(followUp) }
+            if let followUp {
+                arrange(followUp)
+            } else if core.view(of: line.room) == nil {
+                // The sender left the room (or the node) before its line came back.
+                linesInFlight[line.id] = nil
+            }
         case .direct(let line, let connection):
             guard let recipient = core.member(NickKey(lookingUp: line.to)), recipient.connectionID == connection else { return }
             arrange(core.deliverDirect(line, to: recipient, ref: nil))
-        case .joined(let nick, let owner, let ts):
-            arrange(core.listJoined(Nick(trustedCanonical: nick), owner: owner, ts: ts))
-        case .left(let nick, let owner, let ts, let reason):
-            arrange(core.listLeft(Nick(trustedCanonical: nick), owner: owner, ts: ts, reason: reason))
-        case .leftMany(let departures, let ts, let reason):
+        case .joined(let nick, let owner, let ts, let room):
+            arrange(core.listJoined(Nick(trustedCanonical: nick), in: room, owner: owner, ts: ts))
+        case .left(let nick, let owner, let ts, let reason, let room):
+            arrange(core.listLeft(Nick(trustedCanonical: nick), in: room, owner: owner, ts: ts, reason: reason))
+        case .leftMany(let departures, let ts, let reason, let room):
             let nicks = departures.map { (nick: Nick(trustedCanonical: $0.nick), owner: $0.owner) }
-            arrange(core.listLeft(nicks, ts: ts, reason: reason))
+            arrange(core.listLeft(nicks, in: room, ts: ts, reason: reason))
         }
     }
 
@@ -80,7 +99,8 @@ extension RedisBus {
         let lost = linesInFlight
         linesInFlight.removeAll()
         for inFlight in lost.values {
-            inFlight.sender.outlet.sendOwnLine(LocalFanout.frame(.message(inFlight.line, ref: inFlight.ref)))
+            let sender = inFlight.sender
+            sender.outlet.sendOwnLine(LocalFanout.frame(.message(inFlight.line, ref: inFlight.ref), for: sender.kind.version))
             // Redis may still record it: it then comes back, for everyone but its sender.
             linesReleased[inFlight.line.id] = inFlight.sender
         }
@@ -89,5 +109,10 @@ extension RedisBus {
     /// Arranges what the core asked for, through the inbox.
     func arrange(_ followUp: PresenceFollowUp) {
         inbox.arrange(followUp, as: Input.presence)
+    }
+
+    /// Arranges each of what the core asked for.
+    func arrange(_ followUps: [PresenceFollowUp]) {
+        inbox.arrange(followUps, as: Input.presence)
     }
 }

@@ -2,13 +2,20 @@ import ChatProtocol
 import Redis
 
 extension RedisBus {
-    /// At start-up: loads the cluster's users and history into the view.
+    /// At start-up: loads `lobby`'s members and history into its view.
+    /// A cluster whose history predates rooms keeps it as `lobby`'s.
     func loadClusterState() async throws(BusError) {
+        _ = try await run(
+            script: "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('RENAMENX', KEYS[1], KEYS[2]) end return 0",
+            keys: [keys.historyBeforeRooms, keys.history(.lobby)],
+            arguments: []
+        )
         try await reconcile(atStartUp: true)
         _ = link.resynchronisationFinished(succeeded: true)
     }
 
-    /// Finds instances whose liveness key expired and removes their users.
+    /// Finds instances whose liveness key expired and removes their users
+    /// from their rooms (one pass per room) and their nicks.
     func reapDeadInstances() async throws(BusError) {
         guard case .array(let members) = try await batch([RedisCommand(["SMEMBERS", keys.instances])]).first else { return }
         let others = members.compactMap(\.string).filter { $0 != instance }
@@ -17,8 +24,11 @@ extension RedisBus {
         for (other, exists) in zip(others, alive) where exists.integer == 0 {
             let removed = try await run(
                 script: ClusterScripts.reap,
-                keys: [keys.users, keys.events, keys.instances],
-                arguments: [Array(other.utf8), Array(String(Clock.milliseconds()).utf8)]
+                keys: [keys.users, keys.events, keys.instances, keys.rooms],
+                arguments: [
+                    Array(other.utf8), Array(String(Clock.milliseconds()).utf8), Array(keys.prefix.utf8),
+                    Array(String(Self.forgetAfterSeconds).utf8),
+                ]
             )
             if removed > 0 {
                 logger.info("removed the users of a dead node", metadata: ["instance": "\(other)", "users": "\(removed)"])
@@ -28,10 +38,10 @@ extension RedisBus {
 
     /// One resynchronisation run, after an outage or a reaping (started and
     /// ordered by `RedisLinkStateMachine`, one at a time): claims this node's
-    /// users again (Redis may have restarted empty), delivers the lines it
-    /// missed, removes records of users who left meanwhile, then reconciles
-    /// the view once the other nodes had time to do the same. Returns
-    /// whether it succeeded; a failed run is retried on reconnection.
+    /// nicks and memberships again (Redis may have restarted empty),
+    /// delivers the lines it missed, removes records of users who left
+    /// meanwhile, then reconciles the views once the other nodes had time
+    /// to do the same. Returns whether it succeeded; a failed run is retried on reconnection.
     func resynchronize() async -> Bool {
         metrics.redisResynchronisations.increment()
         do {
@@ -51,89 +61,130 @@ extension RedisBus {
         }
     }
 
-    /// Claims every local user again in one pipelined batch (not one round
-    /// trip per user), then checks in a second batch the nicks that were not
-    /// free: ours already, or taken by someone else meanwhile.
+    /// Claims every local nick again in one pipelined batch (not one round
+    /// trip per user), checks in a second batch the nicks that were not
+    /// free (ours already, or taken by someone else meanwhile), then lists
+    /// every remaining user in its rooms again.
     private func reregisterLocalUsers() async throws(BusError) {
-        let members = Array(core.fanout.members)
-        guard !members.isEmpty else { return }
-        let ts = Clock.milliseconds()
-        let claims = try await batch(members.map { claimCommand(for: $0, ts: ts) })
+        let users = Array(core.users.values)
+        guard !users.isEmpty else { return }
+        let claims = try await batch(users.map { claimCommand(for: $0.member) })
         if let refused = claims.first(where: { $0.integer == nil }) {
             throw failure("claim script failed: \(refused)")
         }
-        let contested = zip(members, claims).filter { $0.1.integer != 1 }.map(\.0)
-        guard !contested.isEmpty else { return }
-        let holders = try await batch(contested.map { RedisCommand(["HGET", keys.users, $0.nick.key.value]) })
-        for (member, holder) in zip(contested, holders) {
-            if case .bulk(let bytes) = holder, PresenceRecord.decode(bytes) == record(for: member) { continue }
-            // Someone else took the nick while this node could not defend it.
-            logger.warning("nick taken during the outage; disconnecting its local holder", metadata: ["nick": "\(member.nick)"])
-            member.outlet.close(.goingAway, reason: "nick taken during a cluster outage; reconnect")
+        let contested = zip(users, claims).filter { $0.1.integer != 1 }.map(\.0.member)
+        var lost: Set<UInt64> = []
+        if !contested.isEmpty {
+            let holders = try await batch(contested.map { RedisCommand(["HGET", keys.users, $0.nick.key.value]) })
+            for (member, holder) in zip(contested, holders) {
+                if case .bulk(let bytes) = holder, PresenceRecord.decode(bytes) == record(for: member) { continue }
+                // Someone else took the nick while this node could not defend it.
+                logger.warning("nick taken during the outage; disconnecting its local holder", metadata: ["nick": "\(member.nick)"])
+                member.outlet.close(.goingAway, reason: "nick taken during a cluster outage; reconnect")
+                lost.insert(member.connectionID)
+            }
+        }
+        let ts = Clock.milliseconds()
+        let memberships = users.filter { !lost.contains($0.member.connectionID) }.flatMap { user in
+            user.rooms.map { joinRoomCommand($0, member: user.member, ts: ts) }
+        }
+        guard !memberships.isEmpty else { return }
+        if let refused = try await batch(memberships).first(where: { $0.integer == nil }) {
+            throw failure("room script failed: \(refused)")
         }
     }
 
+    /// Removes this instance's records of users and memberships that ended
+    /// while Redis could not be told: a membership announces its `left`.
     private func removeStaleRecords() async throws(BusError) {
-        guard case .array(let flat) = try await batch([RedisCommand(["HGETALL", keys.users])]).first else { return }
+        guard case .array(let roomReplies) = try await batch([RedisCommand(["SMEMBERS", keys.rooms(of: instance)])]).first else { return }
+        let rooms = Array(Set(roomReplies.compactMap(\.string).map(RoomName.init(trusted:))).union(core.rooms.keys))
+        let listings = try await batch([RedisCommand(["HGETALL", keys.users])] + rooms.map { RedisCommand(["HGETALL", keys.members($0)]) })
+        var commands: [RedisCommand] = []
+        var staleNicks: [[UInt8]] = []
+        for (key, bytes, record) in ownRecords(in: listings[0]) where core.member(NickKey(storedValue: key))?.connectionID != record.connection {
+            staleNicks.append(Array(key.utf8))
+            staleNicks.append(bytes)
+        }
+        if !staleNicks.isEmpty { commands.append(scriptCommand(ClusterScripts.release, keys: [keys.users], arguments: staleNicks)) }
+        for (room, listing) in zip(rooms, listings.dropFirst()) {
+            for (key, bytes, record) in ownRecords(in: listing) {
+                if let member = core.member(NickKey(storedValue: key)), member.connectionID == record.connection,
+                    core.isMember(member, of: room)
+                {
+                    continue
+                }
+                let announcement = ClusterEnvelope(
+                    origin: instance,
+                    event: .left(nick: record.nick, owner: record.owner, ts: Clock.milliseconds(), reason: .quit, room: room)
+                )
+                commands.append(leaveRoomCommand(room, key: key, record: bytes, announcing: announcement))
+            }
+        }
+        guard !commands.isEmpty else { return }
+        _ = try await batch(commands)
+    }
+
+    /// The records of this instance in a hash listing: key, stored bytes, record.
+    private func ownRecords(in listing: RedisReply) -> [(String, [UInt8], PresenceRecord)] {
+        guard case .array(let flat) = listing else { return [] }
+        var records: [(String, [UInt8], PresenceRecord)] = []
         for index in stride(from: 0, to: flat.count - 1, by: 2) {
             guard case .bulk(let bytes) = flat[index + 1], let record = PresenceRecord.decode(bytes),
                 record.instance == instance, let key = flat[index].string
             else { continue }
-            if let member = core.member(NickKey(storedValue: key)), member.connectionID == record.connection { continue }
-            let announcement = ClusterEnvelope(
-                origin: instance, event: .left(nick: record.nick, owner: record.owner, ts: Clock.milliseconds(), reason: .quit)
-            )
-            try await release(key: key, record: bytes, announcing: announcement)
+            records.append((key, bytes, record))
         }
+        return records
     }
 
-    /// Makes the view equal to Redis's users (and loads the history at
-    /// start-up or when the view has none), telling local clients about every difference.
+    /// Makes each held room's view equal to its members in Redis (and
+    /// loads its history at start-up or when the view has none), telling
+    /// local members about every difference.
     func reconcile(atStartUp: Bool = false) async throws(BusError) {
         link.beginReconciliation()
+        let rooms = Array(core.rooms.keys)
         let replies: [RedisReply]
         do {
-            replies = try await batch([
-                RedisCommand(["HGETALL", keys.users]),
-                RedisCommand(["LRANGE", keys.history, "0", String(core.view.history.retention - 1)]),
-            ])
+            replies = try await batch(rooms.flatMap { room in
+                [
+                    RedisCommand(["HGETALL", keys.members(room)]),
+                    RedisCommand(["LRANGE", keys.history(room), "0", String(core.historyRetention - 1)]),
+                ]
+            })
         } catch {
             _ = link.endReconciliation()
             throw error
         }
-        // Who is joined according to Redis, by key: nick and holder.
-        var target: [NickKey: (nick: Nick, owner: String)] = [:]
-        if case .array(let flat) = replies[0] {
-            for index in stride(from: 1, to: flat.count, by: 2) {
-                if case .bulk(let bytes) = flat[index], let record = PresenceRecord.decode(bytes) {
-                    let nick = Nick(trustedCanonical: record.nick)
-                    target[nick.key] = (nick, record.owner)
-                }
-            }
+        // Who is a member according to Redis, by room and key: nick and holder.
+        var targets: [RoomName: [NickKey: (nick: Nick, owner: String)]] = [:]
+        for (index, room) in rooms.enumerated() {
+            targets[room] = Self.members(in: replies[2 * index])
         }
         // Events that arrived while the snapshot was in flight may be newer than it.
-        func remove(_ nick: String, owner: String) {
+        func remove(_ nick: String, owner: String, from room: RoomName) {
             let key = Nick(trustedCanonical: nick).key
-            if target[key]?.owner == owner { target[key] = nil }
+            if targets[room]?[key]?.owner == owner { targets[room]?[key] = nil }
         }
         for event in link.endReconciliation() {
             switch event {
-            case .joined(let nick, let owner, _):
+            case .joined(let nick, let owner, _, let room):
                 let nick = Nick(trustedCanonical: nick)
-                target[nick.key] = (nick, owner)
-            case .left(let nick, let owner, _, _): remove(nick, owner: owner)
-            case .leftMany(let departures, _, _):
-                for departure in departures { remove(departure.nick, owner: departure.owner) }
+                targets[room]?[nick.key] = (nick, owner)
+            case .left(let nick, let owner, _, _, let room): remove(nick, owner: owner, from: room)
+            case .leftMany(let departures, _, _, let room):
+                for departure in departures { remove(departure.nick, owner: departure.owner, from: room) }
             case .message, .direct: break
             }
         }
-        arrange(core.reconcile(with: target, ts: Clock.milliseconds()))
-        // After an outage the catch-up has already delivered what the view lacked.
-        if core.view.history.isEmpty || atStartUp, case .array(let stored) = replies[1] {
-            core.loadHistory(stored.reversed().compactMap { reply in
-                guard case .bulk(let bytes) = reply else { return nil }
-                return ChatLine(storedForm: bytes)
-            })
+        let ts = Clock.milliseconds()
+        for (index, room) in rooms.enumerated() {
+            guard let target = targets[room], core.view(of: room) != nil else { continue }
+            arrange(core.reconcile(room, with: target, ts: ts))
+            // After an outage the catch-up has already delivered what the view lacked.
+            if core.view(of: room)?.history.isEmpty == true || atStartUp {
+                core.loadHistory(Self.lines(in: replies[2 * index + 1]), of: room)
+            }
         }
     }
 }

@@ -69,7 +69,7 @@ extension RedisBus {
             }
             await perform(link.connection(connection, isUp: isUp), in: &group)
         case .reaped:
-            guard core.fanout.count > 0 else { return }
+            guard !core.users.isEmpty else { return }
             await perform(link.reaped(), in: &group)
         case .failover(let master):
             await perform(link.failover(to: master), in: &group)

@@ -7,18 +7,20 @@ import Redis
 /// The bus of a cluster node: presence, history and events in Redis.
 ///
 /// - Nicks are claimed atomically in one hash (`ClusterScripts.claim`), so
-///   exactly one node wins a race.
-/// - Each chat line is appended to the history and published in one script
-///   (`ClusterScripts.appendMessage`), so the history and the event stream
-///   share one order: the cluster's total order. Every node delivers lines
+///   exactly one node wins a race; each room lists its members in a hash
+///   of its own (`ClusterScripts.joinRoom`).
+/// - Each chat line is appended to its room's history and published in one
+///   script (`ClusterScripts.appendMessage`), so the history and the event
+///   stream share one order: the room's total order. Every node delivers lines
 ///   as the stream brings them, the sender's node included (the sender's
 ///   copy, with its `ref`, goes out when the line comes back).
 /// - A direct line is published only to the inbox of the instance that
 ///   holds the recipient.
 /// - Departures are applied when they come back through the stream too, so
 ///   a user's `left` follows their last message everywhere.
-/// - The node's `ClusterView` is what its clients were told; it is
-///   reconciled with Redis after every outage.
+/// - A node holds the rooms its clients are in (and `lobby`): each room's
+///   `RoomView` is what its clients were told. It is loaded when the first
+///   local member joins and reconciled with Redis after every outage.
 actor RedisBus: ChatBus {
     /// What reaches the bus through its inbox.
     enum Input: Sendable {
@@ -60,6 +62,10 @@ actor RedisBus: ChatBus {
     var batchesSent = 0
     /// This node's chat lines published but not yet back from the stream, by id.
     var linesInFlight: [String: LineInFlight] = [:]
+    /// Rooms being loaded, with their events that arrived meanwhile.
+    var roomLoads: [RoomName: RoomLoad] = [:]
+    /// How many joins of each room wait for Redis: the room stays held meanwhile.
+    var entering: [RoomName: Int] = [:]
 
     init(
         configuration: NodeConfiguration,
@@ -82,10 +88,12 @@ actor RedisBus: ChatBus {
         self.inbox = BusInbox(timerLoop: commands.eventLoop)
         self.core = BusCore(
             nodeID: configuration.nodeID,
-            history: MessageHistory(retention: configuration.historyRetention, welcomeLength: configuration.historyLength),
+            historyRetention: configuration.historyRetention,
+            historyLength: configuration.historyLength,
             presenceInterval: configuration.presenceInterval,
             metrics: metrics
         )
+        core.open(.lobby)
     }
 
     nonisolated var unownedExecutor: UnownedSerialExecutor {
@@ -135,7 +143,7 @@ actor RedisBus: ChatBus {
     /// answered `unavailable`.
     func announceAliveCheckingAccess() async throws(RedisError) {
         let probe = RedisCommand([
-            "EVAL", "return redis.call('HLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])", "2", keys.users, keys.history,
+            "EVAL", "return redis.call('HLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])", "2", keys.users, keys.history(.lobby),
         ])
         // Straight to the connection: these refusals are reported as the start-up error, not logged.
         let replies = try await commands.sendBatch(livenessCommands + [probe])
@@ -165,11 +173,13 @@ actor RedisBus: ChatBus {
         redisLoop.flatSubmit { self.assumeIsolated { $0.claim(member, since: since, ref: ref) } }
     }
 
-    /// Claims the nick and announces `joined` in one script, then admits the member.
+    /// Claims the nick (v1, v2: and lists it in `lobby`, announcing
+    /// `joined`, in one script), then admits the member.
     private func claim(_ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<JoinOutcome> {
         guard isAvailable else { return redisLoop.makeFailedFuture(failure("not connected to Redis")) }
         let ts = Clock.milliseconds()
-        return batchOnLoop([claimCommand(for: member, ts: ts)]).flatMapThrowing { result in
+        let command = member.kind.version == .v3 ? claimCommand(for: member) : claimIntoLobbyCommand(for: member, ts: ts)
+        return batchOnLoop([command]).flatMapThrowing { result in
             try self.assumeIsolated { try $0.admitIfClaimed(member, result, ts: ts, since: since, ref: ref) }
         }
     }
@@ -183,10 +193,14 @@ actor RedisBus: ChatBus {
         }
         guard claimed == 1 else { return .nickTaken }
         metrics.busPublishes.increment()
-        // The welcome and the start of event delivery happen in this one step
-        // on the reply, so no event falls in between. (The `joined` coming back
-        // from Redis finds the nick listed already.)
-        arrange(core.admit(member, owner: owner(of: member.connectionID), ts: ts, since: since, ref: ref))
+        if member.kind.version == .v3 {
+            core.admit(member, ref: ref)
+        } else {
+            // The welcome and the start of event delivery happen in this one step
+            // on the reply, so no event falls in between. (The `joined` coming back
+            // from Redis finds the nick listed already.)
+            arrange(core.admitToLobby(member, owner: owner(of: member.connectionID), ts: ts, since: since, ref: ref))
+        }
         return .joined
     }
 
@@ -194,44 +208,104 @@ actor RedisBus: ChatBus {
         inbox.post(.leave(member, reason))
     }
 
-    /// Stops delivering to `member` and releases its nick. Clients are told
-    /// when the `left` comes back from Redis, after any line the member sent before leaving.
+    /// Stops delivering to `member`, then unlists it from its rooms and
+    /// releases its nick. The rooms' members are told when each `left`
+    /// comes back from Redis, after any line the member sent before leaving.
     func depart(_ member: LocalMember, reason: LeaveReason) async {
-        guard core.dismiss(member) else { return }
-        let owner = owner(of: member.connectionID)
-        let announcement = ClusterEnvelope(
-            origin: instance, event: .left(nick: member.nick.canonical, owner: owner, ts: Clock.milliseconds(), reason: reason)
-        )
+        guard let rooms = core.dismiss(member) else { return }
+        let ts = Clock.milliseconds()
+        var commands = rooms.map { leaveRoomCommand($0, member: member, ts: ts, reason: reason) }
+        commands.append(scriptCommand(ClusterScripts.release, keys: [keys.users], arguments: releaseArguments(for: member)))
+        for room in rooms { closeIfUnused(room) }
         do {
-            try await release(key: member.nick.key.value, record: record(for: member).encoded(), announcing: announcement)
+            _ = try await batch(commands)
         } catch {
-            // Redis is down: the record is removed when the node resynchronises.
+            // Redis is down: the records are removed when the node resynchronises.
             logger.debug("could not release nick; will clean up after reconnecting", metadata: ["nick": "\(member.nick)"])
         }
     }
 
-    nonisolated func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> EventLoopFuture<Void> {
+    nonisolated func enter(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<RoomOutcome> {
+        redisLoop.flatSubmit { self.assumeIsolated { $0.enterRoom(room, member, since: since, ref: ref) } }
+    }
+
+    /// Holds the room (loading it first if this node did not), lists the
+    /// member in it, then admits it with its `room` event.
+    private func enterRoom(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<RoomOutcome> {
+        guard isAvailable else { return redisLoop.makeFailedFuture(failure("not connected to Redis")) }
+        entering[room, default: 0] += 1
+        let entered = load(room).flatMap {
+            self.assumeIsolated { bus in
+                let ts = Clock.milliseconds()
+                return bus.batchOnLoop([bus.joinRoomCommand(room, member: member, ts: ts)]).flatMapThrowing { result in
+                    try self.assumeIsolated { try $0.admitIfListed(member, in: room, result, ts: ts, since: since, ref: ref) }
+                }
+            }
+        }
+        entered.whenComplete { _ in
+            self.assumeIsolated { bus in
+                bus.entering[room]! -= 1
+                if bus.entering[room] == 0 { bus.entering[room] = nil }
+                bus.closeIfUnused(room)
+            }
+        }
+        return entered
+    }
+
+    private func admitIfListed(
+        _ member: LocalMember, in room: RoomName, _ result: Result<[RedisReply], BusError>, ts: Int64, since: String?, ref: String?
+    ) throws(BusError) -> RoomOutcome {
+        let replies = try result.get()
+        guard replies.first?.integer != nil else {
+            throw failure("script failed: \(replies.first.map { "\($0)" } ?? "no reply")")
+        }
+        metrics.busPublishes.increment()
+        guard core.member(member.nick.key)?.connectionID == member.connectionID else {
+            // The connection ended while the room was being joined: its departure did not know this room.
+            let command = leaveRoomCommand(room, member: member, ts: ts, reason: .quit)
+            batchOnLoop([command]).whenComplete { _ in }
+            return .done
+        }
+        arrange(core.admit(member, to: room, owner: owner(of: member.connectionID), ts: ts, since: since, ref: ref))
+        return .done
+    }
+
+    nonisolated func part(_ room: RoomName, _ member: LocalMember) -> EventLoopFuture<RoomOutcome> {
+        redisLoop.flatSubmit {
+            self.assumeIsolated { bus in
+                guard bus.isAvailable else { return bus.redisLoop.makeFailedFuture(bus.failure("not connected to Redis")) }
+                guard bus.core.dismiss(member, from: room) else { return bus.redisLoop.makeSucceededFuture(.notInRoom) }
+                let command = bus.leaveRoomCommand(room, member: member, ts: Clock.milliseconds(), reason: .part)
+                bus.closeIfUnused(room)
+                // Should Redis fail now, the record is removed when the node resynchronises.
+                return bus.batchOnLoop([command]).map { _ in .done }
+            }
+        }
+    }
+
+    nonisolated func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> EventLoopFuture<RoomOutcome> {
         redisLoop.flatSubmit {
             self.assumeIsolated { $0.publish(line, from: sender, ref: ref, receivedAt: receivedAt) }
         }
     }
 
-    /// Appends the line to the history and publishes it in one script. The
-    /// line reaches this node's clients, its sender included, when it comes
-    /// back through the event stream.
-    private func publish(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> EventLoopFuture<Void> {
+    /// Appends the line to its room's history and publishes it in one
+    /// script. The line reaches this node's clients, its sender included,
+    /// when it comes back through the event stream.
+    private func publish(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> EventLoopFuture<RoomOutcome> {
         guard isAvailable else { return redisLoop.makeFailedFuture(failure("not connected to Redis")) }
+        guard core.isMember(sender, of: line.room) else { return redisLoop.makeSucceededFuture(.notInRoom) }
         linesInFlight[line.id] = LineInFlight(line: line, sender: sender, ref: ref, receivedAt: receivedAt)
         let envelope = ClusterEnvelope(origin: instance, event: .message(line)).encoded()
         let command = scriptCommand(
             ClusterScripts.appendMessage,
-            keys: [keys.history, keys.events],
-            arguments: [envelope, Array(String(core.view.history.retention).utf8)]
+            keys: [keys.history(line.room), keys.events],
+            arguments: [envelope, Array(String(core.historyRetention).utf8)]
         )
-        let published = redisLoop.makePromise(of: Void.self)
+        let published = redisLoop.makePromise(of: RoomOutcome.self)
         let id = line.id
         batchOnLoop([command]).whenSuccess { result in
-            self.assumeIsolated { bus in published.completeWith(bus.settlePublication(of: id, result)) }
+            self.assumeIsolated { bus in published.completeWith(bus.settlePublication(of: id, result).map { .done }) }
         }
         return published.futureResult
     }
@@ -303,60 +377,179 @@ actor RedisBus: ChatBus {
         }
     }
 
-    nonisolated func users() -> EventLoopFuture<EncodedNickList> {
+    nonisolated func members(of room: RoomName, for member: LocalMember, page: MemberQuery?) -> EventLoopFuture<MembersOutcome> {
         redisLoop.submit {
             try self.assumeIsolated { bus throws(BusError) in
                 try bus.requireAvailable()
-                return bus.core.view.list.encoded
+                return bus.core.members(of: room, for: member, page: page)
+            }
+        }
+    }
+
+    nonisolated func roomList() -> EventLoopFuture<[RoomCount]> {
+        redisLoop.flatSubmit {
+            self.assumeIsolated { bus in
+                guard bus.isAvailable else { return bus.redisLoop.makeFailedFuture(bus.failure("not connected to Redis")) }
+                // Twice the list, so that ties at its end are still ordered by name.
+                let command = RedisCommand(["ZREVRANGE", bus.keys.rooms, "0", String(2 * RoomCount.listLength - 1), "WITHSCORES"])
+                return bus.batchOnLoop([command]).flatMapThrowing { result in
+                    guard case .array(let flat) = try result.get().first else { return RoomCount.busiest([]) }
+                    var counts: [RoomCount] = []
+                    for index in stride(from: 0, to: flat.count - 1, by: 2) {
+                        guard let name = flat[index].string, let count = flat[index + 1].string.flatMap({ Double($0) }) else { continue }
+                        counts.append(RoomCount(room: RoomName(trusted: name), count: Int(count)))
+                    }
+                    return RoomCount.busiest(counts)
+                }
             }
         }
     }
 
     func drain() async {
-        let members = core.dismissAll()
-        guard !members.isEmpty else { return }
-        var departures: [ClusterEnvelope.Departure] = []
-        var arguments: [[UInt8]] = [[]]
-        departures.reserveCapacity(members.count)
-        arguments.reserveCapacity(1 + 2 * members.count)
-        for member in members {
-            let owner = owner(of: member.connectionID)
-            departures.append(.init(nick: member.nick.canonical, owner: owner))
-            arguments.append(Array(member.nick.key.value.utf8))
-            arguments.append(record(for: member).encoded())
+        let users = core.dismissAll()
+        guard !users.isEmpty else { return }
+        let ts = Clock.milliseconds()
+        var byRoom: [RoomName: [LocalMember]] = [:]
+        var releases: [[UInt8]] = []
+        releases.reserveCapacity(2 * users.count)
+        for user in users {
+            for room in user.rooms { byRoom[room, default: []].append(user.member) }
+            releases.append(contentsOf: releaseArguments(for: user.member))
         }
-        let announcement = ClusterEnvelope(origin: instance, event: .leftMany(departures, ts: Clock.milliseconds(), reason: .quit))
-        arguments[0] = announcement.encoded()
+        var commands: [RedisCommand] = byRoom.map { room, members in
+            let departures = members.map { ClusterEnvelope.Departure(nick: $0.nick.canonical, owner: owner(of: $0.connectionID)) }
+            let announcement = ClusterEnvelope(origin: instance, event: .leftMany(departures, ts: ts, reason: .quit, room: room))
+            var arguments = [announcement.encoded(), Array(room.value.utf8), Array(String(Self.forgetAfterSeconds).utf8)]
+            for member in members { arguments.append(contentsOf: releaseArguments(for: member)) }
+            return scriptCommand(ClusterScripts.leaveRoomMany, keys: keys.roomScriptKeys(room), arguments: arguments)
+        }
+        commands.append(scriptCommand(ClusterScripts.release, keys: [keys.users], arguments: releases))
         do {
-            let released = try await run(script: ClusterScripts.releaseMany, keys: [keys.users, keys.events], arguments: arguments)
-            logger.info("released this node's users", metadata: ["users": "\(released)"])
+            let replies = try await batch(commands)
+            logger.info("released this node's users", metadata: ["users": "\(replies.last?.integer ?? 0)"])
         } catch {
             // The other nodes reap them once this instance's liveness key expires.
             logger.warning("could not release this node's users; they will be reaped", metadata: ["error": "\(error.message)"])
         }
     }
 
+    // MARK: Rooms held
+
+    /// How long a room's history outlives its last member (PROTOCOL.md §6: 24 hours).
+    static let forgetAfterSeconds = 86_400
+
+    /// Starts holding `room` unless this node does: loads its members and
+    /// history, holding back the room's events that arrive meanwhile and
+    /// applying them on top (they may be newer than the snapshot; applying
+    /// an older one again changes nothing).
+    func load(_ room: RoomName) -> EventLoopFuture<Void> {
+        if core.view(of: room) != nil { return redisLoop.makeSucceededVoidFuture() }
+        if let loading = roomLoads[room] { return loading.loaded.futureResult }
+        let loaded = redisLoop.makePromise(of: Void.self)
+        roomLoads[room] = RoomLoad(loaded: loaded)
+        let commands = [
+            RedisCommand(["HGETALL", keys.members(room)]),
+            RedisCommand(["LRANGE", keys.history(room), "0", String(core.historyRetention - 1)]),
+        ]
+        batchOnLoop(commands).whenSuccess { result in
+            self.assumeIsolated { $0.finishLoading(room, result) }
+        }
+        return loaded.futureResult
+    }
+
+    private func finishLoading(_ room: RoomName, _ result: Result<[RedisReply], BusError>) {
+        guard let loading = roomLoads.removeValue(forKey: room) else { return }
+        switch result {
+        case .failure(let error):
+            loading.loaded.fail(error)
+        case .success(let replies):
+            arrange(core.reconcile(room, with: Self.members(in: replies[0]), ts: Clock.milliseconds()))
+            core.loadHistory(Self.lines(in: replies[1]), of: room)
+            for event in loading.held { apply(event) }
+            loading.loaded.succeed(())
+        }
+    }
+
+    /// Stops holding `room` once no local member, join or load needs it (`lobby` is always held).
+    func closeIfUnused(_ room: RoomName) {
+        guard room != .lobby, core.localMemberCount(of: room) == 0, entering[room] == nil, roomLoads[room] == nil else { return }
+        core.close(room)
+    }
+
+    /// Members as a room's members hash lists them: key → nick and holder.
+    static func members(in reply: RedisReply) -> [NickKey: (nick: Nick, owner: String)] {
+        var members: [NickKey: (nick: Nick, owner: String)] = [:]
+        guard case .array(let flat) = reply else { return members }
+        for index in stride(from: 1, to: flat.count, by: 2) {
+            if case .bulk(let bytes) = flat[index], let record = PresenceRecord.decode(bytes) {
+                let nick = Nick(trustedCanonical: record.nick)
+                members[nick.key] = (nick, record.owner)
+            }
+        }
+        return members
+    }
+
+    /// Lines as a history list holds them, oldest first.
+    static func lines(in reply: RedisReply) -> [ChatLine] {
+        guard case .array(let stored) = reply else { return [] }
+        return stored.reversed().compactMap { reply in
+            guard case .bulk(let bytes) = reply else { return nil }
+            return ChatLine(storedForm: bytes)
+        }
+    }
+
     // MARK: Helpers
 
-    /// The script call that claims `member`'s nick and announces its `joined`.
-    func claimCommand(for member: LocalMember, ts: Int64) -> RedisCommand {
-        let announcement = ClusterEnvelope(
-            origin: instance, event: .joined(nick: member.nick.canonical, owner: owner(of: member.connectionID), ts: ts)
-        )
-        return scriptCommand(
-            ClusterScripts.claim,
-            keys: [keys.users, keys.events],
-            arguments: [Array(member.nick.key.value.utf8), record(for: member).encoded(), announcement.encoded()]
+    /// The script call that claims `member`'s nick, into no room (v3).
+    func claimCommand(for member: LocalMember) -> RedisCommand {
+        scriptCommand(ClusterScripts.claim, keys: [keys.users], arguments: [Array(member.nick.key.value.utf8), record(for: member).encoded()])
+    }
+
+    /// The script call that claims `member`'s nick and lists it in `lobby` (v1, v2).
+    func claimIntoLobbyCommand(for member: LocalMember, ts: Int64) -> RedisCommand {
+        scriptCommand(
+            ClusterScripts.claimIntoLobby,
+            keys: [keys.users] + keys.roomScriptKeys(.lobby),
+            arguments: joinRoomArguments(.lobby, member: member, ts: ts)
         )
     }
 
-    /// Removes the record under `key` if it is still `record`, announcing `announcement` if so.
-    func release(key: String, record: [UInt8], announcing announcement: ClusterEnvelope) async throws(BusError) {
-        _ = try await run(
-            script: ClusterScripts.release,
-            keys: [keys.users, keys.events],
-            arguments: [Array(key.utf8), record, announcement.encoded()]
+    /// The script call that lists `member` in `room` and announces its `joined`.
+    func joinRoomCommand(_ room: RoomName, member: LocalMember, ts: Int64) -> RedisCommand {
+        scriptCommand(ClusterScripts.joinRoom, keys: keys.roomScriptKeys(room), arguments: joinRoomArguments(room, member: member, ts: ts))
+    }
+
+    private func joinRoomArguments(_ room: RoomName, member: LocalMember, ts: Int64) -> [[UInt8]] {
+        let announcement = ClusterEnvelope(
+            origin: instance, event: .joined(nick: member.nick.canonical, owner: owner(of: member.connectionID), ts: ts, room: room)
         )
+        return [
+            Array(member.nick.key.value.utf8), record(for: member).encoded(), announcement.encoded(),
+            Array(room.value.utf8), Array(keys.rooms(of: instance).utf8),
+        ]
+    }
+
+    /// The script call that unlists `member` from `room` if it is still listed, announcing its `left`.
+    func leaveRoomCommand(_ room: RoomName, member: LocalMember, ts: Int64, reason: LeaveReason) -> RedisCommand {
+        let record = record(for: member)
+        let announcement = ClusterEnvelope(
+            origin: instance, event: .left(nick: record.nick, owner: record.owner, ts: ts, reason: reason, room: room)
+        )
+        return leaveRoomCommand(room, key: member.nick.key.value, record: record.encoded(), announcing: announcement)
+    }
+
+    /// The script call that unlists the holder `record` of `key` from `room`, announcing `announcement`.
+    func leaveRoomCommand(_ room: RoomName, key: String, record: [UInt8], announcing announcement: ClusterEnvelope) -> RedisCommand {
+        scriptCommand(
+            ClusterScripts.leaveRoom,
+            keys: keys.roomScriptKeys(room),
+            arguments: [Array(key.utf8), record, announcement.encoded(), Array(room.value.utf8), Array(String(Self.forgetAfterSeconds).utf8)]
+        )
+    }
+
+    /// The nick key and record that `ClusterScripts.release` takes for `member`.
+    func releaseArguments(for member: LocalMember) -> [[UInt8]] {
+        [Array(member.nick.key.value.utf8), record(for: member).encoded()]
     }
 
     /// `EVAL` of `script` with `keys` and `arguments`.

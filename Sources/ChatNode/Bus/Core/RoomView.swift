@@ -1,16 +1,17 @@
 import ChatProtocol
 
-/// What this node's clients have been told about the cluster: who is
-/// joined and the recent history.
+/// What this node's clients have been told about one room: who is a
+/// member and the recent history.
 ///
-/// Every `welcome` is built from it, and every presence change a node
+/// Every `welcome` (v1, v2: `lobby`'s) and `room` snapshot is built from
+/// it, and every presence change of the room a node
 /// forwards updates it, so a client's user list (welcome plus events)
 /// always equals the view. Applying an event twice is harmless: a `joined`
 /// for a listed nick or a `left` for an unlisted one changes nothing and is
 /// not forwarded. Each nick remembers which connection holds it, so a
 /// late `left` for an earlier holder cannot remove a user who took the
 /// nick again since.
-struct ClusterView {
+struct RoomView {
     /// A user as the view lists them.
     struct Entry: Equatable {
         var nick: String
@@ -21,7 +22,7 @@ struct ClusterView {
     private(set) var users: [NickKey: Entry] = [:]
     /// The same users in list order, ready to send.
     private(set) var list = SortedNickList()
-    /// The cluster's messages in the order Redis published them.
+    /// The room's messages in the order Redis published them.
     var history: MessageHistory
 
     init(history: MessageHistory) {
@@ -49,4 +50,7 @@ struct ClusterView {
 
     /// The users in the protocol's list order.
     var sortedUsers: [String] { list.nicks }
+
+    /// How many users are listed.
+    var count: Int { users.count }
 }

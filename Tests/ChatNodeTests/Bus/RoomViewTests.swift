@@ -4,10 +4,10 @@ import Testing
 @testable import ChatNode
 
 @Suite("Cluster view")
-struct ClusterViewTests {
+struct RoomViewTests {
     @Test("joined is forwarded once; a repeat or a new holder of a listed nick is not")
     func inserts() {
-        var view = ClusterView(history: MessageHistory(retention: 10, welcomeLength: 5))
+        var view = RoomView(history: MessageHistory(retention: 10, welcomeLength: 5))
         let first = view.insert(Nick(trustedCanonical: "Åsa"), owner: "a/1")
         let repeated = view.insert(Nick(trustedCanonical: "Åsa"), owner: "a/1")
         let newHolder = view.insert(Nick(trustedCanonical: "åsa"), owner: "b/7")
@@ -19,7 +19,7 @@ struct ClusterViewTests {
 
     @Test("left is forwarded only for the current holder of the nick")
     func removes() {
-        var view = ClusterView(history: MessageHistory(retention: 10, welcomeLength: 5))
+        var view = RoomView(history: MessageHistory(retention: 10, welcomeLength: 5))
         let bob = Nick(trustedCanonical: "bob")
         _ = view.insert(bob, owner: "a/1")
         _ = view.insert(bob, owner: "b/2")

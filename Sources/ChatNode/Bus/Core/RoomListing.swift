@@ -1,0 +1,27 @@
+import ChatProtocol
+
+extension RoomCount {
+    /// How many rooms a `room_list` names at most.
+    static let listLength = 100
+
+    /// The `room_list` of these rooms: those with members, the most first,
+    /// ties by name, at most `listLength`, and `lobby` always.
+    static func busiest(_ counts: some Sequence<RoomCount>) -> [RoomCount] {
+        var lobby = RoomCount(room: .lobby, count: 0)
+        var others: [RoomCount] = []
+        for entry in counts {
+            if entry.room == .lobby {
+                lobby = entry
+            } else if entry.count > 0 {
+                others.append(entry)
+            }
+        }
+        others.append(lobby)
+        others.sort { ($0.count, $1.room) > ($1.count, $0.room) }
+        if others.count > listLength {
+            others.removeSubrange(listLength...)
+            if !others.contains(where: { $0.room == .lobby }) { others[listLength - 1] = lobby }
+        }
+        return others
+    }
+}
