@@ -25,6 +25,8 @@ public struct ChatMetrics: Sendable {
     let eventsDelivered: CoreMetrics.Counter
     /// Messages published to the bus.
     let busPublishes: CoreMetrics.Counter
+    /// Cluster events this node received from Redis: a node receives only its rooms' traffic.
+    let busEventsReceived: CoreMetrics.Counter
     /// Bus operations that failed (each answered `unavailable`).
     let busFailures: CoreMetrics.Counter
     /// Events dropped because a client did not read fast enough.
@@ -95,6 +97,9 @@ public struct ChatMetrics: Sendable {
         messagesReceived = counter("chat_messages_received_total", "Client messages received, valid or not.")
         eventsDelivered = counter("chat_events_delivered_total", "Events written to local clients, one per recipient.")
         busPublishes = counter("chat_bus_publishes_total", "Messages published to the bus.")
+        busEventsReceived = counter(
+            "chat_bus_events_received_total", "Cluster events received from Redis: only the rooms this node has members in, and its direct messages."
+        )
         busFailures = counter("chat_bus_failures_total", "Bus operations that failed and were answered unavailable.")
         slowConsumerDroppedEvents = counter(
             "chat_slow_consumer_dropped_events_total", "Events dropped because a client did not read fast enough."
@@ -137,7 +142,7 @@ public struct ChatMetrics: Sendable {
         joinedUsers.set(0)
         for meter in joinedUsersByVersion { meter.set(0) }
         for counter in [
-            messagesReceived, eventsDelivered, busPublishes, busFailures, slowConsumerDroppedEvents, slowConsumerDisconnects, rateLimited,
+            messagesReceived, eventsDelivered, busPublishes, busEventsReceived, busFailures, slowConsumerDroppedEvents, slowConsumerDisconnects, rateLimited,
             heartbeatTimeouts, redisFailovers, redisResynchronisations, redisRefusedCommands,
         ] {
             counter.increment(by: 0)

@@ -28,8 +28,8 @@ public actor RedisSubscriber: ReconnectingConnection {
     private var channels: Set<String> = []
     private var patterns: Set<String> = []
     /// Callers of `subscribe` waiting for Redis to confirm every name they asked
-    /// for; resumed with an error when Redis refuses.
-    private var confirmationWaiters: [(remaining: Set<String>, continuation: CheckedContinuation<RedisError?, Never>)] = []
+    /// for; told the refusal when Redis refuses, nil otherwise.
+    private var confirmationWaiters: [(remaining: Set<String>, done: (RedisError?) -> Void)] = []
     private(set) var isShutDown = false
     /// Where messages go instead of `messages`, on the subscriber's event loop.
     private var messageHandler: (@Sendable (RedisPubSubMessage) -> Void)?
@@ -108,22 +108,49 @@ public actor RedisSubscriber: ReconnectingConnection {
         try await change(names, command: "PSUBSCRIBE") { patterns.formUnion(names) }
     }
 
+    /// `subscribe` for a caller on the subscriber's event loop that must not
+    /// await: the future completes there once Redis confirmed the channels
+    /// (at once while disconnected), and fails when Redis refuses them.
+    public nonisolated func subscribeFromEventLoop(_ names: [String]) -> EventLoopFuture<Void> {
+        let promise = eventLoop.makePromise(of: Void.self)
+        let start = {
+            self.assumeIsolated { subscriber in
+                subscriber.change(names, command: "SUBSCRIBE", record: { subscriber.channels.formUnion(names) }) { refusal in
+                    if let refusal { promise.fail(refusal) } else { promise.succeed(()) }
+                }
+            }
+        }
+        if eventLoop.inEventLoop { start() } else { eventLoop.execute(start) }
+        return promise.futureResult
+    }
+
     /// Unsubscribes from channels.
     public func unsubscribe(_ names: [String]) {
         channels.subtract(names)
         channel?.writeAndFlush(RedisRequest(command: RedisCommand(["UNSUBSCRIBE"] + names), reply: .push), promise: nil)
     }
 
+    /// `unsubscribe` for a caller on the subscriber's event loop.
+    public nonisolated func unsubscribeFromEventLoop(_ names: [String]) {
+        assumeIsolated { $0.unsubscribe(names) }
+    }
+
     private func change(_ names: [String], command: String, record: () -> Void) async throws(RedisError) {
-        guard !names.isEmpty else { return }
-        record()
-        guard let channel else { return }
         let refusal = await withCheckedContinuation { continuation in
-            // Registered before writing, so no confirmation can arrive unobserved.
-            confirmationWaiters.append((Set(names), continuation))
-            channel.writeAndFlush(RedisRequest(command: RedisCommand([command] + names), reply: .push), promise: nil)
+            change(names, command: command, record: record) { continuation.resume(returning: $0) }
         }
         if let refusal { throw refusal }
+    }
+
+    /// Records the names, asks Redis, and calls `done` once Redis confirmed
+    /// or refused them (at once while disconnected: they are renewed on reconnection).
+    private func change(_ names: [String], command: String, record: () -> Void, done: @escaping (RedisError?) -> Void) {
+        guard !names.isEmpty else { return done(nil) }
+        record()
+        guard let channel else { return done(nil) }
+        // Registered before writing, so no confirmation can arrive unobserved.
+        confirmationWaiters.append((Set(names), done))
+        channel.writeAndFlush(RedisRequest(command: RedisCommand([command] + names), reply: .push), promise: nil)
     }
 
     /// Makes the first connection, so a node can refuse to start when Redis is unreachable.
@@ -160,7 +187,7 @@ public actor RedisSubscriber: ReconnectingConnection {
         currentChannel.value = nil
         observers.publish(false)
         // Nobody will confirm these now; the subscriptions are renewed on reconnection.
-        for waiter in confirmationWaiters { waiter.continuation.resume(returning: nil) }
+        for waiter in confirmationWaiters { waiter.done(nil) }
         confirmationWaiters = []
         guard !isShutDown else { return }
         logger.warning("Redis subscriber connection lost", metadata: ["redis": "\(url)"])
@@ -182,7 +209,7 @@ public actor RedisSubscriber: ReconnectingConnection {
             for index in confirmationWaiters.indices.reversed() {
                 confirmationWaiters[index].remaining.remove(name)
                 if confirmationWaiters[index].remaining.isEmpty {
-                    confirmationWaiters.remove(at: index).continuation.resume(returning: nil)
+                    confirmationWaiters.remove(at: index).done(nil)
                 }
             }
             return true
@@ -192,7 +219,7 @@ public actor RedisSubscriber: ReconnectingConnection {
             let refusal = RedisError(.errorReply, "Redis refused the subscription: \(text)")
             // A caller of `subscribe` reports it; a renewal after a reconnection has nobody else to.
             if confirmationWaiters.isEmpty { logger.error("\(refusal.message)", metadata: ["redis": "\(url)"]) }
-            for waiter in confirmationWaiters { waiter.continuation.resume(returning: refusal) }
+            for waiter in confirmationWaiters { waiter.done(refusal) }
             confirmationWaiters = []
             return true
         }

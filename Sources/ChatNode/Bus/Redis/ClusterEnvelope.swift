@@ -40,6 +40,9 @@ struct ClusterEnvelope: Equatable {
     /// for operators reading the channel (`redis-cli subscribe`) and for logs.
     var origin: String
     var event: Event
+    /// The event's number in its room's sequence, which the script that
+    /// published it put in front (`ClusterScripts`); nil for a direct line.
+    var sequence: Int64?
 
     func encoded() -> [UInt8] {
         var writer = JSONWriter()
@@ -100,6 +103,12 @@ struct ClusterEnvelope: Equatable {
             let origin = object["origin"]?.stringValue,
             let kind = object["kind"]?.stringValue
         else { return nil }
+        var envelope = decodeEvent(object, origin: origin, kind: kind)
+        envelope?.sequence = object["seq"]?.int64Value
+        return envelope
+    }
+
+    private static func decodeEvent(_ object: [String: JSONValue], origin: String, kind: String) -> ClusterEnvelope? {
         func string(_ name: String) -> String? { object[name]?.stringValue }
         func integer(_ name: String) -> Int64? { object[name]?.int64Value }
         // Envelopes of builds before rooms name none: theirs were `lobby`'s.

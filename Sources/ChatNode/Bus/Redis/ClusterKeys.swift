@@ -11,8 +11,6 @@ struct ClusterKeys: Sendable {
     var users: String { "\(prefix):users" }
     /// Set of the instances that announced themselves alive.
     var instances: String { "\(prefix):instances" }
-    /// Channel of room events (messages, joins, leaves) of every room.
-    var events: String { "\(prefix):events" }
     /// Sorted set: room name → members, for `room_list`.
     var rooms: String { "\(prefix):rooms" }
 
@@ -20,6 +18,12 @@ struct ClusterKeys: Sendable {
     func members(_ room: RoomName) -> String { "\(prefix):room:{\(room.value)}:members" }
     /// List of one room's recent `message` lines, newest first.
     func history(_ room: RoomName) -> String { "\(prefix):room:{\(room.value)}:history" }
+    /// Channel of one room's events (messages, joins, leaves): a node
+    /// subscribes to it only while it holds the room.
+    func channel(_ room: RoomName) -> String { "\(prefix):room:{\(room.value)}:events" }
+    /// Counter numbering one room's events, so a node that starts holding
+    /// the room can tell the events its snapshot already shows.
+    func sequence(_ room: RoomName) -> String { "\(prefix):room:{\(room.value)}:seq" }
     /// Set of the rooms an instance's users joined, for reaping it.
     func rooms(of instance: String) -> String { "\(prefix):inst:\(instance):rooms" }
 
@@ -31,9 +35,9 @@ struct ClusterKeys: Sendable {
     /// The history list of builds before rooms, which held `lobby`'s lines.
     var historyBeforeRooms: String { "\(prefix):history" }
 
-    /// A room's keys as a room script takes them: members, events, rooms, history.
+    /// A room's keys as a room script takes them: members, channel, rooms, history, sequence.
     func roomScriptKeys(_ room: RoomName) -> [String] {
-        [members(room), events, rooms, history(room)]
+        [members(room), channel(room), rooms, history(room), sequence(room)]
     }
 
     /// What a Redis ACL user must be allowed, for an operator who meets a refusal.

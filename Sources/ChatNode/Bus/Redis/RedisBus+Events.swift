@@ -10,21 +10,23 @@ struct LineInFlight {
     let receivedAt: NIODeadline
 }
 
-/// A room being loaded: its events that arrived meanwhile, and who waits.
+/// A room being loaded: its events that arrived meanwhile (with their
+/// numbers in the room's sequence), and who waits.
 struct RoomLoad {
     let loaded: EventLoopPromise<Void>
-    var held: [ClusterEnvelope.Event] = []
+    var held: [(event: ClusterEnvelope.Event, sequence: Int64?)] = []
 }
 
 extension RedisBus {
     /// Applies one message from the subscriber to this node's view and clients.
     func receive(_ message: RedisPubSubMessage) {
+        metrics.busEventsReceived.increment()
         guard let envelope = ClusterEnvelope.decode(message.payload) else {
             logger.debug("ignoring a cluster message this build does not understand", metadata: ["channel": "\(message.channel)"])
             return
         }
         switch link.received(envelope.event) {
-        case .apply: apply(envelope.event)
+        case .apply: apply(envelope.event, sequence: envelope.sequence)
         case .hold: break
         }
     }
@@ -59,9 +61,9 @@ extension RedisBus {
     /// Applies one cluster event, this node's own included: the stream's
     /// order is the order every node delivers in. A room's events wait
     /// while the room loads; those of rooms this node does not hold are dropped.
-    func apply(_ event: ClusterEnvelope.Event) {
+    func apply(_ event: ClusterEnvelope.Event, sequence: Int64? = nil) {
         if let room = event.room, roomLoads[room] != nil {
-            roomLoads[room]!.held.append(event)
+            roomLoads[room]!.held.append((event, sequence))
             return
         }
         switch event {

@@ -2,8 +2,8 @@ import ChatProtocol
 import Redis
 
 extension RedisBus {
-    /// At start-up: loads `lobby`'s members and history into its view.
-    /// A cluster whose history predates rooms keeps it as `lobby`'s.
+    /// At start-up: a cluster whose history predates rooms keeps it as
+    /// `lobby`'s. (Rooms are loaded when a first local member joins.)
     func loadClusterState() async throws(BusError) {
         _ = try await run(
             script: "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('RENAMENX', KEYS[1], KEYS[2]) end return 0",
@@ -24,7 +24,7 @@ extension RedisBus {
         for (other, exists) in zip(others, alive) where exists.integer == 0 {
             let removed = try await run(
                 script: ClusterScripts.reap,
-                keys: [keys.users, keys.events, keys.instances, keys.rooms],
+                keys: [keys.users, keys.instances, keys.rooms],
                 arguments: [
                     Array(other.utf8), Array(String(Clock.milliseconds()).utf8), Array(keys.prefix.utf8),
                     Array(String(Self.forgetAfterSeconds).utf8),

@@ -93,7 +93,6 @@ actor RedisBus: ChatBus {
             presenceInterval: configuration.presenceInterval,
             metrics: metrics
         )
-        core.open(.lobby)
     }
 
     nonisolated var unownedExecutor: UnownedSerialExecutor {
@@ -122,7 +121,7 @@ actor RedisBus: ChatBus {
             bus.assumeIsolated { $0.receive(message) }
         }
         do {
-            try await subscriber.subscribe([bus.keys.events, bus.keys.inbox(bus.instance)])
+            try await subscriber.subscribe([bus.keys.inbox(bus.instance)])
             try await bus.announceAliveCheckingAccess()
         } catch {
             await shutDown(commands, subscriber, redisLoops)
@@ -177,10 +176,16 @@ actor RedisBus: ChatBus {
     /// `joined`, in one script), then admits the member.
     private func claim(_ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<JoinOutcome> {
         guard isAvailable else { return redisLoop.makeFailedFuture(failure("not connected to Redis")) }
-        let ts = Clock.milliseconds()
-        let command = member.kind.version == .v3 ? claimCommand(for: member) : claimIntoLobbyCommand(for: member, ts: ts)
-        return batchOnLoop([command]).flatMapThrowing { result in
-            try self.assumeIsolated { try $0.admitIfClaimed(member, result, ts: ts, since: since, ref: ref) }
+        guard member.kind.version < .v3 else {
+            return batchOnLoop([claimCommand(for: member)]).flatMapThrowing { result in
+                try self.assumeIsolated { try $0.admitIfClaimed(member, result, ts: 0, since: since, ref: ref) }
+            }
+        }
+        return holding(.lobby) {
+            let ts = Clock.milliseconds()
+            return $0.batchOnLoop([$0.claimIntoLobbyCommand(for: member, ts: ts)]).flatMapThrowing { result in
+                try self.assumeIsolated { try $0.admitIfClaimed(member, result, ts: ts, since: since, ref: ref) }
+            }
         }
     }
 
@@ -233,23 +238,30 @@ actor RedisBus: ChatBus {
     /// member in it, then admits it with its `room` event.
     private func enterRoom(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<RoomOutcome> {
         guard isAvailable else { return redisLoop.makeFailedFuture(failure("not connected to Redis")) }
-        entering[room, default: 0] += 1
-        let entered = load(room).flatMap {
-            self.assumeIsolated { bus in
-                let ts = Clock.milliseconds()
-                return bus.batchOnLoop([bus.joinRoomCommand(room, member: member, ts: ts)]).flatMapThrowing { result in
-                    try self.assumeIsolated { try $0.admitIfListed(member, in: room, result, ts: ts, since: since, ref: ref) }
-                }
+        return holding(room) { bus in
+            let ts = Clock.milliseconds()
+            return bus.batchOnLoop([bus.joinRoomCommand(room, member: member, ts: ts)]).flatMapThrowing { result in
+                try self.assumeIsolated { try $0.admitIfListed(member, in: room, result, ts: ts, since: since, ref: ref) }
             }
         }
-        entered.whenComplete { _ in
+    }
+
+    /// Runs `body` once this node holds `room` (loading it first if need
+    /// be), and keeps holding it until `body`'s future completes: a member
+    /// being admitted keeps the room from being dropped meanwhile.
+    private func holding<Value: Sendable>(
+        _ room: RoomName, _ body: @escaping @Sendable (isolated RedisBus) -> EventLoopFuture<Value>
+    ) -> EventLoopFuture<Value> {
+        entering[room, default: 0] += 1
+        let done = load(room).flatMap { self.assumeIsolated { body($0) } }
+        done.whenComplete { _ in
             self.assumeIsolated { bus in
                 bus.entering[room]! -= 1
                 if bus.entering[room] == 0 { bus.entering[room] = nil }
                 bus.closeIfUnused(room)
             }
         }
-        return entered
+        return done
     }
 
     private func admitIfListed(
@@ -299,7 +311,7 @@ actor RedisBus: ChatBus {
         let envelope = ClusterEnvelope(origin: instance, event: .message(line)).encoded()
         let command = scriptCommand(
             ClusterScripts.appendMessage,
-            keys: [keys.history(line.room), keys.events],
+            keys: [keys.history(line.room), keys.channel(line.room), keys.sequence(line.room)],
             arguments: [envelope, Array(String(core.historyRetention).utf8)]
         )
         let published = redisLoop.makePromise(of: RoomOutcome.self)
@@ -438,42 +450,57 @@ actor RedisBus: ChatBus {
     /// How long a room's history outlives its last member (PROTOCOL.md §6: 24 hours).
     static let forgetAfterSeconds = 86_400
 
-    /// Starts holding `room` unless this node does: loads its members and
-    /// history, holding back the room's events that arrive meanwhile and
-    /// applying them on top (they may be newer than the snapshot; applying
-    /// an older one again changes nothing).
+    /// Starts holding `room` unless this node does: subscribes to its
+    /// channel, then loads its members and history at one point of its
+    /// sequence. The room's events that arrive meanwhile wait; those the
+    /// snapshot does not show yet (numbered after it) are applied on top.
     func load(_ room: RoomName) -> EventLoopFuture<Void> {
         if core.view(of: room) != nil { return redisLoop.makeSucceededVoidFuture() }
         if let loading = roomLoads[room] { return loading.loaded.futureResult }
         let loaded = redisLoop.makePromise(of: Void.self)
         roomLoads[room] = RoomLoad(loaded: loaded)
-        let commands = [
-            RedisCommand(["HGETALL", keys.members(room)]),
-            RedisCommand(["LRANGE", keys.history(room), "0", String(core.historyRetention - 1)]),
-        ]
-        batchOnLoop(commands).whenSuccess { result in
-            self.assumeIsolated { $0.finishLoading(room, result) }
+        let snapshot = scriptCommand(
+            ClusterScripts.roomSnapshot,
+            keys: [keys.members(room), keys.history(room), keys.sequence(room)],
+            arguments: [Array(String(core.historyRetention).utf8)]
+        )
+        subscriber.subscribeFromEventLoop([keys.channel(room)]).flatMap {
+            self.assumeIsolated { $0.batchOnLoop([snapshot]) }
+        }.whenComplete { result in
+            self.assumeIsolated { bus in
+                switch result {
+                case .success(let replies): bus.finishLoading(room, replies)
+                case .failure(let error): bus.finishLoading(room, .failure(bus.failure("\(error)")))
+                }
+            }
         }
         return loaded.futureResult
     }
 
     private func finishLoading(_ room: RoomName, _ result: Result<[RedisReply], BusError>) {
         guard let loading = roomLoads.removeValue(forKey: room) else { return }
-        switch result {
-        case .failure(let error):
+        guard case .success(let replies) = result, case .array(let parts) = replies.first, parts.count == 3,
+            let snapshotSequence = parts[0].integer
+        else {
+            let error: BusError
+            if case .failure(let failure) = result { error = failure } else { error = failure("the room snapshot was refused: \(result)") }
+            subscriber.unsubscribeFromEventLoop([keys.channel(room)])
             loading.loaded.fail(error)
-        case .success(let replies):
-            arrange(core.reconcile(room, with: Self.members(in: replies[0]), ts: Clock.milliseconds()))
-            core.loadHistory(Self.lines(in: replies[1]), of: room)
-            for event in loading.held { apply(event) }
-            loading.loaded.succeed(())
+            return
         }
+        arrange(core.reconcile(room, with: Self.members(in: parts[1]), ts: Clock.milliseconds()))
+        core.loadHistory(Self.lines(in: parts[2]), of: room)
+        for (event, sequence) in loading.held where sequence.map({ $0 > snapshotSequence }) ?? true {
+            apply(event)
+        }
+        loading.loaded.succeed(())
     }
 
-    /// Stops holding `room` once no local member, join or load needs it (`lobby` is always held).
+    /// Stops holding `room`, and receiving its events, once no local member, join or load needs it.
     func closeIfUnused(_ room: RoomName) {
-        guard room != .lobby, core.localMemberCount(of: room) == 0, entering[room] == nil, roomLoads[room] == nil else { return }
+        guard core.view(of: room) != nil, core.localMemberCount(of: room) == 0, entering[room] == nil, roomLoads[room] == nil else { return }
         core.close(room)
+        subscriber.unsubscribeFromEventLoop([keys.channel(room)])
     }
 
     /// Members as a room's members hash lists them: key → nick and holder.
