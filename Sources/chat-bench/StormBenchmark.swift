@@ -15,7 +15,8 @@ struct StormBenchmark: AsyncParsableCommand {
 
     @Option(parsing: .upToNextOption, help: "Node ports; users are spread over them round-robin") var ports: [Int]
     @Option(help: "Users to connect") var users = 1000
-    @Option(help: "Subprotocol the users speak: chat.v1.json or chat.v2.json") var subprotocol = "chat.v1.json"
+    @Option(help: "Subprotocol the users speak: chat.v1.json, chat.v2.json or chat.v3.json") var subprotocol = "chat.v1.json"
+    @Option(help: "chat.v3.json: the room every user joins after hello (a user counts as joined at its room reply)") var room = "storm"
     @Flag(help: "Offer permessage-deflate, as browsers do") var deflate = false
     @Option(help: "Prefix of the users' nicks (u0, u1, ...)") var nickPrefix = "u"
     @Option(help: "Handshakes (connect to welcome) in flight at once") var inFlight = 500
@@ -55,10 +56,13 @@ struct StormBenchmark: AsyncParsableCommand {
                 // earlier runs: whole seconds of kernel time per storm, in bursts.
                 .channelOption(.ipOption(.init(rawValue: Self.ipBindAddressNoPort)), value: 1)
                 .bind(to: try SocketAddress(ipAddress: "127.0.0.\(2 + index % max(sources, 1))", port: 0))
-                .channelInitializer { [users, subprotocol, deflate, nickPrefix] channel in
+                .channelInitializer { [users, subprotocol, deflate, nickPrefix, room] channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            StormClientHandler(nick: "\(nickPrefix)\(index)", port: port, subprotocol: subprotocol, offersCompression: deflate, expectedUsers: users, keepsList: keepsList, stats: stats) {
+                            StormClientHandler(
+                                nick: "\(nickPrefix)\(index)", port: port, subprotocol: subprotocol, room: subprotocol == "chat.v3.json" ? room : nil,
+                                offersCompression: deflate, expectedUsers: users, keepsList: keepsList, stats: stats
+                            ) {
                                 settledContinuation.yield()
                             }
                         )
@@ -102,6 +106,8 @@ struct StormBenchmark: AsyncParsableCommand {
             let equal = try await channel.eventLoop.submit {
                 let client = handler.value
                 guard let answer = client.whoAnswer else { return false }
+                // v3: a page of the room (the first 1000), against the count the client keeps.
+                if client.isInRoom { return client.whoCount == client.count && answer.count == min(client.count, 1000) }
                 return answer.count == client.list.count && Set(answer) == client.list
             }.get()
             if equal { listsEqual += 1 }

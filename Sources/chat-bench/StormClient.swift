@@ -54,6 +54,8 @@ final class StormClientHandler: ChannelInboundHandler {
     private let nick: String
     private let port: Int
     private let subprotocol: String
+    /// v3: the room joined after `welcome`; the user counts as joined at the `room` reply.
+    private let room: String?
     private let offersCompression: Bool
     private let expectedUsers: Int
     private let stats: StormStats
@@ -64,9 +66,14 @@ final class StormClientHandler: ChannelInboundHandler {
     private var isSettled = false
     private var isComplete = false
     private var listCount = 0
-    /// The sampled client's list, and the last `users` reply.
+    /// The sampled client's list, and the last `users` reply (v3: its `count` too).
     private(set) var list: Set<String> = []
     private(set) var whoAnswer: [String]?
+    private(set) var whoCount = 0
+    /// The members this client knows of: its list's length (v1, v2) or the room's last `count` (v3).
+    var count: Int { listCount }
+    /// Whether this client joins a room (v3).
+    var isInRoom: Bool { room != nil }
 
     private static let typePrefix = Array(#"{"type":""#.utf8)
     private static let usersMarker = Array(#""users":["#.utf8)
@@ -74,14 +81,16 @@ final class StormClientHandler: ChannelInboundHandler {
     private static let joinedMarker = Array(#""joined":["#.utf8)
     private static let leftMarker = Array(#""left":["#.utf8)
     private static let nodeDown = Array("node_down".utf8)
+    private static let countMarker = Array(#""count":"#.utf8)
 
     init(
-        nick: String, port: Int, subprotocol: String, offersCompression: Bool, expectedUsers: Int, keepsList: Bool, stats: StormStats,
-        onSettled: @escaping @Sendable () -> Void
+        nick: String, port: Int, subprotocol: String, room: String? = nil, offersCompression: Bool, expectedUsers: Int, keepsList: Bool,
+        stats: StormStats, onSettled: @escaping @Sendable () -> Void
     ) {
         self.nick = nick
         self.port = port
         self.subprotocol = subprotocol
+        self.room = room
         self.offersCompression = offersCompression
         self.expectedUsers = expectedUsers
         self.keepsList = keepsList
@@ -107,9 +116,10 @@ final class StormClientHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
-    /// Asks for the user list (sampled clients compare it with their own).
+    /// Asks for the user list (sampled clients compare it with their own); v3: the first 1000 of the room.
     func sendWho() {
-        context?.writeAndFlush(wrapOutboundOut(.maskedClientFrame(Array(#"{"type":"who"}"#.utf8))), promise: nil)
+        let who = room.map { #"{"type":"who","room":"\#($0)","limit":1000}"# } ?? #"{"type":"who"}"#
+        context?.writeAndFlush(wrapOutboundOut(.maskedClientFrame(Array(who.utf8))), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -150,7 +160,48 @@ final class StormClientHandler: ChannelInboundHandler {
     private func receive(_ payload: ByteBufferView, context: ChannelHandlerContext) {
         // The first letter of the type is enough to tell the events apart; no allocation per frame.
         guard payload.count > Self.typePrefix.count, payload.starts(with: Self.typePrefix) else { return }
-        switch payload[payload.startIndex + Self.typePrefix.count] {
+        let first = payload[payload.startIndex + Self.typePrefix.count]
+        if let room {
+            receiveInRoom(room, first: first, payload, context: context)
+        } else {
+            receiveInLobby(first: first, payload)
+        }
+        if !isComplete, listCount == expectedUsers {
+            isComplete = true
+            stats.complete.add(1, ordering: .relaxed)
+            stats.recordTime(stats.lastCompleteAt)
+        }
+    }
+
+    /// v3: `welcome` asks to join the room; `room` and `presence` carry its count.
+    private func receiveInRoom(_ room: String, first: UInt8, _ payload: ByteBufferView, context: ChannelHandlerContext) {
+        switch first {
+        case UInt8(ascii: "w"):
+            context.writeAndFlush(wrapOutboundOut(.maskedClientFrame(Array(#"{"type":"join","room":"\#(room)"}"#.utf8))), promise: nil)
+        case UInt8(ascii: "r"):
+            listCount = Self.integer(afterMarker: Self.countMarker, in: payload) ?? listCount
+            stats.welcomed.add(1, ordering: .relaxed)
+            stats.recordTime(stats.lastWelcomeAt)
+            settle(failed: false)
+        case UInt8(ascii: "p"):
+            stats.presenceEvents.add(1, ordering: .relaxed)
+            let counts = Self.countPresence(payload)
+            stats.joinedEvents.add(counts.joined, ordering: .relaxed)
+            stats.leftEvents.add(counts.left, ordering: .relaxed)
+            listCount = Self.integer(afterMarker: Self.countMarker, in: payload) ?? listCount
+        case UInt8(ascii: "u"):
+            whoAnswer = Self.strings(afterMarker: Self.usersMarker, in: payload)
+            whoCount = Self.integer(afterMarker: Self.countMarker, in: payload) ?? -1
+        case UInt8(ascii: "e"):
+            stats.errors.add(1, ordering: .relaxed)
+            settle(failed: true)
+        default:
+            break
+        }
+    }
+
+    private func receiveInLobby(first: UInt8, _ payload: ByteBufferView) {
+        switch first {
         case UInt8(ascii: "w"):
             listCount = Self.countUsers(in: payload)
             if keepsList { list = Set(Self.strings(afterMarker: Self.usersMarker, in: payload)) }
@@ -176,11 +227,6 @@ final class StormClientHandler: ChannelInboundHandler {
             settle(failed: true)
         default:
             break
-        }
-        if !isComplete, listCount == expectedUsers {
-            isComplete = true
-            stats.complete.add(1, ordering: .relaxed)
-            stats.recordTime(stats.lastCompleteAt)
         }
     }
 
@@ -261,6 +307,19 @@ final class StormClientHandler: ChannelInboundHandler {
             let left = UnsafeRawBufferPointer(rebasing: bytes[leftStart..<leftEnd])
             return (joined, ByteScan.count(UInt8(ascii: "{"), in: left), ByteScan.count(UInt8(ascii: "_"), in: left))
         } ?? (0, 0, 0)
+    }
+
+    /// The whole number right after `marker`.
+    private static func integer(afterMarker marker: [UInt8], in payload: ByteBufferView) -> Int? {
+        guard var index = payload.firstRange(of: marker)?.upperBound else { return nil }
+        var value = 0
+        var digits = 0
+        while index < payload.endIndex, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(payload[index]) {
+            value = value * 10 + Int(payload[index] - UInt8(ascii: "0"))
+            digits += 1
+            index += 1
+        }
+        return digits > 0 ? value : nil
     }
 
     /// How many strings the array opened by `marker` holds; they hold no `"` or `,`.

@@ -31,6 +31,7 @@ actor InProcessBus: ChatBus {
             historyRetention: configuration.historyRetention,
             historyLength: configuration.historyLength,
             presenceInterval: configuration.presenceInterval,
+            largeRoom: configuration.largeRoom,
             metrics: metrics
         )
         self.inbox = BusInbox(timerLoop: loop)

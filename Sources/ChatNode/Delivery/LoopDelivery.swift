@@ -156,10 +156,12 @@ final class LoopDelivery {
     }
 
     private func catchUp(room: RoomName, index: Int, slot: Int) {
-        let group = rooms[room]!.groups[index]
-        guard group.runEvents > 0 else { return }
-        handOut(group.run, events: group.runEvents, from: group.runStarts[slot], to: group.recipients[slot])
-        rooms[room]!.groups[index].runStarts[slot] = group.runStart
+        // Element by element: a copy of the group kept across the write below would copy its arrays.
+        let events = rooms[room]!.groups[index].runEvents
+        guard events > 0 else { return }
+        let run = rooms[room]!.groups[index].run
+        handOut(run, events: events, from: rooms[room]!.groups[index].runStarts[slot], to: rooms[room]!.groups[index].recipients[slot])
+        rooms[room]!.groups[index].runStarts[slot] = (run.readableBytes, events)
     }
 
     /// Marks one recipient of `room` (rotating) to record, at its next
@@ -200,11 +202,11 @@ final class LoopDelivery {
             guard var recipients = rooms.removeValue(forKey: room) else { continue }
             recipients.hasRun = false
             for index in recipients.groups.indices where recipients.groups[index].runEvents > 0 {
-                let group = recipients.groups[index]
+                let (run, events) = (recipients.groups[index].run, recipients.groups[index].runEvents)
                 recipients.groups[index].run = ByteBuffer()
                 recipients.groups[index].runEvents = 0
-                for slot in group.recipients.indices {
-                    handOut(group.run, events: group.runEvents, from: group.runStarts[slot], to: group.recipients[slot])
+                for slot in recipients.groups[index].recipients.indices {
+                    handOut(run, events: events, from: recipients.groups[index].runStarts[slot], to: recipients.groups[index].recipients[slot])
                     recipients.groups[index].runStarts[slot] = (0, 0)
                 }
             }

@@ -20,6 +20,8 @@ struct RoomRoutingTests {
             let (bea, _) = try await other.joinV3("bea")
             _ = try await amy.enter("busy")
             _ = try await bea.enter("quiet")
+            // Bea's own `joined` comes back after her `room` reply.
+            try await Task.sleep(for: .milliseconds(300))
             let before = eventsReceived(other)
             for index in 0..<20 {
                 try await amy.send(#"{"type":"say","room":"busy","text":"\#(index)"}"#)

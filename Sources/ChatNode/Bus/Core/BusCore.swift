@@ -27,13 +27,16 @@ struct BusCore {
     let historyRetention: Int
     let historyLength: Int
     let presenceInterval: Duration
+    /// A room with more members than this is large (`--large-room`).
+    let largeRoom: Int
     /// This node's users by nick key.
     private(set) var users: [NickKey: LocalUser] = [:]
     /// The rooms this node holds.
     private(set) var rooms: [RoomName: Room] = [:]
 
-    init(nodeID: String, historyRetention: Int, historyLength: Int, presenceInterval: Duration, metrics: ChatMetrics) {
+    init(nodeID: String, historyRetention: Int, historyLength: Int, presenceInterval: Duration, largeRoom: Int, metrics: ChatMetrics) {
         self.nodeID = nodeID
+        self.largeRoom = largeRoom
         self.metrics = metrics
         self.historyRetention = historyRetention
         self.historyLength = historyLength
@@ -111,12 +114,15 @@ struct BusCore {
         if rooms[room]!.view.insert(member.nick, owner: owner) {
             delivered += rooms[room]!.fanout.announceJoined(member.nick, ts: ts)
         }
-        let held = rooms[room]!
+        rooms[room]!.updateSize(threshold: largeRoom)
+        // No copy of the whole room is kept across the changes below: it
+        // would make them copy the room's member tables, once per join.
         if member.kind.version == .v3 {
-            let snapshot = held.snapshot(since: since)
+            let snapshot = rooms[room]!.snapshot(since: since)
             member.outlet.send { ServerFrame.text(ChatV3Codec.encode(.room(snapshot, ref: ref))) }
         } else {
-            member.sendWelcome(node: nodeID, users: held.view.list.encoded, history: held.view.history, since: since, ref: ref)
+            let (users, history) = (rooms[room]!.view.list.encoded, rooms[room]!.view.history)
+            member.sendWelcome(node: nodeID, users: users, history: history, since: since, ref: ref)
         }
         rooms[room]!.fanout.add(member)
         users[member.nick.key]?.rooms.insert(room)
@@ -225,17 +231,16 @@ struct BusCore {
         let room = line.room
         guard rooms[room]?.view.history.append(line) == true else { return nil }
         let followUp = flushPresence(in: room, timer: nil)
-        let fanout = rooms[room]!.fanout
-        let frames = fanout.frames(.message(line, ref: nil))
+        let frames = rooms[room]!.fanout.frames(.message(line, ref: nil))
         switch origin(line.id) {
         case .elsewhere:
-            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frames, receivedAt: .now())))
+            metrics.eventsDelivered.increment(by: Int64(rooms[room]!.fanout.broadcast(frames, receivedAt: .now())))
         case .sender(let sender, let ref, let receivedAt):
             sender.outlet.sendOwnLine(LocalFanout.frame(.message(line, ref: ref), for: sender.kind.version))
-            let delivered = fanout.broadcast(frames, excluding: sender, receivedAt: receivedAt)
+            let delivered = rooms[room]!.fanout.broadcast(frames, excluding: sender, receivedAt: receivedAt)
             metrics.eventsDelivered.increment(by: Int64(delivered + 1))
         case .senderServedAlready(let sender):
-            metrics.eventsDelivered.increment(by: Int64(fanout.broadcast(frames, excluding: sender, receivedAt: .now())))
+            metrics.eventsDelivered.increment(by: Int64(rooms[room]!.fanout.broadcast(frames, excluding: sender, receivedAt: .now())))
         }
         return followUp
     }
@@ -280,9 +285,13 @@ struct BusCore {
         return presenceChanged(in: room)
     }
 
-    /// Asks for a timer when changes are held in `room` and none runs.
+    /// Asks for a timer when changes are held in `room` (or a large room's
+    /// v3 members are owed its count) and none runs.
     private mutating func presenceChanged(in room: RoomName) -> PresenceFollowUp {
-        guard rooms[room]?.fanout.hasPendingPresence == true, let token = rooms[room]!.presenceSchedule.timerNeeded() else { return .none }
+        guard rooms[room] != nil else { return .none }
+        rooms[room]!.updateSize(threshold: largeRoom)
+        let isOwed = rooms[room]!.fanout.hasPendingPresence || (rooms[room]!.owesCount && rooms[room]!.fanout.count(of: .v3) > 0)
+        guard isOwed, let token = rooms[room]!.presenceSchedule.timerNeeded() else { return .none }
         return .startTimer(room: room, token: token, interval: presenceInterval)
     }
 
@@ -297,7 +306,8 @@ struct BusCore {
             guard rooms[room]!.fanout.hasPendingPresence else { return .none }
         }
         let batch = rooms[room]!.presenceSchedule.flushed()
-        let (batchSize, delivered) = rooms[room]!.fanout.flushPresence(count: rooms[room]!.view.count)
+        let v3 = rooms[room]!.v3Presence(now: .now())
+        let (batchSize, delivered) = rooms[room]!.fanout.flushPresence(count: rooms[room]!.view.count, v3: v3)
         if batchSize > 0 { metrics.presenceBatchSize.record(Double(batchSize)) }
         metrics.eventsDelivered.increment(by: Int64(delivered))
         guard let written = rooms[room]!.fanout.writeQueuedOnEveryLoop() else {

@@ -147,21 +147,30 @@ struct LocalFanout {
         return broadcast(OutgoingFrames(plain: frames), to: .only(.v1)) * nicks.count
     }
 
-    /// Sends batch members what presence changes this node holds, as one
-    /// `presence` event per version with the net changes (v3's naming the
-    /// room and its `count` members), and starts delivering to the batch
+    /// Sends batch members what presence changes this node holds: v2
+    /// members one `presence` event with the net changes, v3 members what
+    /// `v3` says (the net changes too, naming the room and its `count`
+    /// members, while the room is small), and starts delivering to the batch
     /// members welcomed since the last flush. Returns how many users the
     /// shared event named and how many events went out.
     @discardableResult
-    mutating func flushPresence(count roomCount: Int) -> (batchSize: Int, delivered: Int) {
-        guard hasPendingPresence else { return (0, 0) }
+    mutating func flushPresence(count roomCount: Int, v3: V3Presence = .names) -> (batchSize: Int, delivered: Int) {
         let ts = Clock.milliseconds()
         var delivered = 0
         let encoder = presence.encoder()
         var sharedSize = 0
         var pendingByVersion: [ProtocolVersion: Int] = [:]
         for pending in pendingMembers.values { pendingByVersion[pending.member.kind.version, default: 0] += 1 }
+        // An event that names nobody reaches every v3 member alike, those welcomed since the last flush too.
+        let countOnly = countOnlyPayload(v3, count: roomCount, ts: ts)
+        let v3GetsNames = if case .names = v3 { true } else { false }
         for version in [ProtocolVersion.v2, .v3] {
+            if version == .v3, !v3GetsNames {
+                guard let countOnly, count(of: .v3) > 0 else { continue }
+                broadcast(frames(payload: countOnly, version: .v3, for: .only(.v3)), to: .only(.v3))
+                delivered += count(of: .v3) - pendingByVersion[.v3, default: 0]
+                continue
+            }
             let recipients = count(of: version) - pendingByVersion[version, default: 0]
             guard recipients > 0 else { continue }
             let size = encoder.count(from: 0)
@@ -171,8 +180,10 @@ struct LocalFanout {
             delivered += recipients
         }
         for pending in pendingMembers.values {
-            let style = style(for: pending.member.kind.version, count: roomCount)
-            if let payload = encoder.payload(from: pending.batchStart, ts: ts, style: style) {
+            let version = pending.member.kind.version
+            let payload = version == .v3 && !v3GetsNames
+                ? countOnly : encoder.payload(from: pending.batchStart, ts: ts, style: style(for: version, count: roomCount))
+            if let payload {
                 pending.member.outlet.send(ServerFrame.text(payload))
                 delivered += 1
             }
@@ -181,6 +192,18 @@ struct LocalFanout {
         pendingMembers.removeAll(keepingCapacity: true)
         presence.removeAll()
         return (sharedSize, delivered)
+    }
+
+    /// The v3 `presence` event that names nobody, when `v3` asks for one.
+    private func countOnlyPayload(_ v3: V3Presence, count: Int, ts: Int64) -> [UInt8]? {
+        let (large, users): (Bool?, EncodedNickList?)
+        switch v3 {
+        case .names, .nothing: return nil
+        case .count: (large, users) = (nil, nil)
+        case .turnedLarge: (large, users) = (true, nil)
+        case .turnedSmall(let list): (large, users) = (false, list)
+        }
+        return ChatV3Codec.encode(.roomPresence(room: room, count: count, changes: PresenceChanges(), large: large, users: users, ts: ts))
     }
 
     private func style(for version: ProtocolVersion, count: Int) -> PresenceStyle {

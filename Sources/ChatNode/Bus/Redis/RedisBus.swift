@@ -91,6 +91,7 @@ actor RedisBus: ChatBus {
             historyRetention: configuration.historyRetention,
             historyLength: configuration.historyLength,
             presenceInterval: configuration.presenceInterval,
+            largeRoom: configuration.largeRoom,
             metrics: metrics
         )
     }
