@@ -1,4 +1,5 @@
 import ChatProtocol
+import Foundation
 import Testing
 
 @Suite("Nick rules")
@@ -63,5 +64,14 @@ struct NickTests {
     func sortOrder() {
         let sorted = ["bob", "Åsa", "alice", "Bob", "Zed", "ärla"].sortedAsUserList()
         #expect(sorted == ["alice", "Bob", "bob", "Zed", "ärla", "Åsa"])
+    }
+
+    @Test("an ASCII nick's key is its A-Z lowercased, exactly what normalising gives")
+    func asciiKeys() {
+        for nick in ["alice", "Alice", "BOB_42", "x.y-z", "0", "ZZZZZZZZZZZZZZZZZZZZZZZZ", "MiXeD.Case-1"] {
+            let general = nick.lowercased().precomposedStringWithCanonicalMapping
+            #expect(NickKey(lookingUp: nick).value == general)
+            #expect(Nick(validating: nick)?.key.value == general)
+        }
     }
 }

@@ -77,13 +77,40 @@ public struct NickKey: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// The key of any string, normalising it first; a whisper's `to` is looked up this way.
     public init(lookingUp raw: String) {
-        self.init(normalized: raw.precomposedStringWithCanonicalMapping)
+        if let ascii = Self.asciiKey(raw) {
+            self.init(storedValue: ascii)
+        } else {
+            self.init(normalized: raw.precomposedStringWithCanonicalMapping)
+        }
     }
 
     init(normalized nfc: String) {
+        if let ascii = Self.asciiKey(nfc) {
+            self.value = ascii
+            return
+        }
         // Lowercasing can leave a non-NFC sequence (U+0130 → i + U+0307), so
         // normalise again: keys are compared as bytes in Redis.
         self.value = nfc.lowercased().precomposedStringWithCanonicalMapping
+    }
+
+    /// The key of an ASCII string without Foundation's normalisation, which
+    /// costs microseconds a nick (every node keys every joining user): ASCII
+    /// is NFC already, and its full lowercase mapping is A–Z to a–z. Nil for
+    /// any other string.
+    private static func asciiKey(_ text: String) -> String? {
+        let key: String?? = text.utf8.withContiguousStorageIfAvailable { bytes in
+            guard bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
+            guard bytes.contains(where: { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) else { return text }
+            return String(unsafeUninitializedCapacity: bytes.count) { output in
+                for (index, byte) in bytes.enumerated() {
+                    output[index] = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
+                }
+                return bytes.count
+            }
+        }
+        // A string without contiguous UTF-8 takes the general path.
+        return key ?? nil
     }
 
     /// Rebuilds a key read back from the store.
