@@ -60,7 +60,8 @@ struct FanoutBenchmark: AsyncParsableCommand {
 
     @Option(parsing: .upToNextOption, help: "Node ports; clients are spread over them") var ports: [Int]
     @Option(help: "Receiving clients") var clients = 100
-    @Option(help: "Subprotocol every client speaks: chat.v1.json or chat.v2.json") var subprotocol = "chat.v1.json"
+    @Option(help: "Subprotocol every client speaks: chat.v1.json, chat.v2.json or chat.v3.json") var subprotocol = "chat.v1.json"
+    @Option(help: "chat.v3.json: rooms of equal size (client i in room i / size; with several rooms, each room's members on one node); 0: everyone in lobby") var rooms = 0
     @Option(help: "Messages the sender broadcasts") var messages = 2000
     @Option(help: "Messages per second the sender attempts") var rate = 500.0
     @Option(help: "Receivers that also send, each `--messages` at `--rate` (0: one extra client sends, and receives nothing)") var senders = 0
@@ -69,11 +70,18 @@ struct FanoutBenchmark: AsyncParsableCommand {
     func run() async throws {
         let origin = ContinuousClock.now
         var receivers: [LatencyProbe] = []
+        let roomSize = rooms > 0 ? max(clients / rooms, 1) : clients
         for index in 0..<clients {
-            receivers.append(try await LatencyProbe.connect(port: ports[index % ports.count], nick: "r\(index)", subprotocol: subprotocol, origin: origin))
+            // In rooms, a room's members share a node, so a node receives only its own rooms' lines.
+            let port = rooms > 1 ? ports[(index / roomSize) % ports.count] : ports[index % ports.count]
+            let room = rooms > 0 ? "room-\(index / roomSize)" : nil
+            receivers.append(try await LatencyProbe.connect(port: port, nick: "r\(index)", subprotocol: subprotocol, room: room, origin: origin))
         }
         let sending: [LatencyProbe]
-        if senders > 0 {
+        if senders > 0, rooms > 0 {
+            // Spread over the rooms, so over the nodes too: the first member of every (rooms / senders)th room.
+            sending = (0..<senders).map { receivers[($0 * rooms / senders) * roomSize] }
+        } else if senders > 0 {
             sending = Array(receivers.prefix(senders))
         } else {
             sending = [try await LatencyProbe.connect(port: ports[0], nick: "sender", subprotocol: subprotocol, origin: origin)]
@@ -93,8 +101,9 @@ struct FanoutBenchmark: AsyncParsableCommand {
                 // Senders start evenly spread over one interval, so lines do not arrive in bursts.
                 let start = started + interval * (Double(position) / offsets)
                 group.addTask {
+                    let roomField = sender.room.map { #""room":"\#($0)","# } ?? ""
                     for index in 0..<messages {
-                        try await sender.send(#"{"type":"say","text":"t=\#(micros())"}"#)
+                        try await sender.send(#"{"type":"say",\#(roomField)"text":"t=\#(micros())"}"#)
                         let due = start + interval * (index + 1)
                         if due > .now { try await Task.sleep(until: due) }
                     }
@@ -103,7 +112,7 @@ struct FanoutBenchmark: AsyncParsableCommand {
             try await group.waitForAll()
         }
         let sent = ContinuousClock.now - started
-        let expected = UInt64(messages * sending.count * clients)
+        let expected = UInt64(messages * sending.count * roomSize)
         var total = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
@@ -117,6 +126,7 @@ struct FanoutBenchmark: AsyncParsableCommand {
         func seconds(_ duration: Duration) -> Double {
             Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         }
+        if rooms > 0 { print("rooms: \(rooms) of \(roomSize) members, each room's members on one node") }
         print("fan-out: \(sending.count) x \(messages) messages (sent in \(String(format: "%.2f", seconds(sent))) s) x \(clients) receivers over \(ports.count) node(s): \(total.totalCount)/\(expected) deliveries in \(String(format: "%.2f", seconds(elapsed))) s (\(String(format: "%.0f", Double(total.totalCount) / seconds(elapsed))) per second)")
         if !pids.isEmpty {
             print(String(format: "server CPU: %.2f s, %.0f deliveries per server CPU-second", cpu, Double(total.totalCount) / max(cpu, 0.001)))

@@ -7,15 +7,20 @@ import NIOPosix
 /// so the benchmark client costs far less than the nodes it measures.
 final class LatencyProbe: Sendable {
     let channel: any Channel
+    /// The room it joined (v3), which its lines go to.
+    let room: String?
     private let handler: NIOLoopBound<ProbeHandler>
 
-    private init(channel: any Channel, handler: NIOLoopBound<ProbeHandler>) {
+    private init(channel: any Channel, room: String?, handler: NIOLoopBound<ProbeHandler>) {
         self.channel = channel
+        self.room = room
         self.handler = handler
     }
 
-    /// Connects, upgrades and sends `hello` as `nick`.
-    static func connect(port: Int, nick: String, subprotocol: String = "chat.v1.json", origin: ContinuousClock.Instant) async throws -> LatencyProbe {
+    /// Connects, upgrades and sends `hello` as `nick`, then (v3) `join` for `room`.
+    static func connect(
+        port: Int, nick: String, subprotocol: String = "chat.v1.json", room: String? = nil, origin: ContinuousClock.Instant
+    ) async throws -> LatencyProbe {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -28,7 +33,8 @@ final class LatencyProbe: Sendable {
         }.get()
         try await channel.writeAndFlush(ByteBuffer.upgradeRequest(port: port, subprotocol: subprotocol))
         try await channel.writeAndFlush(maskedTextFrame(#"{"type":"hello","nick":"\#(nick)"}"#))
-        return LatencyProbe(channel: channel, handler: handler)
+        if let room { try await channel.writeAndFlush(maskedTextFrame(#"{"type":"join","room":"\#(room)"}"#)) }
+        return LatencyProbe(channel: channel, room: room, handler: handler)
     }
 
     /// Sends one text frame.

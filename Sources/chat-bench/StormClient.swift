@@ -56,6 +56,11 @@ final class StormClientHandler: ChannelInboundHandler {
     private let subprotocol: String
     /// v3: the room joined after `welcome`; the user counts as joined at the `room` reply.
     private let room: String?
+    /// v3: rooms joined after `room`; their events are not counted.
+    private let extraRooms: [String]
+    /// The start of the main room's `presence` events.
+    private let roomPresencePrefix: [UInt8]
+    private var isInMainRoom = false
     private let offersCompression: Bool
     private let expectedUsers: Int
     private let stats: StormStats
@@ -84,13 +89,15 @@ final class StormClientHandler: ChannelInboundHandler {
     private static let countMarker = Array(#""count":"#.utf8)
 
     init(
-        nick: String, port: Int, subprotocol: String, room: String? = nil, offersCompression: Bool, expectedUsers: Int, keepsList: Bool,
-        stats: StormStats, onSettled: @escaping @Sendable () -> Void
+        nick: String, port: Int, subprotocol: String, room: String? = nil, extraRooms: [String] = [], offersCompression: Bool,
+        expectedUsers: Int, keepsList: Bool, stats: StormStats, onSettled: @escaping @Sendable () -> Void
     ) {
         self.nick = nick
         self.port = port
         self.subprotocol = subprotocol
         self.room = room
+        self.extraRooms = extraRooms
+        self.roomPresencePrefix = Array(#"{"type":"presence","room":"\#(room ?? "")","#.utf8)
         self.offersCompression = offersCompression
         self.expectedUsers = expectedUsers
         self.keepsList = keepsList
@@ -177,13 +184,20 @@ final class StormClientHandler: ChannelInboundHandler {
     private func receiveInRoom(_ room: String, first: UInt8, _ payload: ByteBufferView, context: ChannelHandlerContext) {
         switch first {
         case UInt8(ascii: "w"):
-            context.writeAndFlush(wrapOutboundOut(.maskedClientFrame(Array(#"{"type":"join","room":"\#(room)"}"#.utf8))), promise: nil)
+            for name in [room] + extraRooms {
+                context.write(wrapOutboundOut(.maskedClientFrame(Array(#"{"type":"join","room":"\#(name)"}"#.utf8))), promise: nil)
+            }
+            context.flush()
         case UInt8(ascii: "r"):
+            // The first `room` reply is the main room's: joins are answered in order.
+            guard !isInMainRoom else { return }
+            isInMainRoom = true
             listCount = Self.integer(afterMarker: Self.countMarker, in: payload) ?? listCount
             stats.welcomed.add(1, ordering: .relaxed)
             stats.recordTime(stats.lastWelcomeAt)
             settle(failed: false)
         case UInt8(ascii: "p"):
+            guard payload.starts(with: roomPresencePrefix) else { return }
             stats.presenceEvents.add(1, ordering: .relaxed)
             let counts = Self.countPresence(payload)
             stats.joinedEvents.add(counts.joined, ordering: .relaxed)

@@ -90,3 +90,48 @@ struct RoomRoutingTests {
         }
     }
 }
+
+@Suite("chat.v3.json on a cluster: total order per room")
+struct RoomOrderTests {
+    @Test("three senders on three nodes: every member sees the room's lines in one order, the order its history lists them")
+    func totalOrderPerRoom() async throws {
+        try await withCluster(nodes: 3, { $0.rate = 0 }) { cluster in
+            var senders: [WebSocketTestClient] = []
+            var members: [WebSocketTestClient] = []
+            for index in 0..<3 {
+                let (sender, _) = try await cluster.nodes[index].joinV3("s\(index)")
+                let (member, _) = try await cluster.nodes[(index + 1) % 3].joinV3("m\(index)")
+                _ = try await sender.enter("ord")
+                _ = try await member.enter("ord")
+                // A second room on the same connections: its lines interleave but are not ordered with these.
+                _ = try await sender.enter("other")
+                senders.append(sender)
+                members.append(member)
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, sender) in senders.enumerated() {
+                    group.addTask {
+                        for line in 0..<30 {
+                            try await sender.send(#"{"type":"say","room":"ord","text":"\#(index)-\#(line)"}"#)
+                            try await sender.send(#"{"type":"say","room":"other","text":"x"}"#)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            var orders: [[String]] = []
+            for member in members + senders {
+                var ids: [String] = []
+                while ids.count < 90, let line = await member.next(ofType: "message") {
+                    if line.string("room") == "ord", let id = line.string("id") { ids.append(id) }
+                }
+                orders.append(ids)
+            }
+            #expect(orders[0].count == 90)
+            for order in orders.dropFirst() { #expect(order == orders[0]) }
+            let (late, _) = try await cluster.nodes[0].joinV3("late")
+            let room = try await late.enter("ord", since: orders[0][39])
+            #expect(room.historyIDs == Array(orders[0][40...]))
+        }
+    }
+}

@@ -33,6 +33,8 @@ struct BusCore {
     private(set) var users: [NickKey: LocalUser] = [:]
     /// The rooms this node holds.
     private(set) var rooms: [RoomName: Room] = [:]
+    /// Compresses broadcasts for every room, one at a time (on the bus's executor).
+    private let deflater = MessageDeflater()
 
     init(nodeID: String, historyRetention: Int, historyLength: Int, presenceInterval: Duration, largeRoom: Int, metrics: ChatMetrics) {
         self.nodeID = nodeID
@@ -71,7 +73,8 @@ struct BusCore {
         rooms[room] = Room(
             name: room,
             history: MessageHistory(retention: historyRetention, welcomeLength: historyLength),
-            presenceInterval: presenceInterval
+            presenceInterval: presenceInterval,
+            deflater: deflater
         )
     }
 

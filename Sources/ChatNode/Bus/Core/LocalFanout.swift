@@ -31,11 +31,14 @@ struct LocalFanout {
     private var membersByKind = Array(repeating: 0, count: RecipientKind.count)
     private var presence = PresenceBatch()
     private var pendingMembers: [UInt64: PendingMember] = [:]
-    /// Compresses each broadcast once, for the members that negotiated compression.
-    private let deflater = MessageDeflater()
+    /// Compresses each broadcast once, for the members that negotiated
+    /// compression: the bus's one deflater (its state is a quarter of a
+    /// megabyte, too much to keep per room).
+    private let deflater: MessageDeflater
 
-    init(room: RoomName) {
+    init(room: RoomName, deflater: MessageDeflater) {
         self.room = room
+        self.deflater = deflater
     }
 
     /// How many members are here.

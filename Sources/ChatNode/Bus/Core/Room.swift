@@ -23,9 +23,9 @@ struct Room {
     /// A large room's v3 members get at most one count a second.
     static let countInterval = TimeAmount.seconds(1)
 
-    init(name: RoomName, history: MessageHistory, presenceInterval: Duration) {
+    init(name: RoomName, history: MessageHistory, presenceInterval: Duration, deflater: MessageDeflater) {
         self.view = RoomView(history: history)
-        self.fanout = LocalFanout(room: name)
+        self.fanout = LocalFanout(room: name, deflater: deflater)
         self.presenceSchedule = PresenceFlushSchedule(interval: presenceInterval)
     }
 
