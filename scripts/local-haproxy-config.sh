@@ -21,6 +21,8 @@ defaults
 
 frontend chat
     bind 127.0.0.1:${lb_port}
+    # As in deploy/haproxy/haproxy.cfg: metrics and the server API stay private.
+    http-request return status 404 content-type text/plain string "not found" if { path /metrics } || { path_beg /metrics/ /api/ } || { path /api }
     default_backend nodes
 
 backend nodes

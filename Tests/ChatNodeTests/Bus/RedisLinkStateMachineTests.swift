@@ -51,6 +51,20 @@ struct RedisLinkStateMachineTests {
         if case .connected = machine.state {} else { Issue.record("expected connected, got \(machine.state)") }
     }
 
+    @Test("after an outage, live lines wait from the reconnection on until the run's catch-up has delivered the missed ones")
+    func linesHeldFromReconnection() {
+        var machine = Self.connected()
+        _ = machine.connection(.subscriber, isUp: false)
+        #expect(machine.connection(.subscriber, isUp: true) == [.startResynchronisation])
+        // Before the run's first step has even started.
+        #expect(machine.received(.message(Self.line)) == .hold)
+        machine.beginCatchUp()
+        let later = ChatLine(id: "2", from: "bob", text: "yo", ts: 2)
+        #expect(machine.received(.message(later)) == .hold)
+        #expect(machine.endCatchUp() == [Self.line, later])
+        #expect(machine.received(.message(later)) == .apply)
+    }
+
     @Test("a reaping while connected starts one run; another before its claims went out is covered by it")
     func reapedOnce() {
         var machine = Self.connected()

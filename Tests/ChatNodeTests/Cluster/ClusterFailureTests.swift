@@ -1,3 +1,4 @@
+import ChatNode
 import ChatProtocol
 import Foundation
 import Logging
@@ -208,4 +209,52 @@ func waitUntil(timeout: Duration = .seconds(5), _ condition: () async -> Bool) a
         try? await Task.sleep(for: .milliseconds(100))
     }
     return false
+}
+
+@Suite("Redis restarts with its data (compose's append-only Redis)")
+struct DurableRedisTests {
+    @Test("after kill -9 of a persistent Redis and a restart, every room's history is intact and resumable")
+    func historySurvivesRestart() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("redis-data-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let redis = try RedisServerProcess(dataDirectory: directory.path)
+        defer { redis.stop() }
+        var configuration = NodeConfiguration(nodeID: "durable")
+        configuration.port = 0
+        configuration.redisURL = redis.url
+        configuration.rate = 0
+        try await withRunningNodes([configuration]) { nodes in
+            let (old, _) = try await nodes[0].join("old", subprotocol: "chat.v2.json")
+            let (new, _) = try await nodes[0].join("new", subprotocol: "chat.v3.json")
+            _ = try await new.enter("rust")
+            var lobbyIDs: [String] = []
+            var rustIDs: [String] = []
+            for index in 0..<5 {
+                try await old.send(#"{"type":"say","text":"lobby \#(index)"}"#)
+                try await new.send(#"{"type":"say","room":"rust","text":"rust \#(index)"}"#)
+            }
+            while lobbyIDs.count < 5, let line = await old.next(ofType: "message") { lobbyIDs.append(line.string("id") ?? "") }
+            while rustIDs.count < 5, let line = await new.next(ofType: "message") { rustIDs.append(line.string("id") ?? "") }
+            await old.disconnect()
+            await new.disconnect()
+
+            redis.stop()
+            try redis.start()
+            var ready = false
+            for _ in 0..<100 where !ready {
+                try await Task.sleep(for: .milliseconds(100))
+                let url = try #require(URL(string: "http://127.0.0.1:\(nodes[0].port)/readyz"))
+                ready = ((try? await URLSession.shared.data(from: url))?.1 as? HTTPURLResponse)?.statusCode == 200
+            }
+            #expect(ready)
+            let (_, welcome) = try await nodes[0].join("back", subprotocol: "chat.v2.json", since: lobbyIDs[0])
+            #expect(welcome["resumed"] == .bool(true))
+            #expect(welcome.historyIDs == Array(lobbyIDs[1...]))
+            let (v3, _) = try await nodes[0].joinV3("back3")
+            let room = try await v3.enter("rust", since: rustIDs[0])
+            #expect(room["resumed"] == .bool(true))
+            #expect(room.historyIDs == Array(rustIDs[1...]))
+        }
+    }
 }

@@ -67,10 +67,17 @@ struct DeploymentFilesTests {
         #expect(rendered.output.contains("server node-3 127.0.0.1:18083 check"))
     }
 
-    @Test("the monitoring profile adds Prometheus and Grafana with the dashboard provisioned")
-    func monitoringProfile() throws {
-        let result = try run(["docker-compose", "-f", "docker-compose.yml", "--profile", "monitoring", "config"])
+    @Test("the monitoring file adds Prometheus and Grafana with the dashboard provisioned, on loopback, with a required admin password")
+    func monitoringFile() throws {
+        let files = ["-f", "docker-compose.yml", "-f", "docker-compose.monitoring.yml", "config"]
+        let withoutPassword = try run(["env", "-u", "GRAFANA_ADMIN_PASSWORD", "docker-compose"] + files)
+        #expect(withoutPassword.status != 0)
+        #expect(withoutPassword.output.contains("set GRAFANA_ADMIN_PASSWORD"))
+        let result = try run(["env", "GRAFANA_ADMIN_PASSWORD=s3cret", "docker-compose"] + files)
         #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("GF_SECURITY_ADMIN_PASSWORD: s3cret"))
+        #expect(result.output.contains("127.0.0.1:3000:3000"))
+        #expect(result.output.contains("127.0.0.1:9090:9090"))
         #expect(result.output.contains("deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml"))
         #expect(result.output.contains("deploy/grafana/provisioning:/etc/grafana/provisioning"))
         #expect(result.output.contains("deploy/grafana/dashboards:/var/lib/grafana/dashboards"))
@@ -87,6 +94,17 @@ struct DeploymentFilesTests {
         }
         #expect(result.output.contains("CHAT_REDIS: redis-sentinel://sentinel-1:26379,sentinel-2:26379,sentinel-3:26379#chat"))
         #expect(result.output.contains("- --replicaof"))
+        // Both Redis servers persist, each on its own volume.
+        #expect(result.output.components(separatedBy: "- --appendonly\n    - \"yes\"").count - 1 == 2, "\(result.output)")
+        #expect(result.output.contains("redis-replica-data:/data"))
+    }
+
+    @Test("compose's Redis persists (append-only) on a named volume")
+    func durableRedis() throws {
+        let result = try run(["docker-compose", "-f", "docker-compose.yml", "config"])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("redis-data:/data"))
+        #expect(result.output.contains("- --appendonly\n    - \"yes\""), "\(result.output)")
     }
 
     @Test("the Sentinel configuration starts a Sentinel that finds the master (with the compose host names replaced)")

@@ -45,9 +45,10 @@ extension RedisBus {
     func resynchronize() async -> Bool {
         metrics.redisResynchronisations.increment()
         do {
+            // First, so the live lines held since the run began go out after the missed ones, even if the run fails.
+            try await catchUp()
             // The reply says whether another node had reaped this one; the claims below cover that either way.
             _ = try await batch(livenessCommands)
-            try await catchUp()
             link.claimsSent()
             try await reregisterLocalUsers()
             try await removeStaleRecords()

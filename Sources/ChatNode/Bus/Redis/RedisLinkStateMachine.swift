@@ -37,7 +37,10 @@ struct RedisLinkStateMachine {
 
     /// One resynchronisation run.
     struct Resynchronisation {
-        var snapshot = Snapshot.none
+        /// A run after an outage holds live lines from its first moment: they
+        /// are newer than the ones the node missed, which its catch-up (the
+        /// run's first step) delivers first.
+        var snapshot = Snapshot.catchingUp(held: [])
         /// The run has claimed its users again: a request from now on needs another run.
         var haveClaimsGoneOut = false
         /// Start another run when this one ends.
@@ -82,8 +85,9 @@ struct RedisLinkStateMachine {
         case hold
     }
 
-    /// A new node is loading the cluster's state: a run is under way.
-    private(set) var state = State.resynchronising(Resynchronisation())
+    /// A new node is loading the cluster's state: a run is under way (it
+    /// holds no rooms yet, so no line to hold).
+    private(set) var state = State.resynchronising(Resynchronisation(snapshot: .none))
 
     /// Whether the bus serves chat: both connections are up and the node has not stopped.
     var isAvailable: Bool {
@@ -194,9 +198,12 @@ struct RedisLinkStateMachine {
         }
     }
 
-    /// The run starts reading the stored history.
+    /// The run starts reading the stored history (lines held since the run began stay held).
     mutating func beginCatchUp() {
-        modifyRun { $0.snapshot = .catchingUp(held: []) }
+        modifyRun { run in
+            if case .catchingUp = run.snapshot { return }
+            run.snapshot = .catchingUp(held: [])
+        }
     }
 
     /// The run has delivered the lines it missed: the live lines held meanwhile, oldest first.
