@@ -35,7 +35,7 @@ protocol ChatBus: Sendable {
     /// written the `room` event (with `ref`, resuming after `since` when
     /// the room's history still holds it), the room's other members are
     /// told, and the member gets the room's events.
-    nonisolated func enter(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<RoomOutcome>
+    nonisolated func enter(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<Void>
 
     /// Ends `member`'s membership of `room`; the room's other members are
     /// told it left with `part`, and the member gets no more of its events.
@@ -96,7 +96,7 @@ enum JoinOutcome: Equatable {
     case nickTaken
 }
 
-/// The result of an operation on a room the member must be in.
+/// The result of an operation on a room the member must be in (`part`, `broadcast`).
 enum RoomOutcome: Equatable {
     case done
     case notInRoom

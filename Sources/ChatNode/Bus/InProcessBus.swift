@@ -68,11 +68,10 @@ actor InProcessBus: ChatBus {
         }
     }
 
-    nonisolated func enter(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<RoomOutcome> {
+    nonisolated func enter(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<Void> {
         loop.submit {
             self.assumeIsolated { bus in
                 bus.arrange(bus.core.admit(member, to: room, owner: bus.owner(of: member), ts: Clock.milliseconds(), since: since, ref: ref))
-                return .done
             }
         }
     }

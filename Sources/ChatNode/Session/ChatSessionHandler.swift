@@ -244,8 +244,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         guard let member = membership.member else { return }
         perform(node.bus.enter(room, member, since: since, ref: ref)) { [self] result in
             switch result {
-            case .success(.done): machine.entered(room)
-            case .success(.notInRoom): reply(.error(.notInRoom, ref: ref))
+            case .success: machine.entered(room)
             case .failure(let error): unavailable(error, ref: ref)
             }
         }

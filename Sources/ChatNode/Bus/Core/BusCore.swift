@@ -62,6 +62,11 @@ struct BusCore {
         return user.rooms
     }
 
+    /// Whether this node holds `room`.
+    func holds(_ room: RoomName) -> Bool {
+        rooms[room] != nil
+    }
+
     /// The room's view, if this node holds the room.
     func view(of room: RoomName) -> RoomView? {
         rooms[room]?.view

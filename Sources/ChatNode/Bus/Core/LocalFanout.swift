@@ -167,6 +167,7 @@ struct LocalFanout {
         // An event that names nobody reaches every v3 member alike, those welcomed since the last flush too.
         let countOnly = countOnlyPayload(v3, count: roomCount, ts: ts)
         let v3GetsNames = if case .names = v3 { true } else { false }
+        let size = encoder.count(from: 0)
         for version in [ProtocolVersion.v2, .v3] {
             if version == .v3, !v3GetsNames {
                 guard let countOnly, count(of: .v3) > 0 else { continue }
@@ -175,9 +176,7 @@ struct LocalFanout {
                 continue
             }
             let recipients = count(of: version) - pendingByVersion[version, default: 0]
-            guard recipients > 0 else { continue }
-            let size = encoder.count(from: 0)
-            guard size > 0, let payload = encoder.payload(from: 0, ts: ts, style: style(for: version, count: roomCount)) else { continue }
+            guard recipients > 0, size > 0, let payload = encoder.payload(from: 0, ts: ts, style: style(for: version, count: roomCount)) else { continue }
             broadcast(frames(payload: payload, version: version, for: .only(version)), to: .only(version))
             sharedSize = size
             delivered += recipients

@@ -77,7 +77,7 @@ extension RedisBus {
             }
             if let followUp {
                 arrange(followUp)
-            } else if core.view(of: line.room) == nil {
+            } else if !core.holds(line.room) {
                 // The sender left the room (or the node) before its line came back.
                 linesInFlight[line.id] = nil
             }

@@ -180,7 +180,7 @@ extension RedisBus {
         }
         let ts = Clock.milliseconds()
         for (index, room) in rooms.enumerated() {
-            guard let target = targets[room], core.view(of: room) != nil else { continue }
+            guard let target = targets[room], core.holds(room) else { continue }
             arrange(core.reconcile(room, with: target, ts: ts))
             // After an outage the catch-up has already delivered what the view lacked.
             if core.view(of: room)?.history.isEmpty == true || atStartUp {

@@ -231,13 +231,13 @@ actor RedisBus: ChatBus {
         }
     }
 
-    nonisolated func enter(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<RoomOutcome> {
+    nonisolated func enter(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<Void> {
         redisLoop.flatSubmit { self.assumeIsolated { $0.enterRoom(room, member, since: since, ref: ref) } }
     }
 
     /// Holds the room (loading it first if this node did not), lists the
     /// member in it, then admits it with its `room` event.
-    private func enterRoom(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<RoomOutcome> {
+    private func enterRoom(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<Void> {
         guard isAvailable else { return redisLoop.makeFailedFuture(failure("not connected to Redis")) }
         return holding(room) { bus in
             let ts = Clock.milliseconds()
@@ -267,7 +267,7 @@ actor RedisBus: ChatBus {
 
     private func admitIfListed(
         _ member: LocalMember, in room: RoomName, _ result: Result<[RedisReply], BusError>, ts: Int64, since: String?, ref: String?
-    ) throws(BusError) -> RoomOutcome {
+    ) throws(BusError) {
         let replies = try result.get()
         guard replies.first?.integer != nil else {
             throw failure("script failed: \(replies.first.map { "\($0)" } ?? "no reply")")
@@ -277,10 +277,9 @@ actor RedisBus: ChatBus {
             // The connection ended while the room was being joined: its departure did not know this room.
             let command = leaveRoomCommand(room, member: member, ts: ts, reason: .quit)
             batchOnLoop([command]).whenComplete { _ in }
-            return .done
+            return
         }
         arrange(core.admit(member, to: room, owner: owner(of: member.connectionID), ts: ts, since: since, ref: ref))
-        return .done
     }
 
     nonisolated func part(_ room: RoomName, _ member: LocalMember) -> EventLoopFuture<RoomOutcome> {
@@ -456,7 +455,7 @@ actor RedisBus: ChatBus {
     /// sequence. The room's events that arrive meanwhile wait; those the
     /// snapshot does not show yet (numbered after it) are applied on top.
     func load(_ room: RoomName) -> EventLoopFuture<Void> {
-        if core.view(of: room) != nil { return redisLoop.makeSucceededVoidFuture() }
+        if core.holds(room) { return redisLoop.makeSucceededVoidFuture() }
         if let loading = roomLoads[room] { return loading.loaded.futureResult }
         let loaded = redisLoop.makePromise(of: Void.self)
         roomLoads[room] = RoomLoad(loaded: loaded)
@@ -499,7 +498,7 @@ actor RedisBus: ChatBus {
 
     /// Stops holding `room`, and receiving its events, once no local member, join or load needs it.
     func closeIfUnused(_ room: RoomName) {
-        guard core.view(of: room) != nil, core.localMemberCount(of: room) == 0, entering[room] == nil, roomLoads[room] == nil else { return }
+        guard core.holds(room), core.localMemberCount(of: room) == 0, entering[room] == nil, roomLoads[room] == nil else { return }
         core.close(room)
         subscriber.unsubscribeFromEventLoop([keys.channel(room)])
     }
