@@ -36,8 +36,9 @@ def wait_for_port(port, timeout=15):
 class Cluster:
     """Redis, two nodes and HAProxy on loopback; nodes can be killed."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, node_args=()):
         self.workdir = Path(workdir)
+        self.node_args = list(node_args)
         self.bin = subprocess.check_output(["swift", "build", "--show-bin-path"], cwd=ROOT, text=True).strip()
         self.redis_port = free_port()
         self.lb_port = free_port()
@@ -53,7 +54,7 @@ class Cluster:
             log = open(self.workdir / f"node-{index}.log", "w")
             self.processes[f"node-{index}"] = subprocess.Popen(
                 [f"{self.bin}/chat-node", "--port", str(port), "--redis", f"redis://127.0.0.1:{self.redis_port}",
-                 "--node-id", f"node-{index}", "--node-ttl", "2"],
+                 "--node-id", f"node-{index}", "--node-ttl", "2", *self.node_args],
                 stdout=subprocess.DEVNULL, stderr=log)
             wait_for_port(port)
         config = subprocess.check_output(
@@ -69,6 +70,10 @@ class Cluster:
     @property
     def url(self):
         return f"http://127.0.0.1:{self.lb_port}/"
+
+    def node_port(self, node_id):
+        """The port of a node (`node-1`, `node-2`), to reach it without the load balancer."""
+        return self.node_ports[int(node_id.split("-")[1]) - 1]
 
     def kill_node(self, node_id):
         process = self.processes[node_id]
@@ -86,9 +91,10 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(request):
+    """One cluster per test module; a module's `NODE_ARGS` are extra flags for its nodes."""
     with tempfile.TemporaryDirectory() as workdir:
-        running = Cluster(workdir)
+        running = Cluster(workdir, getattr(request.module, "NODE_ARGS", ()))
         try:
             running.start()
             yield running

@@ -32,7 +32,8 @@ def wait_joined(browser):
 
 
 def users(browser):
-    return [item.text for item in browser.find_elements(By.CSS_SELECTOR, "#users button")]
+    # Read in one script: the list is redrawn as presence arrives, so element handles go stale.
+    return browser.execute_script("return [...document.querySelectorAll('#users button')].map((b) => b.textContent)")
 
 
 def message_texts(browser, css="#messages .message .text"):

@@ -71,6 +71,29 @@ struct LargeRoomTests {
         }
     }
 
+    @Test("a node's first member of a room that is large already hears no large: true after its room event", arguments: RoomsSetup.allCases)
+    func firstMemberOfLargeRoomOnNode(setup: RoomsSetup) async throws {
+        try await setup.run({
+            $0.largeRoom = 10
+            $0.presenceInterval = .milliseconds(50)
+        }) { nodes in
+            let members = try await fill("big", count: 11, prefix: "m", nodes: [nodes[0]])
+            var told = false
+            while !told, let presence = await members[0].next(ofType: "presence", timeout: .seconds(3)) {
+                told = presence["large"] == .bool(true)
+            }
+            try #require(told, "the room's members were told it turned large")
+            let (newcomer, _) = try await nodes[nodes.count - 1].joinV3("newcomer")
+            let snapshot = try await newcomer.enter("big")
+            #expect(snapshot["large"] == .bool(true))
+            #expect(snapshot.integer("count") == 12)
+            _ = try await fill("big", count: 1, prefix: "later", nodes: [nodes[0]])
+            let presence = try #require(await newcomer.next(ofType: "presence", timeout: .seconds(3)))
+            #expect(presence["large"] == nil, "the room event said large already: \(presence)")
+            #expect(presence.integer("count") == 13)
+        }
+    }
+
     @Test("v2 clients in a large lobby still get every change by name", arguments: RoomsSetup.allCases)
     func lobbyStaysNamedForV2(setup: RoomsSetup) async throws {
         try await setup.run({

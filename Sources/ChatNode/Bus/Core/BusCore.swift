@@ -126,6 +126,7 @@ struct BusCore {
         // No copy of the whole room is kept across the changes below: it
         // would make them copy the room's member tables, once per join.
         if member.kind.version == .v3 {
+            if rooms[room]!.fanout.count(of: .v3) == 0 { rooms[room]!.sizeTold(now: .now()) }
             let snapshot = rooms[room]!.snapshot(since: since)
             member.outlet.send { ServerFrame.text(ChatV3Codec.encode(.room(snapshot, ref: ref))) }
         } else {

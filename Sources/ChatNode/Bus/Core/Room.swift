@@ -47,6 +47,14 @@ struct Room {
         isLarge != announcedLarge || (isLarge && countAnnounced != view.count)
     }
 
+    /// Notes the room's size as told: a `room` snapshot just told it to the
+    /// node's only v3 member, who must not hear it again as a change.
+    mutating func sizeTold(now: NIODeadline) {
+        announcedLarge = isLarge
+        countAnnounced = view.count
+        countAnnouncedAt = now
+    }
+
     /// What the v3 members get at a presence flush now, noting it as told.
     mutating func v3Presence(now: NIODeadline) -> V3Presence {
         if isLarge != announcedLarge {

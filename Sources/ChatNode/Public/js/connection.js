@@ -37,8 +37,9 @@ export class ChatConnection extends EventTarget {
       this.emitStatus('open', {});
     });
     socket.addEventListener('message', (message) => {
-      const event = this.protocol.decode(message.data);
-      if (event) this.dispatchEvent(new CustomEvent('event', { detail: event }));
+      for (const event of this.protocol.events(message.data)) {
+        this.dispatchEvent(new CustomEvent('event', { detail: event }));
+      }
     });
     socket.addEventListener('close', (close) => {
       this.socket = null;

@@ -1,7 +1,11 @@
 // chat.v1.json: the wire format of PROTOCOL.md v1. chat.v2.json
 // (./v2.js) has the same exports; the app speaks the one the server picks.
 
+import { lobbyEvents } from './lobby.js';
+
 export const SUBPROTOCOL = 'chat.v1.json';
+/** v1 and v2 have no `join`: their one room is `lobby`. */
+export const ROOMS = false;
 export const NICK_MAX = 24;
 export const TEXT_MAX = 2000;
 
@@ -84,4 +88,10 @@ export function decode(data) {
   } catch {
     return null;
   }
+}
+
+/** Turns one server frame into the room events the page handles (see ./lobby.js). */
+export function events(data) {
+  const event = decode(data);
+  return event ? lobbyEvents(event) : [];
 }
