@@ -6,16 +6,17 @@ import NIOSSL
 /// Sentinel URL, asks the Sentinels for the master first.
 enum RedisChannelConnector {
     /// Connects, installs the command handler, then sends `AUTH` and `SELECT`
-    /// as the URL asks. The channel is closed again when any step fails.
+    /// as the URL asks and loads `scripts`. The channel is closed again when any step fails.
     static func connect(
         to url: RedisURL,
         on eventLoop: any EventLoop,
         connectTimeout: TimeAmount = .seconds(2),
+        scripts: [RedisScript] = [],
         onPush: (@Sendable (RedisPush) -> Bool)? = nil
     ) async throws(RedisError) -> any Channel {
         let tls = try makeTLSContext(for: url)
         guard let group = url.sentinel else {
-            return try await open(url, tls: tls, on: eventLoop, connectTimeout: connectTimeout, onPush: onPush)
+            return try await open(url, tls: tls, on: eventLoop, connectTimeout: connectTimeout, scripts: scripts, onPush: onPush)
         }
         let master = try await SentinelMasterLookup.master(
             of: group, tls: tls, on: eventLoop, connectTimeout: connectTimeout
@@ -24,7 +25,9 @@ enum RedisChannelConnector {
         direct.sentinel = nil
         direct.host = master.host
         direct.port = master.port
-        return try await open(direct, tls: tls, on: eventLoop, connectTimeout: connectTimeout, requireMaster: true, onPush: onPush)
+        return try await open(
+            direct, tls: tls, on: eventLoop, connectTimeout: connectTimeout, requireMaster: true, scripts: scripts, onPush: onPush
+        )
     }
 
     /// The TLS context `url` asks for, if any.
@@ -46,6 +49,7 @@ enum RedisChannelConnector {
         on eventLoop: any EventLoop,
         connectTimeout: TimeAmount,
         requireMaster: Bool = false,
+        scripts: [RedisScript] = [],
         onPush: (@Sendable (RedisPush) -> Bool)? = nil
     ) async throws(RedisError) -> any Channel {
         // SNI and name checks take a host name; an IP address is checked against the certificate's IP entries.
@@ -81,7 +85,7 @@ enum RedisChannelConnector {
         // Cancelling the caller (a node shutting down) abandons the set-up at once.
         let outcome = await withTaskCancellationHandler {
             do throws(RedisError) {
-                try await setUp(channel, url: url, handshake: handshake, requireMaster: requireMaster)
+                try await setUp(channel, url: url, handshake: handshake, requireMaster: requireMaster, scripts: scripts)
                 return Result<Void, RedisError>.success(())
             } catch {
                 return .failure(error)
@@ -101,9 +105,10 @@ enum RedisChannelConnector {
     }
 
     /// The steps after TCP (and TLS): the server must answer `PING`, then
-    /// `AUTH`, `SELECT` and, behind Sentinel, `ROLE` as the URL asks.
+    /// `AUTH`, `SELECT` and, behind Sentinel, `ROLE` as the URL asks; then
+    /// `SCRIPT LOAD` for each script (a restarted or promoted server has none).
     private static func setUp(
-        _ channel: any Channel, url: RedisURL, handshake: EventLoopPromise<Void>?, requireMaster: Bool
+        _ channel: any Channel, url: RedisURL, handshake: EventLoopPromise<Void>?, requireMaster: Bool, scripts: [RedisScript]
     ) async throws(RedisError) {
         if let handshake {
             do {
@@ -139,6 +144,12 @@ enum RedisChannelConnector {
             }
             guard role.array?.first?.string == "master" else {
                 throw RedisError(.connectionFailed, "the Sentinels named \(url.address) as master, but it is not one (yet)")
+            }
+        }
+        for script in scripts {
+            let reply = try await send(script.loadCommand, on: channel)
+            if case .error(let text) = reply {
+                throw RedisError(.errorReply, "Redis refused SCRIPT LOAD: \(text)")
             }
         }
     }

@@ -17,6 +17,8 @@ public actor RedisConnection: ReconnectingConnection {
     public nonisolated let url: RedisURL
     /// The event loop the connection and this actor run on.
     public nonisolated let eventLoop: any EventLoop
+    /// Scripts loaded on every new connection, so `EVALSHA` finds them.
+    public nonisolated let scripts: [RedisScript]
     let logger: Logger
     private(set) var channel: (any Channel)?
     private var isFlushScheduled = false
@@ -29,9 +31,16 @@ public actor RedisConnection: ReconnectingConnection {
     }
 
     /// Creates a connection; nothing is connected until `connect()` or `run()`.
-    public init(url: RedisURL, eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any(), logger: Logger) {
+    /// Each connection loads `scripts` before it counts as up.
+    public init(
+        url: RedisURL,
+        eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any(),
+        scripts: [RedisScript] = [],
+        logger: Logger
+    ) {
         self.url = url
         self.eventLoop = eventLoop
+        self.scripts = scripts
         self.logger = logger
     }
 
@@ -47,7 +56,7 @@ public actor RedisConnection: ReconnectingConnection {
     public func connect() async throws(RedisError) {
         guard channel == nil else { return }
         guard !isShutDown else { throw RedisError(.shutDown, "Redis connection was shut down") }
-        let newChannel = try await RedisChannelConnector.connect(to: url, on: eventLoop)
+        let newChannel = try await RedisChannelConnector.connect(to: url, on: eventLoop, scripts: scripts)
         attach(newChannel)
     }
 

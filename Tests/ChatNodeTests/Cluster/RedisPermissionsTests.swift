@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import ChatProtocol
 import Logging
 import Redis
 import TestSupport
@@ -77,6 +78,35 @@ struct RedisPermissionsTests {
         #expect(outcome.status == 0)
         #expect(outcome.stderr.contains("Redis refused a command"), "stderr: \(outcome.stderr)")
         #expect(outcome.stderr.contains("OOM"))
+    }
+
+    @Test("after SCRIPT FLUSH the node loads its scripts again: a refused line is answered unavailable, the next ones get through")
+    func flushedScriptsAreLoadedAgain() async throws {
+        let redis = try RedisServerProcess()
+        defer { redis.stop() }
+        let node = try NodeProcess(arguments: ["--port", "0", "--redis", redis.url])
+        let port = try await node.waitUntilListening()
+        let client = try await WebSocketTestClient.connect(port: port)
+        try await client.send(#"{"type":"hello","nick":"amy"}"#)
+        #expect(await client.next(ofType: "welcome") != nil)
+        let admin = RedisConnection(url: try RedisURL(parsing: redis.url), logger: Logger(label: "test"))
+        try await admin.connect()
+        try await admin.send("SCRIPT", "FLUSH")
+        var outcomes: [String] = []
+        for index in 0..<20 where outcomes.last != "message" {
+            try await client.send(#"{"type":"say","text":"line \#(index)","ref":"s\#(index)"}"#)
+            var reply: [String: ChatProtocol.JSONValue]?
+            while reply == nil, let event = await client.nextMessage() {
+                if event.string("ref") == "s\(index)" { reply = event }
+            }
+            outcomes.append(reply?.string("type") == "error" ? reply?.string("code") ?? "?" : reply?.string("type") ?? "none")
+            if outcomes.last != "message" { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(outcomes.last == "message", "\(outcomes)")
+        #expect(outcomes.dropLast().allSatisfy { $0 == "unavailable" }, "\(outcomes)")
+        await admin.shutdown()
+        node.signal(SIGTERM)
+        _ = await node.waitForExit()
     }
 
     private func addUser(_ name: String, rules: [String], to redis: RedisServerProcess) async throws {

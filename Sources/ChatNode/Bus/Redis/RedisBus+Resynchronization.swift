@@ -6,7 +6,7 @@ extension RedisBus {
     /// `lobby`'s. (Rooms are loaded when a first local member joins.)
     func loadClusterState() async throws(BusError) {
         _ = try await run(
-            script: "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('RENAMENX', KEYS[1], KEYS[2]) end return 0",
+            script: ClusterScripts.adoptHistoryBeforeRooms,
             keys: [keys.historyBeforeRooms, keys.history(.lobby)],
             arguments: []
         )

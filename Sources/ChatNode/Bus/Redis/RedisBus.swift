@@ -60,6 +60,8 @@ actor RedisBus: ChatBus {
     var linesReleased: [String: LocalMember] = [:]
     /// Command batches sent so far; every eighth one is timed.
     var batchesSent = 0
+    /// Whether a `SCRIPT LOAD` of every script is on its way after a `NOSCRIPT`.
+    var isReloadingScripts = false
     /// This node's chat lines published but not yet back from the stream, by id.
     var linesInFlight: [String: LineInFlight] = [:]
     /// Rooms being loaded, with their events that arrived meanwhile.
@@ -105,7 +107,7 @@ actor RedisBus: ChatBus {
     static func start(configuration: NodeConfiguration, url: RedisURL, metrics: ChatMetrics, logger: Logger) async throws(NodeStartupError) -> RedisBus {
         let redisLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let redisLoop = redisLoops.next()
-        let commands = RedisConnection(url: url, eventLoop: redisLoop, logger: logger)
+        let commands = RedisConnection(url: url, eventLoop: redisLoop, scripts: ClusterScripts.all, logger: logger)
         let subscriber = RedisSubscriber(url: url, eventLoop: redisLoop, logger: logger)
         do {
             try await commands.connect()
@@ -113,7 +115,8 @@ actor RedisBus: ChatBus {
             _ = try await commands.send("PING")
         } catch {
             await shutDown(commands, subscriber, redisLoops)
-            throw NodeStartupError(message: "cannot use Redis at \(url): \(error.message)")
+            let access = error.message.contains("NOPERM") ? "; " + ClusterKeys.accessNeeded(prefix: configuration.cluster) : ""
+            throw NodeStartupError(message: "cannot use Redis at \(url): \(error.message)\(access)")
         }
         let bus = RedisBus(
             configuration: configuration, commands: commands, subscriber: subscriber, redisLoops: redisLoops, metrics: metrics, logger: logger
@@ -580,8 +583,9 @@ actor RedisBus: ChatBus {
     }
 
     /// `EVAL` of `script` with `keys` and `arguments`.
-    func scriptCommand(_ script: String, keys: [String], arguments: [[UInt8]]) -> RedisCommand {
-        RedisCommand([Array("EVAL".utf8), Array(script.utf8), Array(String(keys.count).utf8)] + keys.map { Array($0.utf8) } + arguments)
+    /// `EVALSHA` of one of `ClusterScripts`, which the command connection loads whenever it connects.
+    func scriptCommand(_ script: RedisScript, keys: [String], arguments: [[UInt8]]) -> RedisCommand {
+        script.command(keys: keys.map { Array($0.utf8) }, arguments: arguments)
     }
 
     func requireAvailable() throws(BusError) {
@@ -625,11 +629,24 @@ actor RedisBus: ChatBus {
         for case .error(let text) in replies {
             metrics.redisRefusedCommands.increment()
             refusals.note(text, logger: logger)
+            if text.hasPrefix("NOSCRIPT") { reloadScripts() }
         }
         return replies
     }
 
-    func run(script: String, keys: [String], arguments: [[UInt8]]) async throws(BusError) -> Int64 {
+    /// Loads the scripts again after Redis answered `NOSCRIPT` (someone ran
+    /// `SCRIPT FLUSH`): the commands refused meanwhile failed with an error
+    /// their clients see; the next ones find their scripts.
+    private func reloadScripts() {
+        guard !isReloadingScripts else { return }
+        isReloadingScripts = true
+        logger.warning("Redis lost the node's scripts (SCRIPT FLUSH?); loading them again")
+        commands.sendBatchFromEventLoop(ClusterScripts.all.map(\.loadCommand)).whenComplete { _ in
+            self.assumeIsolated { $0.isReloadingScripts = false }
+        }
+    }
+
+    func run(script: RedisScript, keys: [String], arguments: [[UInt8]]) async throws(BusError) -> Int64 {
         let replies = try await batch([scriptCommand(script, keys: keys, arguments: arguments)])
         guard let value = replies.first?.integer else {
             throw failure("script failed: \(replies.first.map { "\($0)" } ?? "no reply")")
