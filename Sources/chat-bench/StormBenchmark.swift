@@ -17,7 +17,8 @@ struct StormBenchmark: AsyncParsableCommand {
     @Option(help: "Users to connect") var users = 1000
     @Option(help: "Subprotocol the users speak: chat.v1.json, chat.v2.json or chat.v3.json") var subprotocol = "chat.v1.json"
     @Option(help: "chat.v3.json: the room every user joins after hello (a user counts as joined at its room reply)") var room = "storm"
-    @Option(help: "chat.v3.json: rooms each user joins besides --room, each shared by about 20 users") var extraRooms = 0
+    @Option(help: "chat.v3.json: rooms each user joins besides --room, each shared by about --extra-room-size users") var extraRooms = 0
+    @Option(help: "chat.v3.json: how many users share each of the extra rooms") var extraRoomSize = 20
     @Flag(help: "Offer permessage-deflate, as browsers do") var deflate = false
     @Option(help: "Prefix of the users' nicks (u0, u1, ...)") var nickPrefix = "u"
     @Option(help: "Handshakes (connect to welcome) in flight at once") var inFlight = 500
@@ -57,12 +58,12 @@ struct StormBenchmark: AsyncParsableCommand {
                 // earlier runs: whole seconds of kernel time per storm, in bursts.
                 .channelOption(.ipOption(.init(rawValue: Self.ipBindAddressNoPort)), value: 1)
                 .bind(to: try SocketAddress(ipAddress: "127.0.0.\(2 + index % max(sources, 1))", port: 0))
-                .channelInitializer { [users, subprotocol, deflate, nickPrefix, room, extraRooms] channel in
+                .channelInitializer { [users, subprotocol, deflate, nickPrefix, room, extraRooms, extraRoomSize] channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
                             StormClientHandler(
                                 nick: "\(nickPrefix)\(index)", port: port, subprotocol: subprotocol, room: subprotocol == "chat.v3.json" ? room : nil,
-                                extraRooms: (0..<extraRooms).map { "x\($0)-\(index % max(users / 20, 1))" },
+                                extraRooms: (0..<extraRooms).map { "x\($0)-\(index % max(users / max(extraRoomSize, 1), 1))" },
                                 offersCompression: deflate, expectedUsers: users, keepsList: keepsList, stats: stats
                             ) {
                                 settledContinuation.yield()

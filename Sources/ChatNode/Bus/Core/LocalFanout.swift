@@ -191,7 +191,8 @@ struct LocalFanout {
             }
             startDelivering(to: pending.member)
         }
-        pendingMembers.removeAll(keepingCapacity: true)
+        // Not keeping capacity: after a storm of joins it would stay with the room, idle, for good.
+        pendingMembers.removeAll()
         presence.removeAll()
         return (sharedSize, delivered)
     }

@@ -3,13 +3,23 @@ import NIOCore
 import NIOWebSocket
 
 /// A user joined on this node, as the bus sees it.
-struct LocalMember: Sendable {
+///
+/// A class so that every room the user is in holds one reference to it
+/// rather than a copy: a copy is about 150 bytes (the outlet's loop-bound
+/// references), and a user may be in 50 rooms.
+final class LocalMember: Sendable {
     /// Unique among this node's connections.
     let connectionID: UInt64
     /// The member's canonical nick and key.
     let nick: Nick
     /// Where the member's events go.
     let outlet: ConnectionOutlet
+
+    init(connectionID: UInt64, nick: Nick, outlet: ConnectionOutlet) {
+        self.connectionID = connectionID
+        self.nick = nick
+        self.outlet = outlet
+    }
 
     /// The version and compression of the member's connection.
     var kind: RecipientKind { outlet.kind }
