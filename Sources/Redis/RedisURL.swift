@@ -1,8 +1,10 @@
 import NIOCore
 
 /// Where and how to reach Redis: `redis://[[user]:password@]host:port[/db]`,
-/// `rediss://…` over TLS, or `redis-sentinel://host:port[,host:port…][/db]#MASTER`
-/// (`rediss-sentinel://…`) to ask Sentinels for the current master.
+/// `rediss://…` over TLS, `redis-sentinel://host:port[,host:port…][/db]#MASTER`
+/// (`rediss-sentinel://…`) to ask Sentinels for the current master, or
+/// `redis-cluster://host:port[,host:port…]` (`rediss-cluster://…`) for a
+/// Redis Cluster found from these seed nodes.
 public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     /// `rediss://`: the connection runs over TLS and the server's certificate is verified.
     public var usesTLS: Bool
@@ -20,6 +22,8 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     public var database: Int
     /// The Sentinels to ask for the master, for `redis-sentinel://` URLs.
     public var sentinel: RedisSentinelGroup?
+    /// The seed nodes of a Redis Cluster, for `redis-cluster://` URLs.
+    public var clusterSeeds: [RedisServerAddress]?
 
     /// Creates a URL from its parts.
     public init(
@@ -33,6 +37,13 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         self.password = password
         self.database = database
         self.sentinel = nil
+        self.clusterSeeds = nil
+    }
+
+    /// Creates a URL for the Redis Cluster that `seeds` belong to.
+    public init(clusterSeeds seeds: [RedisServerAddress], user: String? = nil, password: String? = nil, usesTLS: Bool = false) {
+        self.init(host: seeds[0].host, port: seeds[0].port, user: user, password: password, usesTLS: usesTLS)
+        self.clusterSeeds = seeds
     }
 
     /// Creates a URL that reaches the master of `sentinel`'s group.
@@ -52,19 +63,31 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
         return url
     }
 
+    /// A URL for one node of this URL's cluster (or any server it learns
+    /// of): the same credentials and TLS settings, database 0.
+    public func node(_ address: RedisServerAddress) -> RedisURL {
+        var url = RedisURL(host: address.host, port: address.port, user: user, password: password, usesTLS: usesTLS)
+        url.certificateAuthorityFile = certificateAuthorityFile
+        return url
+    }
+
+    private enum Kind { case single, sentinel, cluster }
+
     /// Parses a Redis URL in any of the forms above, throwing an error that says what is wrong with it.
     public init(parsing text: String) throws(RedisError) {
-        let schemes: [(prefix: String, tls: Bool, sentinel: Bool)] = [
-            ("redis://", false, false), ("rediss://", true, false), ("redis-sentinel://", false, true), ("rediss-sentinel://", true, true),
+        let schemes: [(prefix: String, tls: Bool, kind: Kind)] = [
+            ("redis://", false, .single), ("rediss://", true, .single), ("redis-sentinel://", false, .sentinel),
+            ("rediss-sentinel://", true, .sentinel), ("redis-cluster://", false, .cluster), ("rediss-cluster://", true, .cluster),
         ]
         guard let scheme = schemes.first(where: { text.hasPrefix($0.prefix) }) else {
             throw RedisError(
-                .invalidURL, "Redis URL must start with redis://, rediss://, redis-sentinel:// or rediss-sentinel:// (got \"\(text)\")"
+                .invalidURL,
+                "Redis URL must start with redis://, rediss://, redis-sentinel://, rediss-sentinel://, redis-cluster:// or rediss-cluster:// (got \"\(text)\")"
             )
         }
         var rest = Substring(text.dropFirst(scheme.prefix.count))
         var masterName: String?
-        if scheme.sentinel {
+        if scheme.kind == .sentinel {
             guard let hash = rest.lastIndex(of: "#"), !rest[rest.index(after: hash)...].isEmpty else {
                 throw RedisError(.invalidURL, "a Sentinel URL must end with #MASTER, the name of the master group (got \"\(text)\")")
             }
@@ -96,7 +119,15 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
                 database = db
             }
         }
-        if let masterName {
+        if scheme.kind == .cluster {
+            guard database == 0 else {
+                throw RedisError(.invalidURL, "a Redis Cluster has only database 0 (got \"\(text)\")")
+            }
+            let seeds = try rest.split(separator: ",", omittingEmptySubsequences: false).map { text throws(RedisError) in
+                try Self.address(text, defaultPort: 6379, in: text)
+            }
+            self.init(clusterSeeds: seeds, user: user, password: password, usesTLS: scheme.tls)
+        } else if let masterName {
             let sentinels = try rest.split(separator: ",", omittingEmptySubsequences: false).map { text throws(RedisError) in
                 try Self.address(text, defaultPort: 26379, in: text)
             }
@@ -140,6 +171,9 @@ public struct RedisURL: Sendable, Equatable, CustomStringConvertible {
     /// The URL without its password, safe for logs.
     public var description: String {
         let credentials = password == nil ? "" : "\(user ?? ""):***@"
+        if let clusterSeeds {
+            return "\(usesTLS ? "rediss" : "redis")-cluster://\(credentials)\(clusterSeeds.map(\.description).joined(separator: ","))"
+        }
         guard let sentinel else {
             return "\(usesTLS ? "rediss" : "redis")://\(credentials)\(address)/\(database)"
         }

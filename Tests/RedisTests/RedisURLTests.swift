@@ -34,7 +34,19 @@ struct RedisURLTests {
         #expect(try RedisURL(parsing: "rediss-sentinel://s1#m").sentinel?.masterName == "m")
     }
 
+    @Test("redis-cluster:// lists seed nodes (port 6379 by default); its nodes are reached with the same credentials and TLS")
+    func cluster() throws {
+        let url = try RedisURL(parsing: "rediss-cluster://app:pw@r1:7000,r2,[::1]:7002")
+        #expect(url.clusterSeeds == [.init(host: "r1", port: 7000), .init(host: "r2", port: 6379), .init(host: "::1", port: 7002)])
+        #expect(url.usesTLS && url.user == "app" && url.password == "pw" && url.sentinel == nil)
+        #expect(url.description == "rediss-cluster://app:***@r1:7000,r2:6379,[::1]:7002")
+        let node = url.node(.init(host: "10.0.0.9", port: 7005))
+        #expect(node == RedisURL(host: "10.0.0.9", port: 7005, user: "app", password: "pw", usesTLS: true))
+        #expect(try RedisURL(parsing: "redis-cluster://r1").clusterSeeds == [.init(host: "r1", port: 6379)])
+    }
+
     @Test("malformed URLs are refused with a reason", arguments: [
+        "redis-cluster://", "redis-cluster://r1,,r2", "redis-cluster://r1/2", "redis-cluster://r1:0",
         "http://localhost", "redis://", "redis://host:0", "redis://host:99999", "redis://host:abc", "redis://host/x", "localhost:6379",
         "redis-sentinel://s1:26379", "redis-sentinel://s1#", "redis-sentinel://s1,,s2#m", "redis-sentinel://#m",
     ])

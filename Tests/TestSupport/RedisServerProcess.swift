@@ -17,6 +17,8 @@ public final class RedisServerProcess: @unchecked Sendable {
     public let dataDirectory: String?
     /// The addresses it listens on.
     public let bindAddresses: [String]
+    /// Further `redis-server` arguments (a cluster node's, say).
+    public let extraArguments: [String]
     /// Where a server without a data directory keeps its files. Its own, so a
     /// replica's copy of another server's data (a full sync writes `dump.rdb`)
     /// never lands in the working directory, where any server that starts
@@ -30,9 +32,10 @@ public final class RedisServerProcess: @unchecked Sendable {
     /// `bindAddresses` beyond loopback let other network namespaces reach it.
     public init(
         password: String? = nil, tls: TestCertificates.Server? = nil, replicaOf: Int? = nil, dataDirectory: String? = nil,
-        bindAddresses: [String] = ["127.0.0.1"]
+        bindAddresses: [String] = ["127.0.0.1"], extraArguments: [String] = []
     ) throws {
         self.port = try FreePort.find()
+        self.extraArguments = extraArguments
         self.scratchDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratchDirectory, withIntermediateDirectories: true)
         self.dataDirectory = dataDirectory
@@ -80,7 +83,7 @@ public final class RedisServerProcess: @unchecked Sendable {
                 "--tls-ca-cert-file", tls.authority, "--tls-auth-clients", "no",
             ]
         }
-        process.arguments = arguments
+        process.arguments = arguments + extraArguments
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         self.process = process

@@ -1,0 +1,203 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// A pipelined client for a Redis Cluster: one `RedisConnection` per master,
+/// each command sent to the master of its hash slot.
+///
+/// The slot map comes from `CLUSTER SLOTS`, asked of the seed nodes and
+/// then of any known node. A `MOVED` reply moves the slot in the map and
+/// the command goes again to the new master (a refused command ran
+/// nowhere, so retrying it is safe, scripts included); an `ASK` reply sends
+/// that one command again to the importing node after `ASKING`. A master
+/// that cannot be reached makes the client ask for the map again (a replica
+/// may have been promoted), and its commands fail with `.notConnected`
+/// until the map names a master that answers.
+///
+/// The actor runs on its event loop, as do its connections.
+public actor RedisClusterClient {
+    /// How many redirections one command follows before giving up.
+    static let redirectionLimit = 5
+
+    /// The cluster's URL: seed nodes, credentials, TLS.
+    public nonisolated let url: RedisURL
+    /// The event loop the client and its connections run on.
+    public nonisolated let eventLoop: any EventLoop
+    /// Scripts every connection loads when it connects.
+    public nonisolated let scripts: [RedisScript]
+    let logger: Logger
+    /// Which master serves which slot, as far as the client knows.
+    public private(set) var slots = ClusterSlotMap()
+    private var connections: [RedisServerAddress: RedisConnection] = [:]
+    private var reconnecting: [RedisServerAddress: Task<Void, Never>] = [:]
+    private var refresh: Task<Void, Never>?
+    private var isShutDown = false
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        eventLoop.executor.asUnownedSerialExecutor()
+    }
+
+    /// Creates a client for the cluster `url` names (`redis-cluster://`);
+    /// nothing is connected until `connect()`.
+    public init(
+        url: RedisURL,
+        eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any(),
+        scripts: [RedisScript] = [],
+        logger: Logger
+    ) {
+        self.url = url
+        self.eventLoop = eventLoop
+        self.scripts = scripts
+        self.logger = logger
+    }
+
+    /// Learns the slot map and connects to every master, so a node can refuse
+    /// to start when the cluster is unreachable, refuses it or has unserved slots.
+    public func connect() async throws(RedisError) {
+        try await refreshSlotMap()
+        guard slots.coversEverySlot else {
+            throw RedisError(.connectionFailed, "the Redis Cluster at \(url) does not serve every hash slot (CLUSTER SLOTS has gaps)")
+        }
+        for master in slots.slotCounts.keys {
+            _ = try await connection(to: master)
+        }
+    }
+
+    /// The masters serving slots now, as far as the client knows.
+    public var masters: [RedisServerAddress] { Array(slots.slotCounts.keys) }
+
+    /// Sends one command touching `slot` and returns its reply; an error reply is returned, not thrown.
+    public func send(_ command: RedisCommand, slot: HashSlot) async throws(RedisError) -> RedisReply {
+        try await sendBatch([command], slot: slot)[0]
+    }
+
+    /// Sends commands that all touch `slot` back to back to its master and
+    /// returns their replies in order, following `MOVED` and `ASK` for each
+    /// command redirected; error replies are returned, not thrown.
+    public func sendBatch(_ commands: [RedisCommand], slot: HashSlot) async throws(RedisError) -> [RedisReply] {
+        guard !isShutDown else { throw RedisError(.shutDown, "Redis Cluster client was shut down") }
+        guard let master = slots.master(for: slot) else {
+            refreshSoon()
+            throw RedisError.notConnected("no master of the Redis Cluster serves hash slot \(slot) (yet)")
+        }
+        var replies = try await send(commands, to: master)
+        for index in replies.indices {
+            if case .error(let text) = replies[index], let redirection = ClusterRedirection(errorText: text) {
+                replies[index] = try await follow(redirection, with: commands[index], hops: 1)
+            }
+        }
+        return replies
+    }
+
+    /// Sends `command` where `redirection` says, following further redirections up to the limit.
+    private func follow(_ redirection: ClusterRedirection, with command: RedisCommand, hops: Int) async throws(RedisError) -> RedisReply {
+        let reply: RedisReply
+        switch redirection {
+        case .moved(let slot, let master):
+            slots.assign(slot, to: master)
+            refreshSoon()
+            reply = try await send([command], to: master)[0]
+        case .ask(_, let importing):
+            reply = try await send([RedisCommand(["ASKING"]), command], to: importing)[1]
+        }
+        guard case .error(let text) = reply, let next = ClusterRedirection(errorText: text) else { return reply }
+        guard hops < Self.redirectionLimit else {
+            throw RedisError(.protocolError, "the Redis Cluster redirected a command \(hops) times; last: \(text)")
+        }
+        return try await follow(next, with: command, hops: hops + 1)
+    }
+
+    /// Sends commands to one server; a server that cannot be reached makes the client ask for the map again.
+    private func send(_ commands: [RedisCommand], to address: RedisServerAddress) async throws(RedisError) -> [RedisReply] {
+        do {
+            return try await connection(to: address).sendBatch(commands)
+        } catch let error where error.code == .notConnected {
+            refreshSoon()
+            throw error
+        }
+    }
+
+    /// Asks the cluster which master serves which slot (each known node in
+    /// turn, seeds first) and keeps connections only to the masters named.
+    public func refreshSlotMap() async throws(RedisError) {
+        var candidates = url.clusterSeeds ?? [url.address]
+        for master in slots.masters where !candidates.contains(master) { candidates.append(master) }
+        var failures: [String] = []
+        for address in candidates {
+            do {
+                let reply = try await ask(address, RedisCommand(["CLUSTER", "SLOTS"]))
+                if case .error(let text) = reply {
+                    failures.append("\(address): \(text)")
+                    continue
+                }
+                let map = try ClusterSlotMap(slotsReply: reply, askedAt: address)
+                guard map.coversEverySlot || !slots.coversEverySlot else {
+                    // A node that lost touch with the cluster knows less than we do.
+                    failures.append("\(address): its slot map has gaps")
+                    continue
+                }
+                adopt(map)
+                return
+            } catch {
+                failures.append("\(address): \(error.message)")
+            }
+        }
+        throw RedisError(.connectionFailed, "no node of the Redis Cluster answered CLUSTER SLOTS (\(failures.joined(separator: "; ")))")
+    }
+
+    private func adopt(_ map: ClusterSlotMap) {
+        if map != slots { logger.info("Redis Cluster slot map", metadata: ["masters": "\(map.slotCounts.keys.map(\.description).sorted())"]) }
+        slots = map
+        let serving = Set(map.slotCounts.keys)
+        for (address, connection) in connections where !serving.contains(address) {
+            connections[address] = nil
+            reconnecting.removeValue(forKey: address)?.cancel()
+            Task { await connection.shutdown() }
+        }
+    }
+
+    /// Refreshes the slot map in the background, once at a time.
+    private func refreshSoon() {
+        guard refresh == nil, !isShutDown else { return }
+        refresh = Task {
+            try? await self.refreshSlotMap()
+            // Let a failover settle before the next refresh.
+            try? await Task.sleep(for: .milliseconds(200))
+            self.refresh = nil
+        }
+    }
+
+    /// Asks one node, over the pooled connection when it is a master, else over a short-lived one.
+    private func ask(_ address: RedisServerAddress, _ command: RedisCommand) async throws(RedisError) -> RedisReply {
+        if let connection = connections[address], await connection.isConnected {
+            return try await connection.sendBatch([command])[0]
+        }
+        let once = RedisConnection(url: url.node(address), eventLoop: eventLoop, logger: logger)
+        defer { Task { await once.shutdown() } }
+        try await once.connect()
+        return try await once.sendBatch([command])[0]
+    }
+
+    /// The pooled connection to `address`, connected on first use and kept
+    /// up from then on; a first connection that fails is thrown (and retried
+    /// in the background).
+    private func connection(to address: RedisServerAddress) async throws(RedisError) -> RedisConnection {
+        if let existing = connections[address] { return existing }
+        let connection = RedisConnection(url: url.node(address), eventLoop: eventLoop, scripts: scripts, logger: logger)
+        connections[address] = connection
+        // `run()` starts only after the first attempt, so the two never connect at once.
+        defer { reconnecting[address] = Task { await connection.run() } }
+        try await connection.connect()
+        return connection
+    }
+
+    /// Closes every connection.
+    public func shutdown() async {
+        isShutDown = true
+        refresh?.cancel()
+        for task in reconnecting.values { task.cancel() }
+        reconnecting = [:]
+        for connection in connections.values { await connection.shutdown() }
+        connections = [:]
+    }
+}
