@@ -150,7 +150,7 @@ struct ClusterEnvelope: Equatable {
     }
 }
 
-/// Who holds a nick: the value stored under the nick's key in the users hash.
+/// Who holds a nick: the value stored under the nick's key, and in each room it is a member of.
 struct PresenceRecord: Equatable {
     var nick: String
     var instance: String

@@ -1,18 +1,24 @@
 import ChatProtocol
 
 /// The names of every Redis key and channel a cluster uses, all under its
-/// `--cluster` prefix so several clusters can share one Redis. Every key
-/// of one room carries the room's name as its hash tag (`{name}`), so a
-/// Redis Cluster keeps them in one slot.
+/// `--cluster` prefix so several clusters can share one Redis. Keys carry
+/// hash tags so that a Redis Cluster spreads them over its slots while
+/// keeping together what one script touches: every key of one room shares
+/// the room's name (`{name}`), each nick is a key of its own (`{nick key}`),
+/// and each instance's sets share the instance id.
 struct ClusterKeys: Sendable {
     let prefix: String
 
-    /// Hash: nick key → `PresenceRecord` of the connection holding the nick.
-    var users: String { "\(prefix):users" }
+    /// String: the `PresenceRecord` of the connection holding a nick.
+    func nick(_ key: NickKey) -> String { nick(key.value) }
+    /// The same, for a nick key read back from Redis.
+    func nick(_ key: String) -> String { "\(prefix):nick:{\(key)}" }
     /// Set of the instances that announced themselves alive.
     var instances: String { "\(prefix):instances" }
-    /// Sorted set: room name → members, for `room_list`.
-    var rooms: String { "\(prefix):rooms" }
+    /// Sorted set: room name → members, for `room_list` (the room directory).
+    var rooms: String { "\(prefix):{rooms}" }
+    /// Hash: room name → the room event whose count `rooms` shows (same slot as `rooms`).
+    var roomSequences: String { "\(prefix):{rooms}:seq" }
 
     /// Hash of one room's members: nick key → `PresenceRecord`.
     func members(_ room: RoomName) -> String { "\(prefix):room:{\(room.value)}:members" }
@@ -25,7 +31,10 @@ struct ClusterKeys: Sendable {
     /// the room can tell the events its snapshot already shows.
     func sequence(_ room: RoomName) -> String { "\(prefix):room:{\(room.value)}:seq" }
     /// Set of the rooms an instance's users joined, for reaping it.
-    func rooms(of instance: String) -> String { "\(prefix):inst:\(instance):rooms" }
+    func rooms(of instance: String) -> String { "\(prefix):inst:{\(instance)}:rooms" }
+    /// Set of the nick keys an instance's users claimed, for reaping it and
+    /// for its own clean-up after an outage (both cost its users, not all users).
+    func nicks(of instance: String) -> String { "\(prefix):inst:{\(instance)}:nicks" }
 
     /// String with a TTL that an instance refreshes while it lives.
     func alive(_ instance: String) -> String { "\(prefix):alive:\(instance)" }
@@ -35,9 +44,9 @@ struct ClusterKeys: Sendable {
     /// The history list of builds before rooms, which held `lobby`'s lines.
     var historyBeforeRooms: String { "\(prefix):history" }
 
-    /// A room's keys as a room script takes them: members, channel, rooms, history, sequence.
+    /// A room's keys as a room script takes them: members, channel, history, sequence (one hash slot).
     func roomScriptKeys(_ room: RoomName) -> [String] {
-        [members(room), channel(room), rooms, history(room), sequence(room)]
+        [members(room), channel(room), history(room), sequence(room)]
     }
 
     /// What a Redis ACL user must be allowed, for an operator who meets a refusal.

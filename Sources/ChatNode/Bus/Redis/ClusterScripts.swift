@@ -4,85 +4,90 @@ import Redis
 /// two nodes can never both win a nick or both announce the same `left`.
 ///
 /// A room script takes the room's keys as `ClusterKeys.roomScriptKeys`
-/// names them (members, channel, rooms, history, sequence) and the room's
-/// name; a room's history expires `forgetAfter` seconds after its last
-/// member left (never `lobby`'s), and is kept again when someone joins.
-/// Every event a room script publishes carries the room's next sequence
-/// number as its first field, `seq` (`numbered`).
+/// names them (members, channel, history, sequence: one hash slot) and the
+/// room's name; a room's history expires `forgetAfter` seconds after its
+/// last member left (never `lobby`'s), and is kept again when someone
+/// joins. Every event a room script publishes carries the room's next
+/// sequence number as its first field, `seq` (`numbered`). A script that
+/// changes a room's members answers `{changed, count, seq, room}`
+/// (`RoomChange`), which the node then writes to the room directory
+/// (`roomCount`): that key lives in another slot.
 enum ClusterScripts {
-    /// `numbered(envelope, sequenceKey)`: the envelope with the room's next sequence number in front.
+    /// `numbered(envelope, sequenceKey)`: the envelope with the room's next
+    /// sequence number in front; `sequence` keeps the number.
     private static let numbering = """
+        local sequence = 0
         local function numbered(envelope, sequenceKey)
-          return '{"seq":' .. redis.call('INCR', sequenceKey) .. ',' .. string.sub(envelope, 2)
+          sequence = redis.call('INCR', sequenceKey)
+          return '{"seq":' .. sequence .. ',' .. string.sub(envelope, 2)
         end
         """
 
     /// Claims a nick (v3: into no room).
-    /// KEYS: users. ARGV: nick key, presence record. Returns 1 when claimed, 0 when taken.
+    /// KEYS: the nick. ARGV: presence record. Returns 1 when claimed, 0 when taken.
     static let claim = RedisScript("""
-        return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+        if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 1 end
+        return 0
         """)
 
-    /// The body that lists a member in a room and announces it (ARGV[1..5]
-    /// and KEYS[k..k+4] as `joinRoom` names them, `k` the first room key).
+    /// The body that lists a member in a room and announces it (ARGV[1..4]
+    /// and KEYS[k..k+3] as `joinRoom` names them, `k` the first room key).
     private static func joinBody(firstKey k: Int) -> String {
         """
         local previous = redis.call('HGET', KEYS[\(k)], ARGV[1])
-        if previous == ARGV[2] then return 0 end
+        if previous == ARGV[2] then return {0, 0, 0, ARGV[4]} end
         redis.call('HSET', KEYS[\(k)], ARGV[1], ARGV[2])
-        if not previous then redis.call('ZINCRBY', KEYS[\(k + 2)], 1, ARGV[4]) end
-        redis.call('PERSIST', KEYS[\(k + 3)])
-        redis.call('SADD', ARGV[5], ARGV[4])
-        redis.call('PUBLISH', KEYS[\(k + 1)], numbered(ARGV[3], KEYS[\(k + 4)]))
-        return 1
+        redis.call('PERSIST', KEYS[\(k + 2)])
+        redis.call('PUBLISH', KEYS[\(k + 1)], numbered(ARGV[3], KEYS[\(k + 3)]))
+        return {1, redis.call('HLEN', KEYS[\(k)]), sequence, ARGV[4]}
         """
     }
 
     /// Lists a member in a room and announces its `joined`; a member listed
     /// already with the same record changes nothing.
     /// KEYS: the room's keys. ARGV: nick key, presence record, joined
-    /// envelope, room, the instance's rooms set. Returns 1 when listed.
+    /// envelope, room. Returns a room change (changed 1 when listed).
     static let joinRoom = RedisScript(numbering + "\n" + joinBody(firstKey: 1))
 
     /// Claims a nick and lists it in `lobby` in one step (v1, v2 `hello`).
-    /// KEYS: users, then lobby's room keys. ARGV: as `joinRoom`.
-    /// Returns 1 when claimed, 0 when the nick is taken.
+    /// KEYS: the nick, then lobby's room keys. ARGV: as `joinRoom`.
+    /// Returns 0 when the nick is taken, else lobby's room change. (One
+    /// Redis only: on a Redis Cluster the nick and `lobby` are in two slots.)
     static let claimIntoLobby = RedisScript("""
         \(numbering)
-        if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+        if not redis.call('SET', KEYS[1], ARGV[2], 'NX') then return 0 end
         \(joinBody(firstKey: 2))
         """)
 
-    /// The body that unlists `removed` members of room ARGV[room] and
-    /// keeps the room's count and its history's expiry right.
+    /// The body that, after members of room `room` were unlisted, starts
+    /// its history's expiry when it is empty; answers the room change.
     private static let roomDepartureBody = """
         local function departed(removed, room, forgetAfter)
-          local left = tonumber(redis.call('ZINCRBY', KEYS[3], -removed, room))
-          if left <= 0 then redis.call('ZREM', KEYS[3], room) end
-          if room ~= 'lobby' and redis.call('HLEN', KEYS[1]) == 0 then
-            redis.call('EXPIRE', KEYS[4], forgetAfter)
+          local count = redis.call('HLEN', KEYS[1])
+          if room ~= 'lobby' and count == 0 then
+            redis.call('EXPIRE', KEYS[3], forgetAfter)
           end
+          return {removed, count, sequence, room}
         end
         """
 
     /// Unlists a member from a room if this holder is still listed, and announces its `left`.
     /// KEYS: the room's keys. ARGV: nick key, presence record, left envelope, room, forget-after seconds.
-    /// Returns 1 when unlisted.
+    /// Returns a room change (changed 1 when unlisted).
     static let leaveRoom = RedisScript("""
         \(numbering)
         \(roomDepartureBody)
-        if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+        if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {0, 0, 0, ARGV[4]} end
         redis.call('HDEL', KEYS[1], ARGV[1])
-        departed(1, ARGV[4], ARGV[5])
-        redis.call('PUBLISH', KEYS[2], numbered(ARGV[3], KEYS[5]))
-        return 1
+        redis.call('PUBLISH', KEYS[2], numbered(ARGV[3], KEYS[4]))
+        return departed(1, ARGV[4], ARGV[5])
         """)
 
     /// Unlists many members of one room at once (a draining node) and
     /// announces them in one `left_many` message.
     /// KEYS: the room's keys. ARGV: the `left_many` envelope, room,
     /// forget-after seconds, then pairs of nick key and presence record.
-    /// Returns the number unlisted.
+    /// Returns a room change (changed: the number unlisted).
     static let leaveRoomMany = RedisScript("""
         \(numbering)
         \(roomDepartureBody)
@@ -93,24 +98,32 @@ enum ClusterScripts {
             removed = removed + 1
           end
         end
-        if removed > 0 then
-          departed(removed, ARGV[2], ARGV[3])
-          redis.call('PUBLISH', KEYS[2], numbered(ARGV[1], KEYS[5]))
-        end
-        return removed
+        if removed == 0 then return {0, 0, 0, ARGV[2]} end
+        redis.call('PUBLISH', KEYS[2], numbered(ARGV[1], KEYS[4]))
+        return departed(removed, ARGV[2], ARGV[3])
         """)
 
-    /// Releases nicks whose holders are still these records.
-    /// KEYS: users. ARGV: pairs of nick key and presence record. Returns the number released.
+    /// Releases a nick if its holder is still this record.
+    /// KEYS: the nick. ARGV: presence record. Returns 1 when released.
     static let release = RedisScript("""
-        local released = 0
-        for i = 1, #ARGV, 2 do
-          if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
-            redis.call('HDEL', KEYS[1], ARGV[i])
-            released = released + 1
-          end
+        if redis.call('GET', KEYS[1]) == ARGV[1] then
+          redis.call('DEL', KEYS[1])
+          return 1
         end
-        return released
+        return 0
+        """)
+
+    /// Releases a nick if a connection of this (dead) instance holds it.
+    /// KEYS: the nick. ARGV: instance. Returns 1 when released.
+    static let releaseOfInstance = RedisScript("""
+        local stored = redis.call('GET', KEYS[1])
+        if not stored then return 0 end
+        local ok, record = pcall(cjson.decode, stored)
+        if ok and record.inst == ARGV[1] then
+          redis.call('DEL', KEYS[1])
+          return 1
+        end
+        return 0
         """)
 
     /// Appends a chat line to its room's history and publishes it in one
@@ -137,50 +150,40 @@ enum ClusterScripts {
         }
         """)
 
-    /// Removes every user of a dead instance: from each room it had
-    /// members in (announced with `node_down` in one `left_many` message
-    /// per room, exactly once, whichever node runs it first), then its nicks.
-    /// KEYS: users, instances, rooms. ARGV: dead instance, ts, key
-    /// prefix, forget-after seconds. Returns the number of nicks released.
-    static let reap = RedisScript("""
-        local prefix = ARGV[3]
-        local roomsOfInstance = prefix .. ':inst:' .. ARGV[1] .. ':rooms'
-        for _, room in ipairs(redis.call('SMEMBERS', roomsOfInstance)) do
-          local membersKey = prefix .. ':room:{' .. room .. '}:members'
-          local all = redis.call('HGETALL', membersKey)
-          local users = {}
-          for i = 1, #all, 2 do
-            local ok, record = pcall(cjson.decode, all[i + 1])
-            if ok and record.inst == ARGV[1] then
-              redis.call('HDEL', membersKey, all[i])
-              users[#users + 1] = { nick = record.nick, owner = record.inst .. '/' .. record.conn }
-            end
-          end
-          if #users > 0 then
-            local left = tonumber(redis.call('ZINCRBY', KEYS[3], -#users, room))
-            if left <= 0 then redis.call('ZREM', KEYS[3], room) end
-            if room ~= 'lobby' and redis.call('HLEN', membersKey) == 0 then
-              redis.call('EXPIRE', prefix .. ':room:{' .. room .. '}:history', ARGV[4])
-            end
-            local roomKey = prefix .. ':room:{' .. room .. '}:'
-            redis.call('PUBLISH', roomKey .. 'events', cjson.encode({
-              seq = redis.call('INCR', roomKey .. 'seq'),
-              v = 1, origin = '', kind = 'left_many', room = room, users = users, ts = tonumber(ARGV[2]), reason = 'node_down'
-            }))
-          end
-        end
-        redis.call('DEL', roomsOfInstance)
+    /// Removes a dead instance's users from one room, announced with
+    /// `node_down` in one `left_many` message, exactly once, whichever node
+    /// runs it first.
+    /// KEYS: the room's keys. ARGV: dead instance, ts, room, forget-after seconds.
+    /// Returns a room change (changed: the number of members removed).
+    static let reapRoom = RedisScript("""
+        \(numbering)
+        \(roomDepartureBody)
         local all = redis.call('HGETALL', KEYS[1])
-        local released = 0
+        local users = {}
         for i = 1, #all, 2 do
           local ok, record = pcall(cjson.decode, all[i + 1])
           if ok and record.inst == ARGV[1] then
             redis.call('HDEL', KEYS[1], all[i])
-            released = released + 1
+            users[#users + 1] = { nick = record.nick, owner = record.inst .. '/' .. record.conn }
           end
         end
-        redis.call('SREM', KEYS[2], ARGV[1])
-        return released
+        if #users == 0 then return {0, 0, 0, ARGV[3]} end
+        redis.call('PUBLISH', KEYS[2], numbered(cjson.encode({
+          v = 1, origin = '', kind = 'left_many', room = ARGV[3], users = users, ts = tonumber(ARGV[2]), reason = 'node_down'
+        }), KEYS[4]))
+        return departed(#users, ARGV[3], ARGV[4])
+        """)
+
+    /// Writes a room's member count to the room directory (`room_list`),
+    /// unless a write of a later event of the room got there first (the
+    /// writes of different nodes may arrive in any order).
+    /// KEYS: the directory's counts, the directory's sequence numbers. ARGV: room, count, seq.
+    /// Returns 1 when written.
+    static let roomCount = RedisScript("""
+        if tonumber(ARGV[3]) <= tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0') then return 0 end
+        redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+        if tonumber(ARGV[2]) > 0 then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) else redis.call('ZREM', KEYS[1], ARGV[1]) end
+        return 1
         """)
 
     /// Renames a history from before rooms to `lobby`'s, unless `lobby` has one.
@@ -190,5 +193,8 @@ enum ClusterScripts {
     )
 
     /// Every script, for the command connection to load whenever it connects.
-    static let all = [adoptHistoryBeforeRooms, claim, joinRoom, claimIntoLobby, leaveRoom, leaveRoomMany, release, appendMessage, roomSnapshot, reap]
+    static let all = [
+        adoptHistoryBeforeRooms, claim, joinRoom, claimIntoLobby, leaveRoom, leaveRoomMany, release, releaseOfInstance, appendMessage,
+        roomSnapshot, reapRoom, roomCount,
+    ]
 }

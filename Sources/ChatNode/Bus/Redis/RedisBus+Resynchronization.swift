@@ -15,21 +15,33 @@ extension RedisBus {
     }
 
     /// Finds instances whose liveness key expired and removes their users
-    /// from their rooms (one pass per room) and their nicks.
+    /// from their rooms (one pass per room) and their nicks: work in
+    /// proportion to the dead instance's rooms and users, read from its own sets.
     func reapDeadInstances() async throws(BusError) {
         guard case .array(let members) = try await batch([RedisCommand(["SMEMBERS", keys.instances])]).first else { return }
         let others = members.compactMap(\.string).filter { $0 != instance }
         guard !others.isEmpty else { return }
         let alive = try await batch(others.map { RedisCommand(["EXISTS", keys.alive($0)]) })
         for (other, exists) in zip(others, alive) where exists.integer == 0 {
-            let removed = try await run(
-                script: ClusterScripts.reap,
-                keys: [keys.users, keys.instances, keys.rooms],
-                arguments: [
-                    Array(other.utf8), Array(String(Clock.milliseconds()).utf8), Array(keys.prefix.utf8),
-                    Array(String(Self.forgetAfterSeconds).utf8),
-                ]
-            )
+            let sets = try await batch([RedisCommand(["SMEMBERS", keys.rooms(of: other)]), RedisCommand(["SMEMBERS", keys.nicks(of: other)])])
+            let rooms = (sets[0].array ?? []).compactMap(\.string).map(RoomName.init(trusted:))
+            let nickKeys = (sets[1].array ?? []).compactMap(\.string)
+            let ts = Array(String(Clock.milliseconds()).utf8)
+            // Rooms first: a nick released before its rooms could be claimed and listed anew, then unlisted by the reaper.
+            let roomCommands = rooms.map { room in
+                scriptCommand(
+                    ClusterScripts.reapRoom, keys: keys.roomScriptKeys(room),
+                    arguments: [Array(other.utf8), ts, Array(room.value.utf8), Array(String(Self.forgetAfterSeconds).utf8)]
+                )
+            }
+            if !roomCommands.isEmpty { _ = try await batch(roomCommands) }
+            let releases = nickKeys.map { scriptCommand(ClusterScripts.releaseOfInstance, keys: [keys.nick($0)], arguments: [Array(other.utf8)]) }
+            let released = releases.isEmpty ? [] : try await batch(releases)
+            _ = try await batch([
+                RedisCommand(["DEL", keys.rooms(of: other)]), RedisCommand(["DEL", keys.nicks(of: other)]),
+                RedisCommand(["SREM", keys.instances, other]),
+            ])
+            let removed = released.filter { $0.integer == 1 }.count
             if removed > 0 {
                 logger.info("removed the users of a dead node", metadata: ["instance": "\(other)", "users": "\(removed)"])
             }
@@ -69,14 +81,14 @@ extension RedisBus {
     private func reregisterLocalUsers() async throws(BusError) {
         let users = Array(core.users.values)
         guard !users.isEmpty else { return }
-        let claims = try await batch(users.map { claimCommand(for: $0.member) })
+        let claims = try await batch(users.map { claimCommand(for: $0.member) } + [noteNicksCommand(users.map(\.member))]).dropLast()
         if let refused = claims.first(where: { $0.integer == nil }) {
             throw failure("claim script failed: \(refused)")
         }
         let contested = zip(users, claims).filter { $0.1.integer != 1 }.map(\.0.member)
         var lost: Set<UInt64> = []
         if !contested.isEmpty {
-            let holders = try await batch(contested.map { RedisCommand(["HGET", keys.users, $0.nick.key.value]) })
+            let holders = try await batch(contested.map { RedisCommand(["GET", keys.nick($0.nick.key)]) })
             for (member, holder) in zip(contested, holders) {
                 if case .bulk(let bytes) = holder, PresenceRecord.decode(bytes) == record(for: member) { continue }
                 // Someone else took the nick while this node could not defend it.
@@ -86,29 +98,37 @@ extension RedisBus {
             }
         }
         let ts = Clock.milliseconds()
-        let memberships = users.filter { !lost.contains($0.member.connectionID) }.flatMap { user in
-            user.rooms.map { joinRoomCommand($0, member: user.member, ts: ts) }
-        }
+        let kept = users.filter { !lost.contains($0.member.connectionID) }
+        let memberships = kept.flatMap { user in user.rooms.map { joinRoomCommand($0, member: user.member, ts: ts) } }
         guard !memberships.isEmpty else { return }
-        if let refused = try await batch(memberships).first(where: { $0.integer == nil }) {
+        let rooms = Set(kept.flatMap(\.rooms))
+        let replies = try await batch(memberships + [noteRoomsCommand(Array(rooms))])
+        if let refused = replies.dropLast().first(where: { RoomChange(reply: $0) == nil }) {
             throw failure("room script failed: \(refused)")
         }
     }
 
     /// Removes this instance's records of users and memberships that ended
     /// while Redis could not be told: a membership announces its `left`.
+    /// Reads this instance's own sets, so it costs this node's users and rooms.
     private func removeStaleRecords() async throws(BusError) {
-        guard case .array(let roomReplies) = try await batch([RedisCommand(["SMEMBERS", keys.rooms(of: instance)])]).first else { return }
-        let rooms = Array(Set(roomReplies.compactMap(\.string).map(RoomName.init(trusted:))).union(core.rooms.keys))
-        let listings = try await batch([RedisCommand(["HGETALL", keys.users])] + rooms.map { RedisCommand(["HGETALL", keys.members($0)]) })
+        let sets = try await batch([RedisCommand(["SMEMBERS", keys.rooms(of: instance)]), RedisCommand(["SMEMBERS", keys.nicks(of: instance)])])
+        let rooms = Array(Set((sets[0].array ?? []).compactMap(\.string).map(RoomName.init(trusted:))).union(core.rooms.keys))
+        let nickKeys = (sets[1].array ?? []).compactMap(\.string)
+        let listings = try await batch(nickKeys.map { RedisCommand(["GET", keys.nick($0)]) } + rooms.map { RedisCommand(["HGETALL", keys.members($0)]) })
         var commands: [RedisCommand] = []
-        var staleNicks: [[UInt8]] = []
-        for (key, bytes, record) in ownRecords(in: listings[0]) where core.member(NickKey(storedValue: key))?.connectionID != record.connection {
-            staleNicks.append(Array(key.utf8))
-            staleNicks.append(bytes)
+        var forgotten: [String] = []
+        for (key, holder) in zip(nickKeys, listings) {
+            guard case .bulk(let bytes) = holder, let record = PresenceRecord.decode(bytes), record.instance == instance else {
+                forgotten.append(key)  // released meanwhile, or someone else's now
+                continue
+            }
+            guard core.member(NickKey(storedValue: key))?.connectionID != record.connection else { continue }
+            commands.append(scriptCommand(ClusterScripts.release, keys: [keys.nick(key)], arguments: [bytes]))
+            forgotten.append(key)
         }
-        if !staleNicks.isEmpty { commands.append(scriptCommand(ClusterScripts.release, keys: [keys.users], arguments: staleNicks)) }
-        for (room, listing) in zip(rooms, listings.dropFirst()) {
+        if !forgotten.isEmpty { commands.append(forgetNicksCommand(forgotten)) }
+        for (room, listing) in zip(rooms, listings.dropFirst(nickKeys.count)) {
             for (key, bytes, record) in ownRecords(in: listing) {
                 if let member = core.member(NickKey(storedValue: key)), member.connectionID == record.connection,
                     core.isMember(member, of: room)

@@ -145,9 +145,7 @@ actor RedisBus: ChatBus {
     /// scripts: an ACL user without them would otherwise see every `hello`
     /// answered `unavailable`.
     func announceAliveCheckingAccess() async throws(RedisError) {
-        let probe = RedisCommand([
-            "EVAL", "return redis.call('HLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])", "2", keys.users, keys.history(.lobby),
-        ])
+        let probe = RedisCommand(["EVAL", "return redis.call('LLEN', KEYS[1])", "1", keys.history(.lobby)])
         // Straight to the connection: these refusals are reported as the start-up error, not logged.
         let replies = try await commands.sendBatch(livenessCommands + [probe])
         for reply in replies {
@@ -181,13 +179,14 @@ actor RedisBus: ChatBus {
     private func claim(_ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<JoinOutcome> {
         guard isAvailable else { return redisLoop.makeFailedFuture(failure("not connected to Redis")) }
         guard member.kind.version < .v3 else {
-            return batchOnLoop([claimCommand(for: member)]).flatMapThrowing { result in
+            return batchOnLoop([claimCommand(for: member), noteNicksCommand([member])]).flatMapThrowing { result in
                 try self.assumeIsolated { try $0.admitIfClaimed(member, result, ts: 0, since: since, ref: ref) }
             }
         }
         return holding(.lobby) {
             let ts = Clock.milliseconds()
-            return $0.batchOnLoop([$0.claimIntoLobbyCommand(for: member, ts: ts)]).flatMapThrowing { result in
+            let commands = [$0.claimIntoLobbyCommand(for: member, ts: ts), $0.noteNicksCommand([member]), $0.noteRoomsCommand([.lobby])]
+            return $0.batchOnLoop(commands).flatMapThrowing { result in
                 try self.assumeIsolated { try $0.admitIfClaimed(member, result, ts: ts, since: since, ref: ref) }
             }
         }
@@ -197,10 +196,14 @@ actor RedisBus: ChatBus {
         _ member: LocalMember, _ result: Result<[RedisReply], BusError>, ts: Int64, since: String?, ref: String?
     ) throws(BusError) -> JoinOutcome {
         let replies = try result.get()
-        guard let claimed = replies.first?.integer else {
+        // `claim` answers 1 or 0; `claimIntoLobby` 0 or lobby's room change.
+        guard replies.first?.integer != nil || RoomChange(reply: replies.first) != nil else {
             throw failure("script failed: \(replies.first.map { "\($0)" } ?? "no reply")")
         }
-        guard claimed == 1 else { return .nickTaken }
+        guard replies.first?.integer != 0 else {
+            batchOnLoop([forgetNicksCommand([member.nick.key.value])]).whenComplete { _ in }
+            return .nickTaken
+        }
         metrics.busPublishes.increment()
         if member.kind.version == .v3 {
             core.admit(member, ref: ref)
@@ -224,7 +227,7 @@ actor RedisBus: ChatBus {
         guard let rooms = core.dismiss(member) else { return }
         let ts = Clock.milliseconds()
         var commands = rooms.map { leaveRoomCommand($0, member: member, ts: ts, reason: reason) }
-        commands.append(scriptCommand(ClusterScripts.release, keys: [keys.users], arguments: releaseArguments(for: member)))
+        commands += [releaseCommand(for: member), forgetNicksCommand([member.nick.key.value])]
         for room in rooms { closeIfUnused(room) }
         do {
             _ = try await batch(commands)
@@ -244,7 +247,7 @@ actor RedisBus: ChatBus {
         guard isAvailable else { return redisLoop.makeFailedFuture(failure("not connected to Redis")) }
         return holding(room) { bus in
             let ts = Clock.milliseconds()
-            return bus.batchOnLoop([bus.joinRoomCommand(room, member: member, ts: ts)]).flatMapThrowing { result in
+            return bus.batchOnLoop([bus.joinRoomCommand(room, member: member, ts: ts), bus.noteRoomsCommand([room])]).flatMapThrowing { result in
                 try self.assumeIsolated { try $0.admitIfListed(member, in: room, result, ts: ts, since: since, ref: ref) }
             }
         }
@@ -272,7 +275,7 @@ actor RedisBus: ChatBus {
         _ member: LocalMember, in room: RoomName, _ result: Result<[RedisReply], BusError>, ts: Int64, since: String?, ref: String?
     ) throws(BusError) {
         let replies = try result.get()
-        guard replies.first?.integer != nil else {
+        guard RoomChange(reply: replies.first) != nil else {
             throw failure("script failed: \(replies.first.map { "\($0)" } ?? "no reply")")
         }
         metrics.busPublishes.increment()
@@ -351,7 +354,7 @@ actor RedisBus: ChatBus {
     /// Looks up who holds the recipient's nick, then routes the line to that holder's instance.
     private func findRecipient(of draft: DirectDraft, key: NickKey, from sender: LocalMember, ref: String?) -> EventLoopFuture<WhisperOutcome> {
         guard isAvailable else { return redisLoop.makeFailedFuture(failure("not connected to Redis")) }
-        return batchOnLoop([RedisCommand(["HGET", keys.users, key.value])]).flatMap { result in
+        return batchOnLoop([RedisCommand(["GET", keys.nick(key)])]).flatMap { result in
             self.assumeIsolated { $0.route(draft, key: key, holder: result, from: sender, ref: ref) }
         }
     }
@@ -425,23 +428,22 @@ actor RedisBus: ChatBus {
         guard !users.isEmpty else { return }
         let ts = Clock.milliseconds()
         var byRoom: [RoomName: [LocalMember]] = [:]
-        var releases: [[UInt8]] = []
-        releases.reserveCapacity(2 * users.count)
         for user in users {
             for room in user.rooms { byRoom[room, default: []].append(user.member) }
-            releases.append(contentsOf: releaseArguments(for: user.member))
         }
         var commands: [RedisCommand] = byRoom.map { room, members in
             let departures = members.map { ClusterEnvelope.Departure(nick: $0.nick.canonical, owner: owner(of: $0.connectionID)) }
             let announcement = ClusterEnvelope(origin: instance, event: .leftMany(departures, ts: ts, reason: .quit, room: room))
             var arguments = [announcement.encoded(), Array(room.value.utf8), Array(String(Self.forgetAfterSeconds).utf8)]
-            for member in members { arguments.append(contentsOf: releaseArguments(for: member)) }
+            for member in members { arguments.append(contentsOf: memberArguments(for: member)) }
             return scriptCommand(ClusterScripts.leaveRoomMany, keys: keys.roomScriptKeys(room), arguments: arguments)
         }
-        commands.append(scriptCommand(ClusterScripts.release, keys: [keys.users], arguments: releases))
+        commands += users.map { releaseCommand(for: $0.member) }
+        commands.append(RedisCommand(["DEL", keys.nicks(of: instance)]))
         do {
             let replies = try await batch(commands)
-            logger.info("released this node's users", metadata: ["users": "\(replies.last?.integer ?? 0)"])
+            let released = replies.dropLast().suffix(users.count).filter { $0.integer == 1 }.count
+            logger.info("released this node's users", metadata: ["users": "\(released)"])
         } catch {
             // The other nodes reap them once this instance's liveness key expires.
             logger.warning("could not release this node's users; they will be reaped", metadata: ["error": "\(error.message)"])
@@ -532,14 +534,36 @@ actor RedisBus: ChatBus {
 
     /// The script call that claims `member`'s nick, into no room (v3).
     func claimCommand(for member: LocalMember) -> RedisCommand {
-        scriptCommand(ClusterScripts.claim, keys: [keys.users], arguments: [Array(member.nick.key.value.utf8), record(for: member).encoded()])
+        scriptCommand(ClusterScripts.claim, keys: [keys.nick(member.nick.key)], arguments: [record(for: member).encoded()])
+    }
+
+    /// The script call that releases `member`'s nick if `member` still holds it.
+    func releaseCommand(for member: LocalMember) -> RedisCommand {
+        scriptCommand(ClusterScripts.release, keys: [keys.nick(member.nick.key)], arguments: [record(for: member).encoded()])
+    }
+
+    /// Adds nicks to this instance's set of claimed nicks, which the reaper
+    /// and this node's own clean-up read (sent with each claim: a claim
+    /// that fails takes its nick out again).
+    func noteNicksCommand(_ members: [LocalMember]) -> RedisCommand {
+        RedisCommand(["SADD", keys.nicks(of: instance)] + members.map(\.nick.key.value))
+    }
+
+    /// Adds rooms to this instance's set of rooms its users joined, which the reaper reads.
+    func noteRoomsCommand(_ rooms: [RoomName]) -> RedisCommand {
+        RedisCommand(["SADD", keys.rooms(of: instance)] + rooms.map(\.value))
+    }
+
+    /// Takes nick keys out of this instance's set of claimed nicks.
+    func forgetNicksCommand(_ nickKeys: [String]) -> RedisCommand {
+        RedisCommand(["SREM", keys.nicks(of: instance)] + nickKeys)
     }
 
     /// The script call that claims `member`'s nick and lists it in `lobby` (v1, v2).
     func claimIntoLobbyCommand(for member: LocalMember, ts: Int64) -> RedisCommand {
         scriptCommand(
             ClusterScripts.claimIntoLobby,
-            keys: [keys.users] + keys.roomScriptKeys(.lobby),
+            keys: [keys.nick(member.nick.key)] + keys.roomScriptKeys(.lobby),
             arguments: joinRoomArguments(.lobby, member: member, ts: ts)
         )
     }
@@ -553,10 +577,7 @@ actor RedisBus: ChatBus {
         let announcement = ClusterEnvelope(
             origin: instance, event: .joined(nick: member.nick.canonical, owner: owner(of: member.connectionID), ts: ts, room: room)
         )
-        return [
-            Array(member.nick.key.value.utf8), record(for: member).encoded(), announcement.encoded(),
-            Array(room.value.utf8), Array(keys.rooms(of: instance).utf8),
-        ]
+        return [Array(member.nick.key.value.utf8), record(for: member).encoded(), announcement.encoded(), Array(room.value.utf8)]
     }
 
     /// The script call that unlists `member` from `room` if it is still listed, announcing its `left`.
@@ -577,12 +598,11 @@ actor RedisBus: ChatBus {
         )
     }
 
-    /// The nick key and record that `ClusterScripts.release` takes for `member`.
-    func releaseArguments(for member: LocalMember) -> [[UInt8]] {
+    /// The nick key and record that `ClusterScripts.leaveRoomMany` takes for `member`.
+    func memberArguments(for member: LocalMember) -> [[UInt8]] {
         [Array(member.nick.key.value.utf8), record(for: member).encoded()]
     }
 
-    /// `EVAL` of `script` with `keys` and `arguments`.
     /// `EVALSHA` of one of `ClusterScripts`, which the command connection loads whenever it connects.
     func scriptCommand(_ script: RedisScript, keys: [String], arguments: [[UInt8]]) -> RedisCommand {
         script.command(keys: keys.map { Array($0.utf8) }, arguments: arguments)
@@ -623,14 +643,25 @@ actor RedisBus: ChatBus {
         }
     }
 
-    /// Times every eighth batch and reports the commands Redis refused.
+    /// Times every eighth batch, reports the commands Redis refused, and
+    /// writes each room change the replies report to the room directory.
     private func noteReplies(_ replies: [RedisReply], started: ContinuousClock.Instant?) -> [RedisReply] {
         if let started { metrics.redisRoundTrip.record(ContinuousClock.now - started) }
-        for case .error(let text) in replies {
-            metrics.redisRefusedCommands.increment()
-            refusals.note(text, logger: logger)
-            if text.hasPrefix("NOSCRIPT") { reloadScripts() }
+        var directory: [RedisCommand] = []
+        for reply in replies {
+            if case .error(let text) = reply {
+                metrics.redisRefusedCommands.increment()
+                refusals.note(text, logger: logger)
+                if text.hasPrefix("NOSCRIPT") { reloadScripts() }
+            } else if let change = RoomChange(reply: reply), change.changed > 0 {
+                directory.append(scriptCommand(
+                    ClusterScripts.roomCount, keys: [keys.rooms, keys.roomSequences],
+                    arguments: [Array(change.room.utf8), Array(String(change.count).utf8), Array(String(change.sequence).utf8)]
+                ))
+            }
         }
+        // Not awaited: a lost write is corrected by the room's next change.
+        if !directory.isEmpty { commands.sendBatchFromEventLoop(directory).whenComplete { _ in } }
         return replies
     }
 
