@@ -15,9 +15,11 @@ import NIOPosix
 /// until the map names a master that answers.
 ///
 /// The actor runs on its event loop, as do its connections.
-public actor RedisClusterClient {
+public actor RedisClusterClient: RedisCommandTransport {
     /// How many redirections one command follows before giving up.
     static let redirectionLimit = 5
+    /// How often `run()` asks for the slot map, to learn of topology changes no command ran into.
+    static let refreshInterval = Duration.seconds(5)
 
     /// The cluster's URL: seed nodes, credentials, TLS.
     public nonisolated let url: RedisURL
@@ -30,8 +32,14 @@ public actor RedisClusterClient {
     public private(set) var slots = ClusterSlotMap()
     private var connections: [RedisServerAddress: RedisConnection] = [:]
     private var reconnecting: [RedisServerAddress: Task<Void, Never>] = [:]
+    /// Connections making their first attempt, which other callers wait for.
+    private var firstAttempts: [RedisServerAddress: Task<Void, Never>] = [:]
     private var refresh: Task<Void, Never>?
     private var isShutDown = false
+    /// Which masters' connections are up, for `connectionStates()`.
+    private var connected: Set<RedisServerAddress> = []
+    private var observers = RedisConnectionObservers()
+    private var lastPublished = false
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         eventLoop.executor.asUnownedSerialExecutor()
@@ -65,6 +73,110 @@ public actor RedisClusterClient {
 
     /// The masters serving slots now, as far as the client knows.
     public var masters: [RedisServerAddress] { Array(slots.slotCounts.keys) }
+
+    /// Whether every slot has a master whose connection is up.
+    private var isUp: Bool {
+        let serving = slots.slotCounts.keys
+        return slots.coversEverySlot && serving.allSatisfy { connected.contains($0) }
+    }
+
+    /// Up (true) while every slot has a master whose connection is up, now and at every change.
+    public func connectionStates() -> AsyncStream<Bool> {
+        let eventLoop = self.eventLoop
+        return observers.makeStream(current: isUp) { [weak self] id in
+            guard let self else { return }
+            eventLoop.execute { self.assumeIsolated { $0.observers.remove(id) } }
+        }
+    }
+
+    private func publishState() {
+        let now = isUp
+        guard now != lastPublished else { return }
+        lastPublished = now
+        observers.publish(now)
+    }
+
+    /// Asks for the slot map every few seconds until shut down or cancelled
+    /// (each master's connection keeps itself up).
+    public func run() async {
+        while !isShutDown, !Task.isCancelled {
+            try? await Task.sleep(for: Self.refreshInterval)
+            try? await refreshSlotMap()
+        }
+    }
+
+    /// Nothing to do: a cluster names its masters itself (`CLUSTER SLOTS`), not Sentinel.
+    public func reconnect(unlessConnectedTo address: RedisServerAddress) {}
+
+    /// Sends commands, each to the master of its slot (commands of one slot
+    /// in their order; a command without a key to any master), and returns
+    /// the replies in the order of `commands`.
+    public func sendBatch(_ commands: [RedisCommand]) async throws(RedisError) -> [RedisReply] {
+        do {
+            return try await startBatch(commands).get()
+        } catch let error as RedisError {
+            throw error
+        } catch {
+            throw .notConnected("Redis Cluster: \(error)")
+        }
+    }
+
+    /// `sendBatch` without a task: called on the client's event loop, each
+    /// master's share is written at once.
+    public nonisolated func sendBatchFromEventLoop(_ commands: [RedisCommand]) -> EventLoopFuture<[RedisReply]> {
+        guard eventLoop.inEventLoop else {
+            return eventLoop.flatSubmit { self.assumeIsolated { $0.startBatch(commands) } }
+        }
+        return assumeIsolated { $0.startBatch(commands) }
+    }
+
+    private func startBatch(_ commands: [RedisCommand]) -> EventLoopFuture<[RedisReply]> {
+        guard !isShutDown else { return eventLoop.makeFailedFuture(RedisError(.shutDown, "Redis Cluster client was shut down")) }
+        guard !commands.isEmpty else { return eventLoop.makeSucceededFuture([]) }
+        var shares: [RedisServerAddress: [Int]] = [:]
+        for (index, command) in commands.enumerated() {
+            guard let master = command.slot.map({ slots.master(for: $0) }) ?? slots.slotCounts.keys.first else {
+                refreshSoon()
+                return eventLoop.makeFailedFuture(RedisError.notConnected("no master of the Redis Cluster serves hash slot \(command.slot!) (yet)"))
+            }
+            shares[master, default: []].append(index)
+        }
+        var sent: [(indices: [Int], replies: EventLoopFuture<[RedisReply]>)] = []
+        for (master, indices) in shares {
+            guard let connection = connections[master], connected.contains(master) else {
+                // Not connected yet (a master just learned of): the slow path connects first.
+                let share = indices.map { commands[$0] }
+                let replies = eventLoop.makeFutureWithTask { try await self.send(share, to: master) }
+                sent.append((indices, replies))
+                continue
+            }
+            sent.append((indices, connection.sendBatchFromEventLoop(indices.map { commands[$0] })))
+        }
+        let sentIndices = sent.map(\.indices)
+        return EventLoopFuture.whenAllSucceed(sent.map(\.replies), on: eventLoop).flatMap { shareReplies in
+            var replies = [RedisReply](repeating: .null, count: commands.count)
+            var redirected: [(Int, ClusterRedirection)] = []
+            for (indices, share) in zip(sentIndices, shareReplies) {
+                for (index, reply) in zip(indices, share) {
+                    replies[index] = reply
+                    if case .error(let text) = reply, let redirection = ClusterRedirection(errorText: text) {
+                        redirected.append((index, redirection))
+                    }
+                }
+            }
+            guard !redirected.isEmpty else { return self.eventLoop.makeSucceededFuture(replies) }
+            return self.eventLoop.makeFutureWithTask { [replies, redirected] in
+                var followed = replies
+                for (index, redirection) in redirected {
+                    followed[index] = try await self.follow(redirection, with: commands[index], hops: 1)
+                }
+                return followed
+            }
+        }.flatMapErrorThrowing { error in
+            if (error as? RedisError)?.code == .notConnected { self.assumeIsolated { $0.refreshSoon() } }
+            throw error
+        }
+    }
 
     /// Sends one command touching `slot` and returns its reply; an error reply is returned, not thrown.
     public func send(_ command: RedisCommand, slot: HashSlot) async throws(RedisError) -> RedisReply {
@@ -151,9 +263,15 @@ public actor RedisClusterClient {
         let serving = Set(map.slotCounts.keys)
         for (address, connection) in connections where !serving.contains(address) {
             connections[address] = nil
+            connected.remove(address)
             reconnecting.removeValue(forKey: address)?.cancel()
             Task { await connection.shutdown() }
         }
+        // A master just named is connected now, so the cluster counts as up as soon as it is.
+        for master in serving where connections[master] == nil {
+            Task { _ = try? await self.connection(to: master) }
+        }
+        publishState()
     }
 
     /// Refreshes the slot map in the background, once at a time.
@@ -182,18 +300,52 @@ public actor RedisClusterClient {
     /// up from then on; a first connection that fails is thrown (and retried
     /// in the background).
     private func connection(to address: RedisServerAddress) async throws(RedisError) -> RedisConnection {
-        if let existing = connections[address] { return existing }
+        if let existing = connections[address] {
+            // Made by another caller and still making its first attempt: wait for it.
+            if let first = firstAttempts[address] { await first.value }
+            return existing
+        }
         let connection = RedisConnection(url: url.node(address), eventLoop: eventLoop, scripts: scripts, logger: logger)
         connections[address] = connection
+        let first = Task { () -> RedisError? in
+            do throws(RedisError) {
+                try await connection.connect()
+                return nil
+            } catch {
+                return error
+            }
+        }
+        firstAttempts[address] = Task { _ = await first.value }
+        let failure = await first.value
+        firstAttempts[address] = nil
         // `run()` starts only after the first attempt, so the two never connect at once.
-        defer { reconnecting[address] = Task { await connection.run() } }
-        try await connection.connect()
+        reconnecting[address] = Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await connection.run() }
+                group.addTask {
+                    for await isUp in await connection.connectionStates() {
+                        await self.note(address, isUp: isUp, of: connection)
+                    }
+                }
+            }
+        }
+        if let failure { throw failure }
+        if connections[address] === connection { connected.insert(address) }
+        publishState()
         return connection
+    }
+
+    private func note(_ address: RedisServerAddress, isUp: Bool, of connection: RedisConnection) {
+        guard connections[address] === connection else { return }
+        if isUp { connected.insert(address) } else { connected.remove(address) }
+        if !isUp { refreshSoon() }
+        publishState()
     }
 
     /// Closes every connection.
     public func shutdown() async {
         isShutDown = true
+        observers.finishAll()
         refresh?.cancel()
         for task in reconnecting.values { task.cancel() }
         reconnecting = [:]

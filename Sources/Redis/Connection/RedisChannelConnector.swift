@@ -15,6 +15,18 @@ enum RedisChannelConnector {
         onPush: (@Sendable (RedisPush) -> Bool)? = nil
     ) async throws(RedisError) -> any Channel {
         let tls = try makeTLSContext(for: url)
+        if let seeds = url.clusterSeeds {
+            // Any node of a cluster will do (a subscriber's classic pub/sub reaches the whole cluster): the first that answers.
+            var failures: [String] = []
+            for seed in seeds {
+                do {
+                    return try await open(url.node(seed), tls: tls, on: eventLoop, connectTimeout: connectTimeout, scripts: scripts, onPush: onPush)
+                } catch {
+                    failures.append(error.message)
+                }
+            }
+            throw RedisError(.connectionFailed, "no seed node of the Redis Cluster answered: \(failures.joined(separator: "; "))")
+        }
         guard let group = url.sentinel else {
             return try await open(url, tls: tls, on: eventLoop, connectTimeout: connectTimeout, scripts: scripts, onPush: onPush)
         }

@@ -13,7 +13,7 @@ import Redis
 /// successful refreshes while Redis is reachable is exported, to be
 /// compared with `--node-ttl`.
 final class LivenessBeacon: Sendable {
-    private let connection: RedisConnection
+    private let connection: any RedisCommandTransport
     private let commands: [RedisCommand]
     private let interval: TimeAmount
     private let eventLoop: any EventLoop
@@ -29,7 +29,7 @@ final class LivenessBeacon: Sendable {
     }
 
     init(
-        connection: RedisConnection,
+        connection: any RedisCommandTransport,
         commands: [RedisCommand],
         nodeTTL: Duration,
         eventLoop: any EventLoop,

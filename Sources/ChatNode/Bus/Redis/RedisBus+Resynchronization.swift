@@ -5,11 +5,14 @@ extension RedisBus {
     /// At start-up: a cluster whose history predates rooms keeps it as
     /// `lobby`'s. (Rooms are loaded when a first local member joins.)
     func loadClusterState() async throws(BusError) {
-        _ = try await run(
-            script: ClusterScripts.adoptHistoryBeforeRooms,
-            keys: [keys.historyBeforeRooms, keys.history(.lobby)],
-            arguments: []
-        )
+        // A Redis Cluster never held a cluster from before rooms (and the two keys are in two slots).
+        if !isCluster {
+            _ = try await run(
+                script: ClusterScripts.adoptHistoryBeforeRooms,
+                keys: [keys.historyBeforeRooms, keys.history(.lobby)],
+                arguments: []
+            )
+        }
         try await reconcile(atStartUp: true)
         _ = link.resynchronisationFinished(succeeded: true)
     }

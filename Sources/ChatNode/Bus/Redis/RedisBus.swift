@@ -40,7 +40,10 @@ actor RedisBus: ChatBus {
     let instance: String
     let nodeID: String
     let nodeTTL: Duration
-    let commands: RedisConnection
+    /// One Redis server's command connection, or a Redis Cluster's (one per master).
+    let commands: any RedisCommandTransport
+    /// Whether Redis is a Redis Cluster, whose keys live in many hash slots.
+    var isCluster: Bool { commands.url.clusterSeeds != nil }
     let subscriber: RedisSubscriber
     /// The one-thread group of `redisLoop`.
     let redisLoops: MultiThreadedEventLoopGroup
@@ -71,7 +74,7 @@ actor RedisBus: ChatBus {
 
     init(
         configuration: NodeConfiguration,
-        commands: RedisConnection,
+        commands: any RedisCommandTransport,
         subscriber: RedisSubscriber,
         redisLoops: MultiThreadedEventLoopGroup,
         metrics: ChatMetrics,
@@ -107,12 +110,15 @@ actor RedisBus: ChatBus {
     static func start(configuration: NodeConfiguration, url: RedisURL, metrics: ChatMetrics, logger: Logger) async throws(NodeStartupError) -> RedisBus {
         let redisLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let redisLoop = redisLoops.next()
-        let commands = RedisConnection(url: url, eventLoop: redisLoop, scripts: ClusterScripts.all, logger: logger)
+        let commands: any RedisCommandTransport =
+            url.clusterSeeds == nil
+            ? RedisConnection(url: url, eventLoop: redisLoop, scripts: ClusterScripts.all, logger: logger)
+            : RedisClusterClient(url: url, eventLoop: redisLoop, scripts: ClusterScripts.all, logger: logger)
         let subscriber = RedisSubscriber(url: url, eventLoop: redisLoop, logger: logger)
         do {
             try await commands.connect()
             try await subscriber.connect()
-            _ = try await commands.send("PING")
+            _ = try await commands.sendBatch([RedisCommand(["PING"])])
         } catch {
             await shutDown(commands, subscriber, redisLoops)
             let access = error.message.contains("NOPERM") ? "; " + ClusterKeys.accessNeeded(prefix: configuration.cluster) : ""
@@ -154,7 +160,7 @@ actor RedisBus: ChatBus {
     }
 
     /// Closes the connections of a bus whose start failed.
-    private static func shutDown(_ commands: RedisConnection, _ subscriber: RedisSubscriber, _ loops: MultiThreadedEventLoopGroup) async {
+    private static func shutDown(_ commands: any RedisCommandTransport, _ subscriber: RedisSubscriber, _ loops: MultiThreadedEventLoopGroup) async {
         await commands.shutdown()
         await subscriber.shutdown()
         try? await loops.shutdownGracefully()
@@ -183,11 +189,37 @@ actor RedisBus: ChatBus {
                 try self.assumeIsolated { try $0.admitIfClaimed(member, result, ts: 0, since: since, ref: ref) }
             }
         }
-        return holding(.lobby) {
+        return holding(.lobby) { bus in
             let ts = Clock.milliseconds()
-            let commands = [$0.claimIntoLobbyCommand(for: member, ts: ts), $0.noteNicksCommand([member]), $0.noteRoomsCommand([.lobby])]
-            return $0.batchOnLoop(commands).flatMapThrowing { result in
-                try self.assumeIsolated { try $0.admitIfClaimed(member, result, ts: ts, since: since, ref: ref) }
+            guard bus.isCluster else {
+                let commands = [bus.claimIntoLobbyCommand(for: member, ts: ts), bus.noteNicksCommand([member]), bus.noteRoomsCommand([.lobby])]
+                return bus.batchOnLoop(commands).flatMapThrowing { result in
+                    try self.assumeIsolated { try $0.admitIfClaimed(member, result, ts: ts, since: since, ref: ref) }
+                }
+            }
+            // The nick and `lobby` live in two slots of a cluster: claim, then list.
+            return bus.batchOnLoop([bus.claimCommand(for: member), bus.noteNicksCommand([member])]).flatMap { claimed in
+                self.assumeIsolated { bus in bus.listInLobby(member, ifClaimed: claimed, ts: ts, since: since, ref: ref) }
+            }
+        }
+    }
+
+    /// The second step of a v1/v2 `hello` on a Redis Cluster: lists a member
+    /// whose nick was claimed in `lobby`, releasing the nick if that fails.
+    private func listInLobby(
+        _ member: LocalMember, ifClaimed claimed: Result<[RedisReply], BusError>, ts: Int64, since: String?, ref: String?
+    ) -> EventLoopFuture<JoinOutcome> {
+        guard case .success(let replies) = claimed, replies.first?.integer == 1 else {
+            return redisLoop.submit { try self.assumeIsolated { try $0.admitIfClaimed(member, claimed, ts: ts, since: since, ref: ref) } }
+        }
+        let listing = [joinRoomCommand(.lobby, member: member, ts: ts), noteRoomsCommand([.lobby])]
+        return batchOnLoop(listing).flatMapThrowing { listed in
+            try self.assumeIsolated { bus throws(BusError) in
+                guard case .success(let replies) = listed, RoomChange(reply: replies.first) != nil else {
+                    bus.batchOnLoop([bus.releaseCommand(for: member), bus.forgetNicksCommand([member.nick.key.value])]).whenComplete { _ in }
+                    throw bus.failure("could not list \(member.nick) in lobby: \(listed)")
+                }
+                return try bus.admitIfClaimed(member, listed, ts: ts, since: since, ref: ref)
             }
         }
     }

@@ -1,0 +1,171 @@
+import ChatNode
+import ChatProtocol
+import Foundation
+import Logging
+import Redis
+import TestSupport
+import Testing
+
+/// Runs `body` against `count` nodes joined through a fresh Redis Cluster
+/// (3 masters, 3 replicas), then shuts them down.
+func withRedisCluster<T>(
+    nodes count: Int = 2,
+    _ configure: (inout NodeConfiguration) -> Void = { _ in },
+    _ body: (RedisClusterDeployment, [TestNode]) async throws -> T
+) async throws -> T {
+    let cluster = try RedisClusterDeployment()
+    try await cluster.waitUntilReady()
+    let configurations = (0..<count).map { index in
+        var configuration = NodeConfiguration(nodeID: "node-\(index)")
+        configuration.port = 0
+        configuration.redisURL = cluster.url
+        configuration.nodeTTL = .seconds(1)
+        configure(&configuration)
+        return configuration
+    }
+    return try await withRunningNodes(configurations) { nodes in try await body(cluster, nodes) }
+}
+
+/// Nodes on a Redis Cluster (`redis-cluster://`, PROTOCOL.md §4): rooms
+/// live on the shard of their hash slot, and everything of §2, §5 and §6 holds.
+@Suite("Nodes on a Redis Cluster", .serialized)
+struct RedisClusterNodeTests {
+    /// One room name per master: rooms whose keys land on each shard.
+    private func roomsOnEveryShard(of cluster: RedisClusterDeployment) async throws -> [String] {
+        var byMaster: [Int: String] = [:]
+        for index in 0..<200 where byMaster.count < 3 {
+            let room = "room-\(index)"
+            let master = try await cluster.master(of: HashSlot(key: "chat:room:{\(room)}:members")).port
+            if byMaster[master] == nil { byMaster[master] = room }
+        }
+        try #require(byMaster.count == 3, "rooms on only \(byMaster.count) masters")
+        return byMaster.values.sorted()
+    }
+
+    @Test("rooms on each of three shards: joins, presence, lines in order, room_list and resume work across two nodes")
+    func roomsOnEveryShard() async throws {
+        try await withRedisCluster({ $0.presenceInterval = .milliseconds(50) }) { cluster, nodes in
+            let rooms = try await roomsOnEveryShard(of: cluster)
+            let (ann, _) = try await nodes[0].joinV3("ann")
+            let (ben, _) = try await nodes[1].joinV3("ben")
+            for room in rooms {
+                _ = try await ann.enter(room)
+                let snapshot = try await ben.enter(room)
+                #expect(snapshot.strings("users") == ["ann", "ben"], "\(room): \(snapshot)")
+            }
+            for room in rooms {
+                for index in 0..<3 {
+                    try await ann.send(#"{"type":"say","room":"\#(room)","text":"\#(room) line \#(index)"}"#)
+                }
+            }
+            var received: [String: [String]] = [:]
+            var lastIDs: [String: String] = [:]
+            while received.values.map(\.count).reduce(0, +) < 9, let line = await ben.next(ofType: "message") {
+                received[line.string("room") ?? "?", default: []].append(line.string("text") ?? "")
+                lastIDs[line.string("room") ?? "?"] = line.string("id")
+            }
+            for room in rooms {
+                #expect(received[room] == (0..<3).map { "\(room) line \($0)" }, "\(room)")
+            }
+
+            try await ann.send(#"{"type":"rooms"}"#)
+            let list = try #require(await ann.next(ofType: "room_list"))
+            guard case .array(let entries) = list["rooms"] else {
+                Issue.record("no rooms in \(list)")
+                return
+            }
+            let counts = entries.compactMap { entry -> String? in
+                guard case .object(let fields) = entry, let name = fields.string("room"), let count = fields.integer("count") else { return nil }
+                return "\(name):\(count)"
+            }
+            #expect(counts == rooms.map { "\($0):2" } + ["lobby:0"])
+
+            // Resume in the last room: ben parts, misses two lines, and joins again with since.
+            let room = rooms[2]
+            let lastSeen = try #require(lastIDs[room])
+            try await ben.send(#"{"type":"part","room":"\#(room)"}"#)
+            _ = await ben.next(ofType: "parted")
+            try await ann.send(#"{"type":"say","room":"\#(room)","text":"missed 1"}"#)
+            try await ann.send(#"{"type":"say","room":"\#(room)","text":"missed 2"}"#)
+            _ = await ann.next(ofType: "message")
+            _ = await ann.next(ofType: "message")
+            let resumed = try await ben.enter(room, since: lastSeen)
+            #expect(resumed["resumed"] == .bool(true))
+            guard case .array(let history) = resumed["history"] else {
+                Issue.record("no history in \(resumed)")
+                return
+            }
+            let texts = history.compactMap { line -> String? in
+                guard case .object(let fields) = line else { return nil }
+                return fields.string("text")
+            }
+            #expect(texts == ["missed 1", "missed 2"])
+        }
+    }
+
+    @Test("v1 and v2 users share the lobby across nodes, nicks stay unique, whispers reach the other node")
+    func lobbyAndWhispers() async throws {
+        try await withRedisCluster({ $0.presenceInterval = .milliseconds(50) }) { _, nodes in
+            let (cy, welcome) = try await nodes[0].join("cy", subprotocol: "chat.v1.json")
+            #expect(welcome.strings("users") == ["cy"])
+            let (di, diWelcome) = try await nodes[1].join("di", subprotocol: "chat.v2.json")
+            #expect(diWelcome.strings("users") == ["cy", "di"])
+            #expect(await cy.next(ofType: "joined")?.string("nick") == "di")
+
+            let clash = try await nodes[1].connect()
+            try await clash.send(#"{"type":"hello","nick":"CY"}"#)
+            #expect(await clash.nextErrorCode() == "nick_taken")
+
+            try await di.send(#"{"type":"whisper","to":"cy","text":"psst"}"#)
+            #expect(await cy.next(ofType: "direct")?.string("text") == "psst")
+            try await cy.send(#"{"type":"say","text":"hello lobby"}"#)
+            #expect(await di.next(ofType: "message")?.string("text") == "hello lobby")
+        }
+    }
+
+    @Test("a node that dies on a Redis Cluster: its users leave every room with node_down and their nicks are free again")
+    func deadNodeIsReaped() async throws {
+        let cluster = try RedisClusterDeployment()
+        try await cluster.waitUntilReady()
+        let doomed = try NodeProcess(arguments: ["--port", "0", "--redis", cluster.url, "--node-ttl", "1"])
+        let doomedPort = try await doomed.waitUntilListening()
+        try await withRunningNodes([{
+            var configuration = NodeConfiguration(nodeID: "survivor")
+            configuration.port = 0
+            configuration.redisURL = cluster.url
+            configuration.nodeTTL = .seconds(1)
+            configuration.presenceInterval = .milliseconds(50)
+            return configuration
+        }()]) { nodes in
+            let rooms = try await roomsOnEveryShard(of: cluster)
+            let victim = try await WebSocketTestClient.connect(port: doomedPort, subprotocols: ["chat.v3.json"])
+            try await victim.send(#"{"type":"hello","nick":"victim"}"#)
+            _ = await victim.next(ofType: "welcome")
+            let (watcher, _) = try await nodes[0].joinV3("watcher")
+            for room in rooms {
+                _ = try await victim.enter(room)
+                _ = try await watcher.enter(room)
+            }
+            doomed.signal(SIGKILL)
+            var departedFrom: Set<String> = []
+            while departedFrom.count < 3, let presence = await watcher.next(ofType: "presence", timeout: .seconds(10)) {
+                guard case .array(let left) = presence["left"], !left.isEmpty, let room = presence.string("room") else { continue }
+                #expect(left.contains(.object(["nick": .string("victim"), "reason": .string("node_down")])), "\(presence)")
+                departedFrom.insert(room)
+            }
+            #expect(departedFrom == Set(rooms))
+            let (again, _) = try await nodes[0].joinV3("victim")
+            await again.disconnect()
+        }
+    }
+
+    @Test("a cluster URL nobody answers at: one line naming the seeds, exit 1")
+    func unreachableAtStart() async throws {
+        let port = try FreePort.find()
+        let outcome = try await NodeProcess(arguments: ["--port", "0", "--redis", "redis-cluster://127.0.0.1:\(port)"])
+            .waitForExit(timeout: .seconds(15))
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.split(separator: "\n").count == 1, "stderr: \(outcome.stderr)")
+        #expect(outcome.stderr.contains("127.0.0.1:\(port)"), "stderr: \(outcome.stderr)")
+    }
+}
