@@ -3,10 +3,12 @@
 # processes and HAProxy in front, and prints the one URL to open.
 # Ctrl-C stops everything.
 #
-#   ./scripts/run.sh            the local cluster
-#   ./scripts/run.sh --single   one standalone node (no Redis), extra flags go to chat-node
+#   ./scripts/run.sh                  the local cluster
+#   ./scripts/run.sh --redis-cluster  the same on a Redis Cluster (3 masters, 3 replicas)
+#   ./scripts/run.sh --single         one standalone node (no Redis), extra flags go to chat-node
 #
-# Ports: CHAT_LB_PORT (8080), CHAT_NODE_PORTS ("8081 8082 8083"), CHAT_REDIS_PORT (6390).
+# Ports: CHAT_LB_PORT (8080), CHAT_NODE_PORTS ("8081 8082 8083"), CHAT_REDIS_PORT (6390;
+# a Redis Cluster takes it and the next five, its bus ports 100 above).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +26,12 @@ if [ "${1:-}" = "--single" ]; then
     exec "$bin" "$@"
 fi
 
+redis_cluster=false
+if [ "${1:-}" = "--redis-cluster" ]; then
+    redis_cluster=true
+    shift
+fi
+
 ./scripts/setup.sh haproxy
 build_release
 
@@ -33,28 +41,51 @@ read -r -a node_ports <<< "${CHAT_NODE_PORTS:-8081 8082 8083}"
 run_dir=$(mktemp -d -t chat-cluster.XXXXXX)
 pids=()
 
+redis_pids=()
 stop_all() {
     trap - INT TERM EXIT
     echo "stopping the cluster..."
     # Nodes first (they drain their clients through Redis), then HAProxy and Redis.
-    for pid in "${pids[@]:1}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]:1}"; do wait "$pid" 2>/dev/null || true; done
-    kill -TERM "${pids[0]}" 2>/dev/null || true
-    wait "${pids[0]}" 2>/dev/null || true
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    for pid in "${redis_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${redis_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     echo "stopped; logs were in $run_dir"
 }
 trap stop_all INT TERM EXIT
 
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$run_dir" > "$run_dir/redis.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 50); do
-    redis-cli -p "$redis_port" ping > /dev/null 2>&1 && break
-    sleep 0.1
-done
+# start_redis PORT [ARGS...]: a redis-server on loopback with its own directory.
+start_redis() {
+    local port=$1
+    shift
+    mkdir -p "$run_dir/redis-$port"
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$run_dir/redis-$port" "$@" \
+        > "$run_dir/redis-$port.log" 2>&1 &
+    redis_pids+=($!)
+    for _ in $(seq 50); do
+        redis-cli -p "$port" ping > /dev/null 2>&1 && break
+        sleep 0.1
+    done
+}
+
+if $redis_cluster; then
+    cluster_ports=()
+    for offset in 0 1 2 3 4 5; do
+        port=$((redis_port + offset))
+        start_redis "$port" --cluster-enabled yes --cluster-config-file nodes.conf --cluster-port $((port + 100)) \
+            --cluster-node-timeout 3000 --cluster-require-full-coverage no
+        cluster_ports+=("127.0.0.1:$port")
+    done
+    redis-cli --cluster create "${cluster_ports[@]}" --cluster-replicas 1 --cluster-yes > "$run_dir/cluster-create.log" 2>&1
+    redis_url="redis-cluster://127.0.0.1:$redis_port,127.0.0.1:$((redis_port + 1))"
+else
+    start_redis "$redis_port"
+    redis_url="redis://127.0.0.1:$redis_port"
+fi
 
 index=1
 for port in "${node_ports[@]}"; do
-    "$bin" --port "$port" --redis "redis://127.0.0.1:$redis_port" --node-id "node-$index" \
+    "$bin" --port "$port" --redis "$redis_url" --node-id "node-$index" \
         > "$run_dir/node-$index.out" 2> "$run_dir/node-$index.log" &
     pids+=($!)
     index=$((index + 1))
@@ -71,5 +102,5 @@ haproxy -f "$run_dir/haproxy.cfg" -db > "$run_dir/haproxy.log" 2>&1 &
 pids+=($!)
 
 echo "chat cluster is up: open http://127.0.0.1:$lb_port"
-echo "(nodes on ports ${node_ports[*]}, Redis on $redis_port, logs in $run_dir; Ctrl-C stops everything)"
+echo "(nodes on ports ${node_ports[*]}, Redis at $redis_url, logs in $run_dir; Ctrl-C stops everything)"
 wait -n "${pids[@]}" || true

@@ -40,6 +40,8 @@ public actor RedisClusterClient: RedisCommandTransport {
     private var connected: Set<RedisServerAddress> = []
     private var observers = RedisConnectionObservers()
     private var lastPublished = false
+    /// Called on the event loop whenever the slot map changes.
+    private var slotMapObservers: [@Sendable () -> Void] = []
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         eventLoop.executor.asUnownedSerialExecutor()
@@ -96,13 +98,29 @@ public actor RedisClusterClient: RedisCommandTransport {
         observers.publish(now)
     }
 
-    /// Asks for the slot map every few seconds until shut down or cancelled
-    /// (each master's connection keeps itself up).
+    /// Asks for the slot map every few seconds (twice a second while a
+    /// master is unreachable) until shut down or cancelled (each master's
+    /// connection keeps itself up).
     public func run() async {
         while !isShutDown, !Task.isCancelled {
-            try? await Task.sleep(for: Self.refreshInterval)
+            // While a master is missing, ask often: its replica's promotion ends the outage.
+            try? await Task.sleep(for: isUp ? Self.refreshInterval : .milliseconds(500))
             try? await refreshSlotMap()
         }
+    }
+
+    /// Calls `observer` on the client's event loop whenever the slot map changes.
+    public func onSlotMapChange(_ observer: @escaping @Sendable () -> Void) {
+        slotMapObservers.append(observer)
+    }
+
+    /// Asks for the slot map again soon (a subscriber lost its master, say).
+    public func refreshSlotMapSoon() {
+        refreshSoon()
+    }
+
+    private func slotMapChanged() {
+        for observer in slotMapObservers { observer() }
     }
 
     /// Nothing to do: a cluster names its masters itself (`CLUSTER SLOTS`), not Sentinel.
@@ -207,6 +225,7 @@ public actor RedisClusterClient: RedisCommandTransport {
         switch redirection {
         case .moved(let slot, let master):
             slots.assign(slot, to: master)
+            slotMapChanged()
             refreshSoon()
             reply = try await send([command], to: master)[0]
         case .ask(_, let importing):
@@ -258,7 +277,8 @@ public actor RedisClusterClient: RedisCommandTransport {
     }
 
     private func adopt(_ map: ClusterSlotMap) {
-        if map != slots { logger.info("Redis Cluster slot map", metadata: ["masters": "\(map.slotCounts.keys.map(\.description).sorted())"]) }
+        let changed = map != slots
+        if changed { logger.info("Redis Cluster slot map", metadata: ["masters": "\(map.slotCounts.keys.map(\.description).sorted())"]) }
         slots = map
         let serving = Set(map.slotCounts.keys)
         for (address, connection) in connections where !serving.contains(address) {
@@ -272,6 +292,7 @@ public actor RedisClusterClient: RedisCommandTransport {
             Task { _ = try? await self.connection(to: master) }
         }
         publishState()
+        if changed { slotMapChanged() }
     }
 
     /// Refreshes the slot map in the background, once at a time.

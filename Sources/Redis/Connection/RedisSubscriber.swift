@@ -18,6 +18,12 @@ public actor RedisSubscriber: ReconnectingConnection {
 
     /// Where this subscriber connects.
     public nonisolated let url: RedisURL
+    /// Sharded pub/sub (`SSUBSCRIBE`, Redis 7): the channels live on this
+    /// node of a Redis Cluster, the master of their slot.
+    public nonisolated let isSharded: Bool
+    /// Called (on the event loop) with a channel the server dropped while
+    /// still subscribed: in sharded pub/sub, its slot moved to another node.
+    private var onDropped: (@Sendable (String) -> Void)?
     /// Every message received, across reconnections.
     public nonisolated let messages: Messages
     /// The event loop the connection and this actor run on.
@@ -61,9 +67,11 @@ public actor RedisSubscriber: ReconnectingConnection {
         url: RedisURL,
         eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any(),
         logger: Logger,
-        bufferedMessages: Int = 4096
+        bufferedMessages: Int = 4096,
+        sharded: Bool = false
     ) {
         self.url = url
+        self.isSharded = sharded
         self.eventLoop = eventLoop
         self.logger = logger
         self.currentChannel = NIOLoopBoundBox.makeBoxSendingValue(nil, as: (any Channel)?.self, eventLoop: eventLoop)
@@ -96,11 +104,19 @@ public actor RedisSubscriber: ReconnectingConnection {
         messageHandler = handler
     }
 
+    /// Calls `handler` with each channel the server drops while subscribed (sharded pub/sub).
+    public func onChannelDropped(_ handler: @escaping @Sendable (String) -> Void) {
+        onDropped = handler
+    }
+
+    private var subscribeCommand: String { isSharded ? "SSUBSCRIBE" : "SUBSCRIBE" }
+    private var unsubscribeCommand: String { isSharded ? "SUNSUBSCRIBE" : "UNSUBSCRIBE" }
+
     /// Subscribes to channels; returns once Redis confirmed them, or at once
     /// while disconnected (they are subscribed on reconnection). Throws when
     /// Redis refuses them (an ACL user without those channels).
     public func subscribe(_ names: [String]) async throws(RedisError) {
-        try await change(names, command: "SUBSCRIBE") { channels.formUnion(names) }
+        try await change(names, command: subscribeCommand) { channels.formUnion(names) }
     }
 
     /// Subscribes to glob patterns, as `PSUBSCRIBE`.
@@ -115,7 +131,7 @@ public actor RedisSubscriber: ReconnectingConnection {
         let promise = eventLoop.makePromise(of: Void.self)
         let start = {
             self.assumeIsolated { subscriber in
-                subscriber.change(names, command: "SUBSCRIBE", record: { subscriber.channels.formUnion(names) }) { refusal in
+                subscriber.change(names, command: subscriber.subscribeCommand, record: { subscriber.channels.formUnion(names) }) { refusal in
                     if let refusal { promise.fail(refusal) } else { promise.succeed(()) }
                 }
             }
@@ -127,7 +143,8 @@ public actor RedisSubscriber: ReconnectingConnection {
     /// Unsubscribes from channels.
     public func unsubscribe(_ names: [String]) {
         channels.subtract(names)
-        channel?.writeAndFlush(RedisRequest(command: RedisCommand(["UNSUBSCRIBE"] + names), reply: .push), promise: nil)
+        guard !names.isEmpty else { return }
+        channel?.writeAndFlush(RedisRequest(command: RedisCommand([unsubscribeCommand] + names), reply: .push), promise: nil)
     }
 
     /// `unsubscribe` for a caller on the subscriber's event loop.
@@ -150,7 +167,13 @@ public actor RedisSubscriber: ReconnectingConnection {
         guard let channel else { return done(nil) }
         // Registered before writing, so no confirmation can arrive unobserved.
         confirmationWaiters.append((Set(names), done))
-        channel.writeAndFlush(RedisRequest(command: RedisCommand([command] + names), reply: .push), promise: nil)
+        if isSharded {
+            // A sharded subscription names channels of one slot per command.
+            for name in names { channel.write(RedisRequest(command: RedisCommand([command, name]), reply: .push), promise: nil) }
+            channel.flush()
+        } else {
+            channel.writeAndFlush(RedisRequest(command: RedisCommand([command] + names), reply: .push), promise: nil)
+        }
     }
 
     /// Makes the first connection, so a node can refuse to start when Redis is unreachable.
@@ -172,8 +195,13 @@ public actor RedisSubscriber: ReconnectingConnection {
     }
 
     private func resubscribe(on channel: any Channel) {
-        if !channels.isEmpty {
-            channel.write(RedisRequest(command: RedisCommand(["SUBSCRIBE"] + channels.sorted()), reply: .push), promise: nil)
+        if isSharded {
+            // A sharded subscription names channels of one slot per command.
+            for name in channels.sorted() {
+                channel.write(RedisRequest(command: RedisCommand([subscribeCommand, name]), reply: .push), promise: nil)
+            }
+        } else if !channels.isEmpty {
+            channel.write(RedisRequest(command: RedisCommand([subscribeCommand] + channels.sorted()), reply: .push), promise: nil)
         }
         if !patterns.isEmpty {
             channel.write(RedisRequest(command: RedisCommand(["PSUBSCRIBE"] + patterns.sorted()), reply: .push), promise: nil)
@@ -213,7 +241,12 @@ public actor RedisSubscriber: ReconnectingConnection {
                 }
             }
             return true
-        case .unsubscribed:
+        case .unsubscribed(let name):
+            // Still wanted: the server dropped it (its slot moved), not us.
+            if isSharded, channels.contains(name) {
+                channels.remove(name)
+                onDropped?(name)
+            }
             return true
         case .refused(let text):
             let refusal = RedisError(.errorReply, "Redis refused the subscription: \(text)")

@@ -54,6 +54,13 @@ struct RedisClusterNodeTests {
                 #expect(snapshot.strings("users") == ["ann", "ben"], "\(room): \(snapshot)")
             }
             for room in rooms {
+                // Both nodes receive the room by sharded pub/sub, from its slot's master only.
+                let channel = "chat:room:{\(room)}:events"
+                let master = try await cluster.master(of: HashSlot(key: channel)).port
+                let counts = try await cluster.ask(master, ["PUBSUB", "SHARDNUMSUB", channel]).array
+                #expect(counts?.last?.integer == 2, "\(room): \(String(describing: counts))")
+            }
+            for room in rooms {
                 for index in 0..<3 {
                     try await ann.send(#"{"type":"say","room":"\#(room)","text":"\#(room) line \#(index)"}"#)
                 }
@@ -156,6 +163,68 @@ struct RedisClusterNodeTests {
             #expect(departedFrom == Set(rooms))
             let (again, _) = try await nodes[0].joinV3("victim")
             await again.disconnect()
+        }
+    }
+
+    @Test("when the master of a busy room's shard dies, the room works again within 10 s of its replica's promotion, with every list complete")
+    func shardFailover() async throws {
+        try await withRedisCluster({ $0.presenceInterval = .milliseconds(50) }) { cluster, nodes in
+            let room = try await roomsOnEveryShard(of: cluster)[0]
+            let (ann, _) = try await nodes[0].joinV3("ann")
+            let (ben, _) = try await nodes[1].joinV3("ben")
+            _ = try await ann.enter(room)
+            _ = try await ben.enter(room)
+            try await ann.send(#"{"type":"say","room":"\#(room)","text":"before"}"#)
+            #expect(await ben.next(ofType: "message")?.string("text") == "before")
+            try await Task.sleep(for: .milliseconds(500))  // the replica copies the room
+
+            let slot = HashSlot(key: "chat:room:{\(room)}:events")
+            let doomed = try await cluster.master(of: slot)
+            doomed.stop()
+            let killed = ContinuousClock.now
+            var promoted: ContinuousClock.Instant?
+            var recovered: ContinuousClock.Instant?
+            var attempt = 0
+            var log: [String] = []
+            while recovered == nil, ContinuousClock.now - killed < .seconds(40) {
+                if promoted == nil, let master = try? await cluster.master(of: slot), master.port != doomed.port { promoted = .now }
+                attempt += 1
+                try await ann.send(#"{"type":"say","room":"\#(room)","text":"after \#(attempt)","ref":"a\#(attempt)"}"#)
+                var answer: [String: JSONValue]?
+                while answer == nil, let event = await ann.nextMessage(timeout: .seconds(2)) {
+                    log.append("\(ContinuousClock.now - killed) ann: \(event)")
+                    if event.string("ref") == "a\(attempt)" { answer = event }
+                }
+                if answer?.string("type") == "message" {
+                    recovered = .now
+                } else {
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            let back = try #require(recovered, "the room never worked again: \(log.joined(separator: "\n"))")
+            if promoted == nil, let master = try? await cluster.master(of: slot), master.port != doomed.port { promoted = back }
+            let promotion = try #require(promoted, "the replica was never promoted: \(log.joined(separator: "\n"))")
+            #expect(back - promotion < .seconds(10), "back \(back - promotion) after the promotion")
+            var seen: String?
+            while seen != "after \(attempt)", let line = await ben.nextMessage(timeout: .seconds(10)) {
+                log.append("\(ContinuousClock.now - killed) ben: \(line)")
+                if line.string("type") == "message" { seen = line.string("text") }
+            }
+            #expect(seen == "after \(attempt)", "\(log.joined(separator: "\n"))")
+            // Ben's node may still be catching up: within 10 s of the promotion its list is complete.
+            var members: [String]?
+            var asked = 0
+            while members == nil, ContinuousClock.now < promotion + .seconds(10) {
+                asked += 1
+                try await ben.send(#"{"type":"who","room":"\#(room)","ref":"w\#(asked)"}"#)
+                while let event = await ben.nextMessage(timeout: .seconds(2)) {
+                    guard event.string("ref") == "w\(asked)" else { continue }
+                    members = event.strings("users")
+                    break
+                }
+                if members == nil { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(members == ["ann", "ben"])
         }
     }
 

@@ -29,6 +29,19 @@ struct DeploymentFilesTests {
         #expect(config.contains("CHAT_REDIS: redis://redis:6379"))
     }
 
+    @Test("docker-compose.cluster.yml: a Redis Cluster of six persistent servers that keeps serving when a shard fails, found by the nodes from seeds")
+    func clusterComposeFile() throws {
+        let result = try run(["docker-compose", "-f", "docker-compose.cluster.yml", "config"])
+        #expect(result.status == 0, "\(result.output)")
+        let config = result.output
+        #expect(config.contains("CHAT_REDIS: redis-cluster://redis-1:6379,redis-2:6379,redis-3:6379"))
+        for index in 1...6 { #expect(config.contains("  redis-\(index):"), "redis-\(index)") }
+        #expect(config.components(separatedBy: "--cluster-require-full-coverage").count == 7, "every server keeps serving when a shard fails")
+        #expect(config.components(separatedBy: "--appendonly").count == 7, "every server persists")
+        #expect(config.contains("--cluster-replicas"))
+        #expect(config.contains("service_completed_successfully"), "nodes start once the cluster is made")
+    }
+
     @Test("chat nodes and the load balancer may open enough files for 10,000 connections per node")
     func composeFileLimits() throws {
         let result = try run(["docker-compose", "-f", "docker-compose.yml", "config"])

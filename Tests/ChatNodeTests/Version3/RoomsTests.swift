@@ -31,9 +31,12 @@ extension WebSocketTestClient {
     func enter(_ room: String, since: String? = nil) async throws -> [String: JSONValue] {
         let sinceMember = since.map { #","since":"\#($0)""# } ?? ""
         try await send(#"{"type":"join","room":"\#(room)"\#(sinceMember),"ref":"j-\#(room)"}"#)
-        let reply = try #require(await next(ofType: "room"), "no room event for \(room)")
-        try #require(reply.string("ref") == "j-\(room)")
-        return reply
+        while let event = await nextMessage() {
+            guard event.string("ref") == "j-\(room)" else { continue }
+            try #require(event.string("type") == "room", "join \(room) answered \(event)")
+            return event
+        }
+        throw TestSupportError("no room event for \(room) within 5 s")
     }
 
     /// The code of the next `error`.

@@ -192,6 +192,19 @@ enum ClusterScripts {
         "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('RENAMENX', KEYS[1], KEYS[2]) end return 0"
     )
 
+    /// The variant of `script` for a Redis Cluster: events go out by sharded
+    /// pub/sub (`SPUBLISH`), within the shard of the channel's slot.
+    static func sharded(_ script: RedisScript) -> RedisScript {
+        shardedVariants[script.sha1] ?? script
+    }
+
+    private static let shardedVariants: [String: RedisScript] = Dictionary(
+        uniqueKeysWithValues: all.map { ($0.sha1, RedisScript($0.source.replacingOccurrences(of: "'PUBLISH'", with: "'SPUBLISH'"))) }
+    )
+
+    /// Every script's Redis Cluster variant, for the connections to load.
+    static let allSharded = all.map(sharded)
+
     /// Every script, for the command connection to load whenever it connects.
     static let all = [
         adoptHistoryBeforeRooms, claim, joinRoom, claimIntoLobby, leaveRoom, leaveRoomMany, release, releaseOfInstance, appendMessage,

@@ -8,6 +8,8 @@ struct LineInFlight {
     let sender: LocalMember
     let ref: String?
     let receivedAt: NIODeadline
+    /// Redis answered the line's script: it is in the room's history.
+    var isStored = false
 }
 
 /// A room being loaded: its events that arrived meanwhile (with their
@@ -94,18 +96,22 @@ extension RedisBus {
         }
     }
 
-    /// The subscriber lost its connection: lines in flight will not come
-    /// back. Their senders get their own copy (Redis took the line, or will
-    /// refuse it and they get `unavailable`), and their sessions go on.
+    /// The link to Redis was lost: the lines in flight that Redis stored
+    /// will not come back live. Their senders get their own copy now (the
+    /// others get the lines from history once the link is back). A line
+    /// whose script Redis has not answered yet waits for the answer: stored,
+    /// its sender gets its copy then; refused or lost, `unavailable`.
     func releaseLinesInFlight() {
-        let lost = linesInFlight
-        linesInFlight.removeAll()
-        for inFlight in lost.values {
-            let sender = inFlight.sender
-            sender.outlet.sendOwnLine(LocalFanout.frame(.message(inFlight.line, ref: inFlight.ref), for: sender.kind.version))
-            // Redis may still record it: it then comes back, for everyone but its sender.
-            linesReleased[inFlight.line.id] = inFlight.sender
-        }
+        for (id, inFlight) in linesInFlight where inFlight.isStored { releaseLine(id) }
+    }
+
+    /// Gives the sender of a stored line its own copy, as it will not come back live.
+    func releaseLine(_ id: String) {
+        guard let inFlight = linesInFlight.removeValue(forKey: id) else { return }
+        let sender = inFlight.sender
+        sender.outlet.sendOwnLine(LocalFanout.frame(.message(inFlight.line, ref: inFlight.ref), for: sender.kind.version))
+        // It may still come back (the catch-up, or a subscriber that stayed up): then for everyone but its sender.
+        linesReleased[inFlight.line.id] = inFlight.sender
     }
 
     /// Arranges what the core asked for, through the inbox.

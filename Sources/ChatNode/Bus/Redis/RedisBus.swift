@@ -44,7 +44,8 @@ actor RedisBus: ChatBus {
     let commands: any RedisCommandTransport
     /// Whether Redis is a Redis Cluster, whose keys live in many hash slots.
     var isCluster: Bool { commands.url.clusterSeeds != nil }
-    let subscriber: RedisSubscriber
+    /// One subscriber connection, or a Redis Cluster's sharded subscribers (one per master).
+    let subscriber: any RedisSubscription
     /// The one-thread group of `redisLoop`.
     let redisLoops: MultiThreadedEventLoopGroup
     /// The event loop this actor, both Redis connections and the liveness
@@ -75,7 +76,7 @@ actor RedisBus: ChatBus {
     init(
         configuration: NodeConfiguration,
         commands: any RedisCommandTransport,
-        subscriber: RedisSubscriber,
+        subscriber: any RedisSubscription,
         redisLoops: MultiThreadedEventLoopGroup,
         metrics: ChatMetrics,
         logger: Logger
@@ -110,11 +111,17 @@ actor RedisBus: ChatBus {
     static func start(configuration: NodeConfiguration, url: RedisURL, metrics: ChatMetrics, logger: Logger) async throws(NodeStartupError) -> RedisBus {
         let redisLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let redisLoop = redisLoops.next()
-        let commands: any RedisCommandTransport =
-            url.clusterSeeds == nil
-            ? RedisConnection(url: url, eventLoop: redisLoop, scripts: ClusterScripts.all, logger: logger)
-            : RedisClusterClient(url: url, eventLoop: redisLoop, scripts: ClusterScripts.all, logger: logger)
-        let subscriber = RedisSubscriber(url: url, eventLoop: redisLoop, logger: logger)
+        let commands: any RedisCommandTransport
+        let subscriber: any RedisSubscription
+        if url.clusterSeeds == nil {
+            commands = RedisConnection(url: url, eventLoop: redisLoop, scripts: ClusterScripts.all, logger: logger)
+            subscriber = RedisSubscriber(url: url, eventLoop: redisLoop, logger: logger)
+        } else {
+            // Room events travel by sharded pub/sub, within the shard of the room's slot.
+            let client = RedisClusterClient(url: url, eventLoop: redisLoop, scripts: ClusterScripts.allSharded, logger: logger)
+            commands = client
+            subscriber = RedisClusterSubscriber(client: client, logger: logger)
+        }
         do {
             try await commands.connect()
             try await subscriber.connect()
@@ -160,7 +167,7 @@ actor RedisBus: ChatBus {
     }
 
     /// Closes the connections of a bus whose start failed.
-    private static func shutDown(_ commands: any RedisCommandTransport, _ subscriber: RedisSubscriber, _ loops: MultiThreadedEventLoopGroup) async {
+    private static func shutDown(_ commands: any RedisCommandTransport, _ subscriber: any RedisSubscription, _ loops: MultiThreadedEventLoopGroup) async {
         await commands.shutdown()
         await subscriber.shutdown()
         try? await loops.shutdownGracefully()
@@ -360,8 +367,9 @@ actor RedisBus: ChatBus {
         return published.futureResult
     }
 
-    /// Whether the line with `id` was published; a failure for a line already
-    /// given back to its sender (the subscriber dropped meanwhile) is no failure.
+    /// Whether the line with `id` was published. A stored line waits for its
+    /// echo, unless the link is down (the echo may never come): then its
+    /// sender gets its copy now. A refused or lost line is the sender's `unavailable`.
     private func settlePublication(of id: String, _ result: Result<[RedisReply], BusError>) -> Result<Void, any Error> {
         let failure: BusError
         switch result {
@@ -371,11 +379,18 @@ actor RedisBus: ChatBus {
                 break
             }
             metrics.busPublishes.increment()
+            if isAvailable {
+                linesInFlight[id]?.isStored = true
+            } else {
+                releaseLine(id)
+            }
             return .success(())
         case .failure(let error):
             failure = error
         }
-        guard linesInFlight.removeValue(forKey: id) != nil else { return .success(()) }
+        // The echo of a line whose script was lost with the connection may still come (Redis ran it): then
+        // it reaches everyone, its sender included, and the sender was told `unavailable` besides.
+        linesInFlight[id] = nil
         return .failure(failure)
     }
 
@@ -414,7 +429,8 @@ actor RedisBus: ChatBus {
             return redisLoop.makeSucceededFuture(.delivered)
         }
         let envelope = ClusterEnvelope(origin: instance, event: .direct(line, connection: holder.connection))
-        let publish = RedisCommand([Array("PUBLISH".utf8), Array(keys.inbox(holder.instance).utf8), envelope.encoded()])
+        let verb = isCluster ? "SPUBLISH" : "PUBLISH"
+        let publish = RedisCommand([Array(verb.utf8), Array(keys.inbox(holder.instance).utf8), envelope.encoded()])
         return batchOnLoop([publish]).flatMapThrowing { result in
             try self.assumeIsolated { bus throws(BusError) in
                 let receivers = try result.get()
@@ -637,7 +653,8 @@ actor RedisBus: ChatBus {
 
     /// `EVALSHA` of one of `ClusterScripts`, which the command connection loads whenever it connects.
     func scriptCommand(_ script: RedisScript, keys: [String], arguments: [[UInt8]]) -> RedisCommand {
-        script.command(keys: keys.map { Array($0.utf8) }, arguments: arguments)
+        let script = isCluster ? ClusterScripts.sharded(script) : script
+        return script.command(keys: keys.map { Array($0.utf8) }, arguments: arguments)
     }
 
     func requireAvailable() throws(BusError) {
@@ -704,7 +721,7 @@ actor RedisBus: ChatBus {
         guard !isReloadingScripts else { return }
         isReloadingScripts = true
         logger.warning("Redis lost the node's scripts (SCRIPT FLUSH?); loading them again")
-        commands.sendBatchFromEventLoop(ClusterScripts.all.map(\.loadCommand)).whenComplete { _ in
+        commands.sendBatchFromEventLoop((isCluster ? ClusterScripts.allSharded : ClusterScripts.all).map(\.loadCommand)).whenComplete { _ in
             self.assumeIsolated { $0.isReloadingScripts = false }
         }
     }

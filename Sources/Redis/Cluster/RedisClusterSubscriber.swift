@@ -1,0 +1,231 @@
+import Logging
+import NIOCore
+
+/// Sharded pub/sub on a Redis Cluster: each channel is subscribed
+/// (`SSUBSCRIBE`) at the master of its hash slot, through one subscriber
+/// connection per master that holds subscribed channels, so a message
+/// travels only within its shard.
+///
+/// When the slot map changes (a failover, a resharding) or a master drops a
+/// channel whose slot moved (`sunsubscribe`), the channel is subscribed
+/// again at its new master. Meanwhile the subscription counts as down, so
+/// the node catches up from history as after any outage.
+///
+/// Runs on the event loop of the `RedisClusterClient` whose slot map it follows.
+public actor RedisClusterSubscriber: RedisSubscription {
+    public nonisolated let url: RedisURL
+    public nonisolated let eventLoop: any EventLoop
+    private let client: RedisClusterClient
+    private let logger: Logger
+    /// One sharded subscriber per master that holds channels.
+    private var shards: [RedisServerAddress: RedisSubscriber] = [:]
+    private var shardTasks: [RedisServerAddress: Task<Void, Never>] = [:]
+    private var shardsUp: Set<RedisServerAddress> = []
+    /// Where each subscribed channel is subscribed now.
+    private var homes: [String: RedisServerAddress] = [:]
+    private var handler: (@Sendable (RedisPubSubMessage) -> Void)?
+    private var observers = RedisConnectionObservers()
+    private var lastPublished = true
+    private var isShutDown = false
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        eventLoop.executor.asUnownedSerialExecutor()
+    }
+
+    /// A subscription that follows `client`'s slot map (and runs on its event loop).
+    public init(client: RedisClusterClient, logger: Logger) {
+        self.client = client
+        self.url = client.url
+        self.eventLoop = client.eventLoop
+        self.logger = logger
+    }
+
+    /// Connects a subscriber to every master and starts following the slot map.
+    public func connect() async throws(RedisError) {
+        await client.onSlotMapChange { [weak self] in
+            guard let self else { return }
+            self.assumeIsolated { $0.rehome() }
+        }
+        for master in await client.masters where shards[master] == nil {
+            let shard = makeShard(at: master)
+            try await shard.connect()
+            shardsUp.insert(master)
+            keepUp(shard, at: master)
+        }
+        publishState()
+    }
+
+    /// Waits until shut down (each shard's connection keeps itself up).
+    public func run() async {
+        while !isShutDown, !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    public func shutdown() async {
+        isShutDown = true
+        observers.finishAll()
+        for task in shardTasks.values { task.cancel() }
+        for shard in shards.values { await shard.shutdown() }
+        shards = [:]
+    }
+
+    /// Up while every channel is subscribed at its slot's master over a connection that is up.
+    public func connectionStates() -> AsyncStream<Bool> {
+        let eventLoop = self.eventLoop
+        return observers.makeStream(current: isUp) { [weak self] id in
+            guard let self else { return }
+            eventLoop.execute { self.assumeIsolated { $0.observers.remove(id) } }
+        }
+    }
+
+    /// Every master has a subscriber that is up, and every channel is subscribed at its slot's master.
+    private var isUp: Bool {
+        let slots = client.assumeIsolated { $0.slots }
+        return slots.slotCounts.keys.allSatisfy { shardsUp.contains($0) }
+            && homes.allSatisfy { name, home in slots.master(for: HashSlot(key: name)) == home }
+    }
+
+    private func publishState() {
+        let now = isUp
+        guard now != lastPublished else { return }
+        lastPublished = now
+        observers.publish(now)
+    }
+
+    public func deliverMessages(to handler: @escaping @Sendable (RedisPubSubMessage) -> Void) {
+        self.handler = handler
+        for shard in shards.values { shard.assumeIsolated { $0.deliverMessages(to: handler) } }
+    }
+
+    public func subscribe(_ names: [String]) async throws(RedisError) {
+        do {
+            try await subscribeFromEventLoop(names).get()
+        } catch let error as RedisError {
+            throw error
+        } catch {
+            throw RedisError(.errorReply, "\(error)")
+        }
+    }
+
+    public nonisolated func subscribeFromEventLoop(_ names: [String]) -> EventLoopFuture<Void> {
+        guard eventLoop.inEventLoop else {
+            return eventLoop.flatSubmit { self.assumeIsolated { $0.start(names) } }
+        }
+        return assumeIsolated { $0.start(names) }
+    }
+
+    public nonisolated func unsubscribeFromEventLoop(_ names: [String]) {
+        assumeIsolated { subscription in
+            for name in names {
+                guard let home = subscription.homes.removeValue(forKey: name) else { continue }
+                subscription.shards[home]?.unsubscribeFromEventLoop([name])
+            }
+            subscription.publishState()
+        }
+    }
+
+    /// Nothing to do: the slot map says where channels live.
+    public func reconnect(unlessConnectedTo address: RedisServerAddress) {}
+
+    private func start(_ names: [String]) -> EventLoopFuture<Void> {
+        let slots = client.assumeIsolated { $0.slots }
+        var confirmations: [EventLoopFuture<Void>] = []
+        for name in names {
+            guard let master = slots.master(for: HashSlot(key: name)) else {
+                client.assumeIsolated { $0.refreshSlotMapSoon() }
+                homes[name] = Self.nowhere  // subscribed once the map names a master
+                continue
+            }
+            homes[name] = master
+            confirmations.append(shard(at: master).subscribeFromEventLoop([name]))
+        }
+        publishState()
+        return EventLoopFuture.andAllSucceed(confirmations, on: eventLoop)
+    }
+
+    /// Subscribes every channel whose slot's master changed at its new master.
+    private func rehome() {
+        guard !isShutDown else { return }
+        let slots = client.assumeIsolated { $0.slots }
+        var moved: [(String, RedisServerAddress)] = []
+        for (name, home) in homes {
+            if let master = slots.master(for: HashSlot(key: name)), master != home { moved.append((name, master)) }
+        }
+        for (name, master) in moved {
+            if let old = homes[name] { shards[old]?.unsubscribeFromEventLoop([name]) }
+            homes[name] = master
+            shard(at: master).subscribeFromEventLoop([name]).whenComplete { _ in }
+        }
+        if !moved.isEmpty { logger.info("sharded subscriptions moved to new masters", metadata: ["channels": "\(moved.count)"]) }
+        // One subscriber per master: new masters get one, former masters lose theirs.
+        let masters = Set(slots.slotCounts.keys)
+        for master in masters { _ = shard(at: master) }
+        for (address, shard) in shards where !masters.contains(address) {
+            shards[address] = nil
+            shardsUp.remove(address)
+            shardTasks.removeValue(forKey: address)?.cancel()
+            Task { await shard.shutdown() }
+        }
+        publishState()
+    }
+
+    /// The subscriber at `master`, made and kept up on first use.
+    private func shard(at master: RedisServerAddress) -> RedisSubscriber {
+        if let existing = shards[master] { return existing }
+        let shard = makeShard(at: master)
+        keepUp(shard, at: master)
+        return shard
+    }
+
+    private func makeShard(at master: RedisServerAddress) -> RedisSubscriber {
+        let shard = RedisSubscriber(url: url.node(master), eventLoop: eventLoop, logger: logger, sharded: true)
+        shards[master] = shard
+        let handler = self.handler
+        shard.assumeIsolated { subscriber in
+            if let handler { subscriber.deliverMessages(to: handler) }
+            subscriber.onChannelDropped { [weak self] name in
+                guard let self else { return }
+                self.assumeIsolated { $0.dropped(name) }
+            }
+        }
+        return shard
+    }
+
+    /// Keeps `shard` connected and follows its state.
+    private func keepUp(_ shard: RedisSubscriber, at master: RedisServerAddress) {
+        shardTasks[master] = Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await shard.run() }
+                group.addTask {
+                    for await isUp in await shard.connectionStates() {
+                        await self.note(master, isUp: isUp, of: shard)
+                    }
+                }
+            }
+        }
+    }
+
+    /// A master dropped `name` (its slot moved): down until the map says where it lives now.
+    private func dropped(_ name: String) {
+        guard homes[name] != nil else { return }
+        homes[name] = Self.nowhere
+        publishState()
+        Task {
+            try? await client.refreshSlotMap()
+            rehome()
+        }
+    }
+
+    /// The home of a channel whose slot has no known master (yet).
+    private static let nowhere = RedisServerAddress(host: "", port: 0)
+
+    private func note(_ master: RedisServerAddress, isUp: Bool, of shard: RedisSubscriber) {
+        guard shards[master] === shard else { return }
+        if isUp { shardsUp.insert(master) } else {
+            shardsUp.remove(master)
+            client.assumeIsolated { $0.refreshSlotMapSoon() }
+        }
+        publishState()
+    }
+}

@@ -1,0 +1,30 @@
+import NIOCore
+
+/// Where a node's subscriptions live: one subscriber connection
+/// (`RedisSubscriber`), or one per master of a Redis Cluster with sharded
+/// pub/sub (`RedisClusterSubscriber`). Either way subscriptions are renewed
+/// after every reconnection and messages reach one handler on the event loop.
+public protocol RedisSubscription: Actor {
+    /// The URL the subscription was made for.
+    nonisolated var url: RedisURL { get }
+    /// Makes the first connection; throws when Redis is unreachable or refuses.
+    func connect() async throws(RedisError)
+    /// Keeps the connection(s) up until shut down or cancelled.
+    func run() async
+    /// Closes everything and stops reconnecting.
+    func shutdown() async
+    /// Whether every subscribed channel is being received now, and at every change.
+    func connectionStates() -> AsyncStream<Bool>
+    /// Hands every message to `handler`, on the event loop, from now on.
+    func deliverMessages(to handler: @escaping @Sendable (RedisPubSubMessage) -> Void)
+    /// Subscribes to channels; returns once Redis confirmed them (at once while disconnected).
+    func subscribe(_ names: [String]) async throws(RedisError)
+    /// `subscribe` for a caller on the event loop that must not await.
+    nonisolated func subscribeFromEventLoop(_ names: [String]) -> EventLoopFuture<Void>
+    /// Unsubscribes from channels, for a caller on the event loop.
+    nonisolated func unsubscribeFromEventLoop(_ names: [String])
+    /// Behind Sentinel: drops a connection that does not go to `address`, the master now.
+    func reconnect(unlessConnectedTo address: RedisServerAddress)
+}
+
+extension RedisSubscriber: RedisSubscription {}
