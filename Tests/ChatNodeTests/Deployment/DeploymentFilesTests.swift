@@ -42,6 +42,17 @@ struct DeploymentFilesTests {
         #expect(config.contains("service_completed_successfully"), "nodes start once the cluster is made")
     }
 
+    @Test("the alert rules are valid and fire as their unit tests say (promtool check rules, promtool test rules)")
+    func alertRules() throws {
+        let check = try run(["promtool", "check", "rules", "deploy/prometheus/alerts.yml"])
+        #expect(check.status == 0, "\(check.output)")
+        #expect(check.output.contains("7 rules found"))
+        let tests = try ExternalCommand.run(["promtool", "test", "rules", "alerts.test.yml"], in: repositoryRoot.appendingPathComponent("deploy/prometheus"))
+        #expect(tests.status == 0, "\(tests.output)")
+        let config = try run(["promtool", "check", "config", "deploy/prometheus/prometheus.yml"])
+        #expect(config.status == 0, "\(config.output)")
+    }
+
     @Test("chat nodes and the load balancer may open enough files for 10,000 connections per node")
     func composeFileLimits() throws {
         let result = try run(["docker-compose", "-f", "docker-compose.yml", "config"])
