@@ -116,10 +116,26 @@ struct RedisConnectionTests {
         untrusted.certificateAuthorityFile = try await TestCertificates.make().authority
         let bad = RedisConnection(url: untrusted, logger: logger)
         let error = await #expect(throws: RedisError.self) { try await bad.connect() }
-        #expect(error.map { "\($0)" }?.contains("CERTIFICATE_VERIFY_FAILED") == true, "\(String(describing: error))")
+        #expect(
+            error?.message == "the certificate of Redis at 127.0.0.1:\(server.port) is not signed by an authority this node trusts (give that authority's PEM file with --redis-ca)",
+            "\(String(describing: error))"
+        )
 
         let systemTrust = RedisConnection(url: try RedisURL(parsing: server.url), logger: logger)
         await #expect(throws: RedisError.self) { try await systemTrust.connect() }
+    }
+
+    @Test("rediss:// to a server that speaks no TLS is refused with a sentence, not the TLS library's dump")
+    func tlsToPlainServer() async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        let connection = RedisConnection(url: try RedisURL(parsing: "rediss://127.0.0.1:\(server.port)"), logger: logger)
+        let error = await #expect(throws: RedisError.self) { try await connection.connect() }
+        let message = error?.message ?? ""
+        for internalName in ["NIOSSL", "BoringSSL", ".cc:", "Error(", "handshakeFailed"] {
+            #expect(!message.contains(internalName), "\(message)")
+        }
+        #expect(message.contains("127.0.0.1:\(server.port)"), "\(message)")
     }
 
     @Test("an unreachable server is a connectionFailed error that says why in plain words, and commands fail fast while down")

@@ -126,7 +126,7 @@ enum RedisChannelConnector {
             do {
                 try await handshake.futureResult.get()
             } catch {
-                throw RedisError(.connectionFailed, "TLS handshake with Redis at \(url.address) failed: \(error)")
+                throw RedisError(.connectionFailed, TLSFailure.sentence(for: error, server: url.address))
             }
         }
         // A server must answer before the connection counts as up: a frozen or

@@ -43,7 +43,7 @@ struct ChatNodeExecutableTests {
         #expect(outcome.stderr.split(separator: "\n").count == 1)
     }
 
-    @Test("a cluster node over rediss:// with --redis-ca serves chat; an untrusted certificate is one line and exit 1")
+    @Test("a cluster node over rediss:// with --redis-ca serves chat; an untrusted certificate is one sentence and exit 1")
     func redisOverTLS() async throws {
         let certificates = try await TestCertificates.make()
         let redis = try RedisServerProcess(tls: certificates)
@@ -62,7 +62,8 @@ struct ChatNodeExecutableTests {
         let refused = try await NodeProcess(arguments: ["--port", "0", "--redis", redis.url, "--redis-ca", otherAuthority]).waitForExit(timeout: .seconds(40))
         #expect(refused.status != 0)
         #expect(refused.stderr.split(separator: "\n").count == 1, "stderr: \(refused.stderr)")
-        #expect(refused.stderr.contains("CERTIFICATE_VERIFY_FAILED"))
+        #expect(refused.stderr.contains("is not signed by an authority this node trusts"), "stderr: \(refused.stderr)")
+        #expect(!refused.stderr.contains("BoringSSL") && !refused.stderr.contains(".cc:"), "no TLS library dump: \(refused.stderr)")
     }
 
     @Test("a port already in use gives one line on standard error and a non-zero exit")
