@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 swift build --product chat-node
 
 venv=.venv-browser
-if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c "import selenium" 2>/dev/null; then
+if [ ! -x "$venv/bin/pytest" ] || ! "$venv/bin/python" -c "import selenium, axe_selenium_python" 2>/dev/null; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "selenium>=4.20" "pytest>=8"
+    # axe-selenium-python brings axe-core, for the accessibility checks.
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "selenium>=4.20" "pytest>=8" "axe-selenium-python>=2.1"
 fi
 "$venv/bin/pytest" -q Tests/Browser "$@"

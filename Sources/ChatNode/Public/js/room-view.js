@@ -25,8 +25,8 @@ export function timeOf(ts) {
 export class RoomView {
   constructor(name, protocol) {
     this.name = name;
+    // A list; the pane that shows it is the page's live log (role="log").
     this.list = element('ol', 'messages');
-    this.list.setAttribute('role', 'log');
     this.list.setAttribute('aria-label', `Messages in #${name}`);
     this.list.tabIndex = 0;
     this.seen = new Set();
