@@ -150,7 +150,8 @@ struct ClusterFailureTests {
             #expect(await waitUntil(timeout: .seconds(6)) { await readiness(cluster.nodes[0].port) == 503 })
             print("silent Redis noticed after \(ContinuousClock.now - pausedAt)")
             try await alice.send(#"{"type":"say","text":"hello?"}"#)
-            #expect(await alice.next(ofType: "error", timeout: .seconds(2))?.string("code") == "unavailable")
+            // The bound is loose: on a loaded machine the answer itself can take a moment.
+            #expect(await alice.next(ofType: "error", timeout: .seconds(5))?.string("code") == "unavailable")
             cluster.redis.resume()
             #expect(await waitUntil(timeout: .seconds(15)) { await readiness(cluster.nodes[0].port) == 200 })
             try await alice.send(#"{"type":"say","text":"back"}"#)
