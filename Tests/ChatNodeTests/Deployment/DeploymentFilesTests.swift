@@ -77,6 +77,16 @@ struct DeploymentFilesTests {
         #expect(config.contains("balance leastconn"))
         #expect(config.contains("GET /readyz"))
         #expect(config.contains("timeout tunnel"))
+        #expect(config.contains(#"server-template chat "${CHAT_MAX_NODES-100}""#), "the node ceiling is a setting, 100 by default")
+    }
+
+    @Test("the compose files pass the node ceiling to HAProxy")
+    func nodeCeiling() throws {
+        for file in ["docker-compose.yml", "docker-compose.cluster.yml"] {
+            let result = try run(["docker-compose", "-f", file, "config"])
+            #expect(result.status == 0, "\(file): \(result.output)")
+            #expect(result.output.contains("CHAT_MAX_NODES: '100'") || result.output.contains("CHAT_MAX_NODES: \"100\"") || result.output.contains("CHAT_MAX_NODES: 100"), "\(file)")
+        }
     }
 
     @Test("the local cluster's generated HAProxy configuration passes haproxy -c")
