@@ -33,7 +33,7 @@ public actor RedisClusterClient: RedisCommandTransport {
     private var connections: [RedisServerAddress: RedisConnection] = [:]
     private var reconnecting: [RedisServerAddress: Task<Void, Never>] = [:]
     /// Connections making their first attempt, which other callers wait for.
-    private var firstAttempts: [RedisServerAddress: Task<Void, Never>] = [:]
+    private var firstAttempts: [RedisServerAddress: Task<RedisError?, Never>] = [:]
     private var refresh: Task<Void, Never>?
     private var isShutDown = false
     /// Which masters' connections are up, for `connectionStates()`.
@@ -114,11 +114,6 @@ public actor RedisClusterClient: RedisCommandTransport {
         slotMapObservers.append(observer)
     }
 
-    /// Asks for the slot map again soon (a subscriber lost its master, say).
-    public func refreshSlotMapSoon() {
-        refreshSoon()
-    }
-
     private func slotMapChanged() {
         for observer in slotMapObservers { observer() }
     }
@@ -154,8 +149,8 @@ public actor RedisClusterClient: RedisCommandTransport {
         var shares: [RedisServerAddress: [Int]] = [:]
         for (index, command) in commands.enumerated() {
             guard let master = command.slot.map({ slots.master(for: $0) }) ?? slots.slotCounts.keys.first else {
-                refreshSoon()
-                return eventLoop.makeFailedFuture(RedisError.notConnected("no master of the Redis Cluster serves hash slot \(command.slot!) (yet)"))
+                refreshSlotMapSoon()
+                return eventLoop.makeFailedFuture(RedisError.notConnected("no master of the Redis Cluster serves hash slot \(command.slot.map(\.description) ?? "(any)") (yet)"))
             }
             shares[master, default: []].append(index)
         }
@@ -191,32 +186,14 @@ public actor RedisClusterClient: RedisCommandTransport {
                 return followed
             }
         }.flatMapErrorThrowing { error in
-            if (error as? RedisError)?.code == .notConnected { self.assumeIsolated { $0.refreshSoon() } }
+            if (error as? RedisError)?.code == .notConnected { self.assumeIsolated { $0.refreshSlotMapSoon() } }
             throw error
         }
     }
 
-    /// Sends one command touching `slot` and returns its reply; an error reply is returned, not thrown.
-    public func send(_ command: RedisCommand, slot: HashSlot) async throws(RedisError) -> RedisReply {
-        try await sendBatch([command], slot: slot)[0]
-    }
-
-    /// Sends commands that all touch `slot` back to back to its master and
-    /// returns their replies in order, following `MOVED` and `ASK` for each
-    /// command redirected; error replies are returned, not thrown.
-    public func sendBatch(_ commands: [RedisCommand], slot: HashSlot) async throws(RedisError) -> [RedisReply] {
-        guard !isShutDown else { throw RedisError(.shutDown, "Redis Cluster client was shut down") }
-        guard let master = slots.master(for: slot) else {
-            refreshSoon()
-            throw RedisError.notConnected("no master of the Redis Cluster serves hash slot \(slot) (yet)")
-        }
-        var replies = try await send(commands, to: master)
-        for index in replies.indices {
-            if case .error(let text) = replies[index], let redirection = ClusterRedirection(errorText: text) {
-                replies[index] = try await follow(redirection, with: commands[index], hops: 1)
-            }
-        }
-        return replies
+    /// Sends one command to the master of its slot and returns its reply; an error reply is returned, not thrown.
+    public func send(_ command: RedisCommand) async throws(RedisError) -> RedisReply {
+        try await sendBatch([command])[0]
     }
 
     /// Sends `command` where `redirection` says, following further redirections up to the limit.
@@ -226,7 +203,7 @@ public actor RedisClusterClient: RedisCommandTransport {
         case .moved(let slot, let master):
             slots.assign(slot, to: master)
             slotMapChanged()
-            refreshSoon()
+            refreshSlotMapSoon()
             reply = try await send([command], to: master)[0]
         case .ask(_, let importing):
             reply = try await send([RedisCommand(["ASKING"]), command], to: importing)[1]
@@ -243,7 +220,7 @@ public actor RedisClusterClient: RedisCommandTransport {
         do {
             return try await connection(to: address).sendBatch(commands)
         } catch let error where error.code == .notConnected {
-            refreshSoon()
+            refreshSlotMapSoon()
             throw error
         }
     }
@@ -295,8 +272,9 @@ public actor RedisClusterClient: RedisCommandTransport {
         if changed { slotMapChanged() }
     }
 
-    /// Refreshes the slot map in the background, once at a time.
-    private func refreshSoon() {
+    /// Asks for the slot map again soon, in the background, once at a time
+    /// (a command or a subscriber lost its master, say).
+    public func refreshSlotMapSoon() {
         guard refresh == nil, !isShutDown else { return }
         refresh = Task {
             try? await self.refreshSlotMap()
@@ -323,7 +301,7 @@ public actor RedisClusterClient: RedisCommandTransport {
     private func connection(to address: RedisServerAddress) async throws(RedisError) -> RedisConnection {
         if let existing = connections[address] {
             // Made by another caller and still making its first attempt: wait for it.
-            if let first = firstAttempts[address] { await first.value }
+            if let first = firstAttempts[address] { _ = await first.value }
             return existing
         }
         let connection = RedisConnection(url: url.node(address), eventLoop: eventLoop, scripts: scripts, logger: logger)
@@ -336,7 +314,7 @@ public actor RedisClusterClient: RedisCommandTransport {
                 return error
             }
         }
-        firstAttempts[address] = Task { _ = await first.value }
+        firstAttempts[address] = first
         let failure = await first.value
         firstAttempts[address] = nil
         // `run()` starts only after the first attempt, so the two never connect at once.
@@ -359,7 +337,7 @@ public actor RedisClusterClient: RedisCommandTransport {
     private func note(_ address: RedisServerAddress, isUp: Bool, of connection: RedisConnection) {
         guard connections[address] === connection else { return }
         if isUp { connected.insert(address) } else { connected.remove(address) }
-        if !isUp { refreshSoon() }
+        if !isUp { refreshSlotMapSoon() }
         publishState()
     }
 

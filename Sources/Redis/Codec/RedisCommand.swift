@@ -38,8 +38,9 @@ public struct RedisCommand: Sendable {
     /// a (sharded) channel, or the first argument of a keyed command.
     static func routingKey(of arguments: [[UInt8]]) -> [UInt8]? {
         guard let first = arguments.first, arguments.count > 1 else { return nil }
-        // ASCII upper case without building a String: this runs for every command.
-        let name = first.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }
+        // This runs for every command: names are upper case already but for a rare caller, so copy only then.
+        let isLowerCase = first.contains { $0 >= 0x61 && $0 <= 0x7A }
+        let name = isLowerCase ? first.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 } : first
         if name == eval || name == evalSHA {
             guard arguments.count > 3, let count = Int(String(decoding: arguments[2], as: UTF8.self)), count > 0 else { return nil }
             return arguments[3]

@@ -26,8 +26,7 @@ struct ClusterScriptSlotTests {
         func run(_ script: RedisScript, _ scriptKeys: [String], _ arguments: [String]) async throws -> RedisReply {
             // The variant a node on a cluster runs: events by sharded pub/sub.
             let reply = try await client.send(
-                ClusterScripts.sharded(script).command(keys: scriptKeys.map(bytes), arguments: arguments.map(bytes)),
-                slot: HashSlot(key: scriptKeys[0])
+                ClusterScripts.sharded(script).command(keys: scriptKeys.map(bytes), arguments: arguments.map(bytes))
             )
             if case .error(let text) = reply { Issue.record("\(scriptKeys): \(text)") }
             return reply
@@ -57,8 +56,7 @@ struct ClusterScriptSlotTests {
         // The harness would notice: the one script meant for a single Redis is refused here.
         let lobbyKeys = [keys.nick(nick)] + keys.roomScriptKeys(.lobby)
         let crossSlot = try await client.send(
-            ClusterScripts.claimIntoLobby.command(keys: lobbyKeys.map(bytes), arguments: [nick.value, record, envelope, "lobby"].map(bytes)),
-            slot: HashSlot(key: lobbyKeys[0])
+            ClusterScripts.claimIntoLobby.command(keys: lobbyKeys.map(bytes), arguments: [nick.value, record, envelope, "lobby"].map(bytes))
         )
         guard case .error(let text) = crossSlot else {
             Issue.record("claimIntoLobby ran across slots: \(crossSlot)")

@@ -15,15 +15,7 @@ func withRedisCluster<T>(
 ) async throws -> T {
     let cluster = try RedisClusterDeployment()
     try await cluster.waitUntilReady()
-    let configurations = (0..<count).map { index in
-        var configuration = NodeConfiguration(nodeID: "node-\(index)")
-        configuration.port = 0
-        configuration.redisURL = cluster.url
-        configuration.nodeTTL = .seconds(1)
-        configure(&configuration)
-        return configuration
-    }
-    return try await withRunningNodes(configurations) { nodes in try await body(cluster, nodes) }
+    return try await withRunningNodes(nodeConfigurations(count, redisURL: cluster.url, configure)) { nodes in try await body(cluster, nodes) }
 }
 
 /// Nodes on a Redis Cluster (`redis-cluster://`, PROTOCOL.md §4): rooms

@@ -17,14 +17,7 @@ func withCluster<T>(
 ) async throws -> T {
     let redis = try RedisServerProcess()
     defer { redis.stop() }
-    let configurations = (0..<count).map { index in
-        var configuration = NodeConfiguration(nodeID: "node-\(index)")
-        configuration.port = 0
-        configuration.redisURL = redis.url
-        configuration.nodeTTL = .seconds(1)
-        configure(&configuration)
-        return configuration
-    }
+    let configurations = nodeConfigurations(count, redisURL: redis.url, configure)
     return try await withRunningNodes(configurations) { nodes in
         try await body(TestCluster(redis: redis, nodes: nodes))
     }
@@ -37,5 +30,17 @@ extension WebSocketTestClient {
             if event["type"]?.stringValue == type { return event }
         }
         return nil
+    }
+}
+
+/// `count` node configurations sharing the Redis at `redisURL`: free ports, a 1 s node TTL, then `configure`.
+func nodeConfigurations(_ count: Int, redisURL: String, _ configure: (inout NodeConfiguration) -> Void) -> [NodeConfiguration] {
+    (0..<count).map { index in
+        var configuration = NodeConfiguration(nodeID: "node-\(index)")
+        configuration.port = 0
+        configuration.redisURL = redisURL
+        configuration.nodeTTL = .seconds(1)
+        configure(&configuration)
+        return configuration
     }
 }

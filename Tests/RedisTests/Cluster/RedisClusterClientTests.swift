@@ -16,11 +16,11 @@ struct RedisClusterClientTests {
     }
 
     private func set(_ key: String, _ value: String, with client: RedisClusterClient) async throws -> RedisReply {
-        try await client.send(RedisCommand(["SET", key, value]), slot: HashSlot(key: key))
+        try await client.send(RedisCommand(["SET", key, value]))
     }
 
     private func get(_ key: String, with client: RedisClusterClient) async throws -> String? {
-        try await client.send(RedisCommand(["GET", key]), slot: HashSlot(key: key)).string
+        try await client.send(RedisCommand(["GET", key])).string
     }
 
     @Test("commands go to the master of their key's slot: 300 keys land on all three masters, and the slots agree with CLUSTER KEYSLOT")
@@ -53,7 +53,7 @@ struct RedisClusterClientTests {
         let client = try await connectedClient(to: cluster, scripts: [script])
         for room in ["lobby", "swift", "rust", "go"] {
             let keys = ["chat:room:{\(room)}:history", "chat:room:{\(room)}:seq"]
-            let reply = try await client.send(script.command(keys: keys.map { Array($0.utf8) }, arguments: [Array("x".utf8)]), slot: HashSlot(key: keys[0]))
+            let reply = try await client.send(script.command(keys: keys.map { Array($0.utf8) }, arguments: [Array("x".utf8)]))
             #expect(reply.integer == 1, "\(room): \(reply)")
         }
         await client.shutdown()

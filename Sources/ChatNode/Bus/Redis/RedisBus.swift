@@ -43,7 +43,7 @@ actor RedisBus: ChatBus {
     /// One Redis server's command connection, or a Redis Cluster's (one per master).
     let commands: any RedisCommandTransport
     /// Whether Redis is a Redis Cluster, whose keys live in many hash slots.
-    var isCluster: Bool { commands.url.clusterSeeds != nil }
+    let isCluster: Bool
     /// One subscriber connection, or a Redis Cluster's sharded subscribers (one per master).
     let subscriber: any RedisSubscription
     /// The one-thread group of `redisLoop`.
@@ -88,6 +88,7 @@ actor RedisBus: ChatBus {
         self.nodeID = configuration.nodeID
         self.nodeTTL = configuration.nodeTTL
         self.commands = commands
+        self.isCluster = commands.url.clusterSeeds != nil
         self.subscriber = subscriber
         self.metrics = metrics
         self.logger = logger

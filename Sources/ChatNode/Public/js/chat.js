@@ -505,8 +505,14 @@ export class ChatPanel {
     this.members.show(this.rooms.get(this.active) || null, this.nick);
   }
 
+  /** Redraws the sidebar at most once per animation frame (a busy room's unread count changes often). */
   drawRooms() {
-    if (this.protocol.ROOMS) this.sidebar.draw([...this.rooms.values()], this.active);
+    if (!this.protocol.ROOMS || this.roomsDrawScheduled) return;
+    this.roomsDrawScheduled = true;
+    requestAnimationFrame(() => {
+      this.roomsDrawScheduled = false;
+      this.sidebar.draw([...this.rooms.values()], this.active);
+    });
   }
 
   /** Keeps the tab's rooms and resume points for a reload. */
