@@ -7,7 +7,7 @@ import ChatNode
 struct ChatNodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat-node",
-        abstract: "A node of the Swift chat cluster: WebSocket chat at /chat, chat.v1.json and chat.v2.json.",
+        abstract: "A node of the Swift chat cluster: WebSocket chat at /chat, chat.v1.json, chat.v2.json and chat.v3.json.",
         discussion: """
             Every flag can also be set with the environment variable in brackets; the flag wins.
             Without --redis the node runs alone with an in-process bus.
@@ -60,6 +60,18 @@ struct ChatNodeCommand: ParsableCommand {
     @Option(name: .customLong("max-rooms"), help: "Rooms one v3 connection may be a member of at once. [CHAT_MAX_ROOMS] (default: 50)")
     var maxRooms: String?
 
+    @Option(name: .customLong("auth-key"), help: "Keys of login tokens: hs256:PATH (a shared-secret file), a PEM public key (RSA, P-256, Ed25519) or a JWKS file; every hello then needs a token. [CHAT_AUTH_KEY] (default: none)")
+    var authKey: String?
+
+    @Option(name: .customLong("auth-audience"), help: "The aud login tokens must carry. [CHAT_AUTH_AUDIENCE]")
+    var authAudience: String?
+
+    @Option(name: .customLong("auth-issuer"), help: "The iss login tokens must carry. [CHAT_AUTH_ISSUER]")
+    var authIssuer: String?
+
+    @Option(name: .customLong("api-key-file"), help: "File holding the server API's bearer key; without it /api answers 404. [CHAT_API_KEY_FILE]")
+    var apiKeyFile: String?
+
     @Option(name: .customLong("log-format"), help: "text or json (one object per line). [CHAT_LOG_FORMAT] (default: text)")
     var logFormat: String?
 
@@ -81,6 +93,10 @@ struct ChatNodeCommand: ParsableCommand {
         settings.compression = compression
         settings.largeRoom = largeRoom
         settings.maxRooms = maxRooms
+        settings.authKey = authKey
+        settings.authAudience = authAudience
+        settings.authIssuer = authIssuer
+        settings.apiKeyFile = apiKeyFile
         return settings
     }
 }

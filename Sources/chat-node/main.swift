@@ -12,19 +12,34 @@ func fail(_ message: String) -> Never {
     exit(1)
 }
 
-let command: ChatNodeCommand
-do {
-    command = try ChatNodeCommand.parse(Array(CommandLine.arguments.dropFirst()))
-} catch {
-    if ChatNodeCommand.exitCode(for: error) == .success {
-        // --help and --version
-        print(ChatNodeCommand.fullMessage(for: error))
-        exit(0)
+/// Parses `arguments`; `--help` and `--version` print and exit 0, a bad flag is one line and exit 1.
+func parseOrExit<Command: ParsableCommand>(_: Command.Type, _ arguments: [String]) -> Command {
+    do {
+        return try Command.parse(arguments)
+    } catch {
+        if Command.exitCode(for: error) == .success {
+            print(Command.fullMessage(for: error))
+            exit(0)
+        }
+        let message = Command.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
+        fail(message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message)
     }
-    let message = ChatNodeCommand.message(for: error)
-        .split(separator: "\n").first.map(String.init) ?? "invalid arguments"
-    fail(message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message)
 }
+
+// `chat-node token …`: prints a login token (§7) and exits.
+if CommandLine.arguments.dropFirst().first == "token" {
+    let tokenCommand = parseOrExit(TokenCommand.self, Array(CommandLine.arguments.dropFirst(2)))
+    do {
+        print(try await tokenCommand.token())
+        exit(0)
+    } catch let error as LoginKeyError {
+        fail(error.message)
+    } catch {
+        fail("could not sign the token: \(error)")
+    }
+}
+
+let command = parseOrExit(ChatNodeCommand.self, Array(CommandLine.arguments.dropFirst()))
 
 let configuration: NodeConfiguration
 do {

@@ -33,7 +33,7 @@ public enum TestCertificates {
     /// Runs openssl and waits for it without blocking a thread: spawned
     /// directly and polled, so neither Foundation's process monitor nor a
     /// blocking wait holds one of the few threads the tests' tasks share.
-    private static func openssl(_ arguments: [String]) async throws {
+    static func openssl(_ arguments: [String]) async throws {
         var pid: pid_t = 0
         let argv = (["openssl"] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }

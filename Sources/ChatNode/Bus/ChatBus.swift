@@ -34,8 +34,9 @@ protocol ChatBus: Sendable {
     /// Makes a joined v3 member a member of `room`: on success the bus has
     /// written the `room` event (with `ref`, resuming after `since` when
     /// the room's history still holds it), the room's other members are
-    /// told, and the member gets the room's events.
-    nonisolated func enter(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<Void>
+    /// told, and the member gets the room's events. A private room the
+    /// member may not join is `forbidden` (after the availability check).
+    nonisolated func enter(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<RoomOutcome>
 
     /// Ends `member`'s membership of `room`; the room's other members are
     /// told it left with `part`, and the member gets no more of its events.
@@ -100,6 +101,8 @@ enum JoinOutcome: Equatable {
 enum RoomOutcome: Equatable {
     case done
     case notInRoom
+    /// A private room the member's login token does not name (§7).
+    case forbidden
 }
 
 /// The result of `members(of:for:page:)`.

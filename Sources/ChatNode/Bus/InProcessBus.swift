@@ -47,7 +47,7 @@ actor InProcessBus: ChatBus {
     }
 
     private func admit(_ member: LocalMember, since: String?, ref: String?) -> JoinOutcome {
-        guard core.member(member.nick.key) == nil else { return .nickTaken }
+        guard member.nick.key != .server, core.member(member.nick.key) == nil else { return .nickTaken }
         if member.kind.version == .v3 {
             core.admit(member, ref: ref)
         } else {
@@ -68,10 +68,12 @@ actor InProcessBus: ChatBus {
         }
     }
 
-    nonisolated func enter(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<Void> {
+    nonisolated func enter(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<RoomOutcome> {
         loop.submit {
             self.assumeIsolated { bus in
+                guard RoomAccess.mayJoin(room, identity: member.identity) else { return .forbidden }
                 bus.arrange(bus.core.admit(member, to: room, owner: bus.owner(of: member), ts: Clock.milliseconds(), since: since, ref: ref))
+                return .done
             }
         }
     }

@@ -33,6 +33,18 @@ public struct NodeConfiguration: Sendable {
     public var largeRoom = 1000
     /// Rooms one v3 connection may be a member of at once.
     public var maximumRooms = 50
+    /// `--auth-key`: the keys of login tokens (`hs256:PATH`, a PEM public key
+    /// or a JWKS file, §7); nil: any free nick may be taken without a token.
+    public var authKey: String?
+    /// `--auth-audience`: the `aud` login tokens must carry, when set.
+    public var authAudience: String?
+    /// `--auth-issuer`: the `iss` login tokens must carry, when set.
+    public var authIssuer: String?
+    /// How long after its token's `exp` a connection may still send
+    /// `refresh` before it is closed (§7: 30 s; tests shorten it).
+    public var loginGrace: Duration = .seconds(30)
+    /// `--api-key-file`: the file holding the server API's bearer key (§7); nil: the API answers 404.
+    public var apiKeyFile: String?
     /// How log lines are written to standard error.
     public var logFormat = LogFormat.text
 

@@ -40,6 +40,14 @@ public struct NodeSettings: Sendable {
     public var largeRoom: String?
     /// `--max-rooms` [CHAT_MAX_ROOMS]: rooms one connection may be a member of.
     public var maxRooms: String?
+    /// `--auth-key` [CHAT_AUTH_KEY]: `hs256:PATH`, a PEM public key or a JWKS file.
+    public var authKey: String?
+    /// `--auth-audience` [CHAT_AUTH_AUDIENCE]: the `aud` login tokens must carry.
+    public var authAudience: String?
+    /// `--auth-issuer` [CHAT_AUTH_ISSUER]: the `iss` login tokens must carry.
+    public var authIssuer: String?
+    /// `--api-key-file` [CHAT_API_KEY_FILE]: the file holding the server API's bearer key.
+    public var apiKeyFile: String?
 
     /// Creates empty settings: every value comes from the environment or the defaults.
     public init() {}
@@ -108,6 +116,24 @@ public struct NodeSettings: Sendable {
                 throw ConfigurationError("--max-rooms must be a whole number from 1 to 10000 (got \"\(text)\")")
             }
             configuration.maximumRooms = count
+        }
+        if let text = value(authKey, "CHAT_AUTH_KEY") {
+            let path = text.hasPrefix("hs256:") ? String(text.dropFirst("hs256:".count)) : text
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw ConfigurationError("--auth-key: cannot read \"\(path)\"")
+            }
+            configuration.authKey = text
+        }
+        configuration.authAudience = value(authAudience, "CHAT_AUTH_AUDIENCE")
+        configuration.authIssuer = value(authIssuer, "CHAT_AUTH_ISSUER")
+        if configuration.authKey == nil, configuration.authAudience != nil || configuration.authIssuer != nil {
+            throw ConfigurationError("--auth-audience and --auth-issuer need --auth-key")
+        }
+        if let path = value(apiKeyFile, "CHAT_API_KEY_FILE") {
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw ConfigurationError("--api-key-file: cannot read \"\(path)\"")
+            }
+            configuration.apiKeyFile = path
         }
         var origins = allowedOrigins
         if origins.isEmpty, let text = environment["CHAT_ALLOWED_ORIGINS"] {

@@ -37,6 +37,10 @@ public struct ChatMetrics: Sendable {
     let rateLimited: CoreMetrics.Counter
     /// Connections dropped for missing heartbeats.
     let heartbeatTimeouts: CoreMetrics.Counter
+    /// `hello`s refused with `unauthorized` (§7): their connections were closed.
+    let loginsRefused: CoreMetrics.Counter
+    /// Connections closed because their login token expired without a `refresh` (§7).
+    let loginsExpired: CoreMetrics.Counter
     /// The largest gap so far between two successful liveness refreshes while
     /// Redis was reachable, in seconds; a node is presumed dead when it exceeds `--node-ttl`.
     let livenessRefreshGapMax: CoreMetrics.Gauge
@@ -109,6 +113,8 @@ public struct ChatMetrics: Sendable {
         )
         rateLimited = counter("chat_rate_limited_total", "Client messages refused with rate_limited.")
         heartbeatTimeouts = counter("chat_heartbeat_timeouts_total", "Connections dropped for missing heartbeats.")
+        loginsRefused = counter("chat_logins_refused_total", "Hellos refused with unauthorized; their connections were closed with 1008.")
+        loginsExpired = counter("chat_logins_expired_total", "Connections closed with 1008 because their login token expired without a refresh.")
         livenessRefreshGapMax = gauge(
             "chat_liveness_refresh_gap_max_seconds", "Largest gap between two refreshes of this node's liveness key while Redis was reachable."
         )

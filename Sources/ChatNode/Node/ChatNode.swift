@@ -13,14 +13,23 @@ public final class ChatNode: Sendable {
     let originPolicy: OriginPolicy
     let messageIDs = MessageIDGenerator()
     let logger: Logger
+    /// Checks login tokens; nil when the node needs none (no `--auth-key`).
+    let login: LoginVerifier?
+    /// The server API's bearer key; nil when the API is off (no `--api-key-file`).
+    let apiKey: APIKey?
     /// The per-event-loop fan-out and connection registry.
     let deliveries: EventLoopDeliveries
     private let draining = Atomic<Bool>(false)
     private let serving = Atomic<Bool>(false)
     private let connectionCounter = Atomic<UInt64>(0)
 
-    init(configuration: NodeConfiguration, bus: any ChatBus, deliveries: EventLoopDeliveries, metrics: ChatMetrics, logger: Logger) {
+    init(
+        configuration: NodeConfiguration, bus: any ChatBus, deliveries: EventLoopDeliveries, metrics: ChatMetrics, logger: Logger,
+        login: LoginVerifier? = nil, apiKey: APIKey? = nil
+    ) {
         self.configuration = configuration
+        self.login = login
+        self.apiKey = apiKey
         self.deliveries = deliveries
         self.bus = bus
         self.metrics = metrics

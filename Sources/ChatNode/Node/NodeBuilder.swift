@@ -30,6 +30,15 @@ public struct ChatNodeServer: Sendable {
         onListening: @escaping @Sendable (_ host: String, _ port: Int) async -> Void = { _, _ in }
     ) async throws(NodeStartupError) {
         let metrics = ChatMetrics()
+        var login: LoginVerifier?
+        if let keys = configuration.authKey {
+            do {
+                login = try await LoginVerifier.load(keys: keys, audience: configuration.authAudience, issuer: configuration.authIssuer)
+            } catch {
+                throw NodeStartupError(message: error.message)
+            }
+        }
+        let apiKey = try configuration.apiKeyFile.map(APIKey.load)
         let bus: any ChatBus
         if let text = configuration.redisURL {
             var url: RedisURL
@@ -50,7 +59,9 @@ public struct ChatNodeServer: Sendable {
         } catch {
             throw NodeStartupError(message: "cannot prepare the event loops: \(error)")
         }
-        let node = ChatNode(configuration: configuration, bus: bus, deliveries: deliveries, metrics: metrics, logger: logger)
+        let node = ChatNode(
+            configuration: configuration, bus: bus, deliveries: deliveries, metrics: metrics, logger: logger, login: login, apiKey: apiKey
+        )
         let app = Application(
             router: NodeRoutes.router(for: node),
             server: HTTPServerBuilder { responder in ChatServerChannel(responder: responder, node: node) },

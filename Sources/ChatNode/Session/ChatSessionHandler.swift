@@ -1,4 +1,5 @@
 import ChatProtocol
+import Foundation
 import NIOCore
 import NIOWebSocket
 
@@ -38,6 +39,8 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     private var inbox = SessionInbox(highWatermark: ChatSessionHandler.inboxHighWatermark)
     private var isBusy = false
     private var helloTimer: Scheduled<Void>?
+    /// Closes the connection when its login token has expired and no newer one came (§7).
+    private var loginDeadline: Scheduled<Void>?
     private var leaveReason = LeaveReason.quit
 
     /// Made on the connection's event loop, which `outlet`'s handlers belong to.
@@ -51,7 +54,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         self.ownLines = outlet.ownLines.value
         self.machine = SessionStateMachine(
             version: version, rate: node.configuration.rate, burst: node.configuration.burst,
-            maximumRooms: node.configuration.maximumRooms, now: .now
+            maximumRooms: node.configuration.maximumRooms, login: node.login, now: .now
         )
     }
 
@@ -79,6 +82,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         guard let action = membership.connectionEnded() else { return }
         context = nil
         helloTimer?.cancel()
+        loginDeadline?.cancel()
         inbox.removeAll()
         node.metrics.connections.decrement()
         apply(action)
@@ -150,8 +154,14 @@ final class ChatSessionHandler: ChannelDuplexHandler {
             node.metrics.rateLimited.increment()
             reply(event)
             transport.close(code: .policyViolation, reason: "too many messages")
-        case .join(let nick, let since, let ref):
-            join(nick, since: since, ref: ref)
+        case .replyAndCloseUnauthorized(let event):
+            node.metrics.loginsRefused.increment()
+            reply(event)
+            transport.close(code: .policyViolation, reason: "login token not accepted")
+        case .join(let nick, let since, let identity, let ref):
+            join(nick, since: since, identity: identity, ref: ref)
+        case .refreshed(let identity):
+            if let identity { scheduleLoginDeadline(identity) }
         case .say(let text, let room, let ref):
             say(text, in: room, ref: ref)
         case .whisper(let recipient, let text, let ref):
@@ -169,14 +179,15 @@ final class ChatSessionHandler: ChannelDuplexHandler {
 
     // MARK: Actions
 
-    private func join(_ nick: Nick, since: String?, ref: String?) {
-        let candidate = LocalMember(connectionID: connectionID, nick: nick, outlet: outlet)
+    private func join(_ nick: Nick, since: String?, identity: UserIdentity?, ref: String?) {
+        let candidate = LocalMember(connectionID: connectionID, nick: nick, outlet: outlet, identity: identity)
         membership.joinStarted()
         perform(node.bus.join(candidate, since: since, ref: ref)) { [self] result in
             switch result {
             case .success(.joined):
-                machine.joined(as: nick)
+                machine.joined(as: nick, identity: identity)
                 helloTimer?.cancel()
+                if let identity { scheduleLoginDeadline(identity) }
                 // Leaves at once if the connection ended while the join was in flight.
                 apply(membership.joined(candidate))
             case .success(.nickTaken):
@@ -198,7 +209,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
             switch result {
             case .success(.done):
                 return
-            case .success(.notInRoom):
+            case .success(.notInRoom), .success(.forbidden):
                 refusal = .notInRoom
             case .failure(let error):
                 node.logger.debug("bus unavailable", metadata: ["error": "\(error.message)"])
@@ -244,7 +255,9 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         guard let member = membership.member else { return }
         perform(node.bus.enter(room, member, since: since, ref: ref)) { [self] result in
             switch result {
-            case .success: machine.entered(room)
+            case .success(.done): machine.entered(room)
+            case .success(.forbidden): reply(.error(.roomForbidden, ref: ref))
+            case .success(.notInRoom): reply(.error(.notInRoom, ref: ref))
             case .failure(let error): unavailable(error, ref: ref)
             }
         }
@@ -257,16 +270,19 @@ final class ChatSessionHandler: ChannelDuplexHandler {
             case .success(.done):
                 machine.left(room)
                 reply(.parted(room: room, reason: .part, ref: ref))
-            case .success(.notInRoom): reply(.error(.notInRoom, ref: ref))
+            case .success(.notInRoom), .success(.forbidden): reply(.error(.notInRoom, ref: ref))
             case .failure(let error): unavailable(error, ref: ref)
             }
         }
     }
 
     private func rooms(ref: String?) {
+        let identity = machine.identity
         perform(node.bus.roomList()) { [self] result in
             switch result {
-            case .success(let rooms): reply(.roomList(rooms, ref: ref))
+            case .success(let rooms):
+                // Private rooms are listed only to users who may join them (§7).
+                reply(.roomList(rooms.filter { RoomAccess.mayJoin($0.room, identity: identity) }, ref: ref))
             case .failure(let error): unavailable(error, ref: ref)
             }
         }
@@ -293,6 +309,20 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     private func helloTimedOut() {
         apply(membership.helloDeadlinePassed())
     }
+
+    /// A connection has until `loginGrace` (30 s) after its token's `exp` to send a newer one (§7).
+    private func scheduleLoginDeadline(_ identity: UserIdentity) {
+        guard let context else { return }
+        loginDeadline?.cancel()
+        let grace = Double(node.configuration.loginGrace.components.seconds) + Double(node.configuration.loginGrace.components.attoseconds) / 1e18
+        let remaining = identity.expiresAt + grace - Date().timeIntervalSince1970
+        loginDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(max(0, remaining) * 1e9))) { [self] in
+            node.metrics.loginsExpired.increment()
+            reply(.error(code: .unauthorized, message: "the login token expired; reconnect with a new one", ref: nil))
+            transport.close(code: .policyViolation, reason: "login token expired")
+        }
+    }
+
 
     private func unavailable(_ error: BusError, ref: String?) {
         node.metrics.busFailures.increment()

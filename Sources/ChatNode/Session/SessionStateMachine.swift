@@ -1,4 +1,5 @@
 import ChatProtocol
+import Foundation
 
 /// The rules of one client session as a value type: what each incoming
 /// message means given the session's state, in PROTOCOL.md's precedence
@@ -20,8 +21,13 @@ struct SessionStateMachine {
         case reply(ServerEvent)
         /// Answer `rate_limited`, then close with 1008: the client kept flooding.
         case replyAndCloseForFlooding(ServerEvent)
-        /// Claim the nick and welcome the client, resuming after `since` (v2).
-        case join(Nick, since: String?, ref: String?)
+        /// Answer `unauthorized`, then close with 1008: the `hello`'s login token was not accepted.
+        case replyAndCloseUnauthorized(ServerEvent)
+        /// Claim the nick and welcome the client, resuming after `since`
+        /// (v2); `identity` is what its login token proved (nil without `--auth-key`).
+        case join(Nick, since: String?, identity: UserIdentity?, ref: String?)
+        /// The connection's login token was replaced by a newer one (nil without `--auth-key`).
+        case refreshed(UserIdentity?)
         /// Broadcast a line to a room (v1 and v2: `lobby`).
         case say(text: String, room: RoomName, ref: String?)
         /// Send a private line.
@@ -40,6 +46,12 @@ struct SessionStateMachine {
     static let maximumRateLimitedInARow = 100
 
     private(set) var state = State.awaitingHello
+    /// What the connection's login token proves, once joined with one.
+    private(set) var identity: UserIdentity?
+    /// Checks login tokens; nil when the node needs none (no `--auth-key`).
+    private let login: LoginVerifier?
+    /// Seconds since the Unix epoch, for tokens' `exp` and `nbf`.
+    var wallClock: @Sendable () -> Double = { Date().timeIntervalSince1970 }
     /// v3: the rooms the session is a member of.
     private(set) var rooms: Set<RoomName> = []
     /// v3: how many rooms the session may be a member of at once (`--max-rooms`).
@@ -49,8 +61,11 @@ struct SessionStateMachine {
     private var limiter: RateLimiter
     private var rateLimitedInARow = 0
 
-    init(version: ProtocolVersion, rate: Double, burst: Int, maximumRooms: Int = 50, now: ContinuousClock.Instant) {
+    init(
+        version: ProtocolVersion, rate: Double, burst: Int, maximumRooms: Int = 50, login: LoginVerifier? = nil, now: ContinuousClock.Instant
+    ) {
         self.version = version
+        self.login = login
         self.maximumRooms = maximumRooms
         self.codec = version.codec
         self.limiter = RateLimiter(rate: rate, burst: burst, now: now)
@@ -77,11 +92,31 @@ struct SessionStateMachine {
             return .reply(.pong(ref: ref))
         case (.hello, .joined):
             return .reply(.error(.alreadyJoined, ref: ref))
-        case (.hello(let raw, let since), .awaitingHello):
+        case (.hello(let raw, let since, let token), .awaitingHello):
             guard let nick = Nick(validating: raw) else { return .reply(.error(.nickInvalid, ref: ref)) }
-            return .join(nick, since: since, ref: ref)
+            guard let login else { return .join(nick, since: since, identity: nil, ref: ref) }
+            let verified = token.map { login.verify($0, now: wallClock()) } ?? .failure(.missing)
+            switch verified {
+            case .success(let identity) where identity.permits(nick):
+                return .join(nick, since: since, identity: identity, ref: ref)
+            case .success:
+                return .replyAndCloseUnauthorized(Self.unauthorized(.otherNick, ref: ref))
+            case .failure(let refusal):
+                return .replyAndCloseUnauthorized(Self.unauthorized(refusal, ref: ref))
+            }
+        case (.refresh(let token), .joined):
+            guard let login, let current = identity else { return .refreshed(nil) }
+            switch login.verify(token, now: wallClock()) {
+            case .success(let renewed) where renewed.subject == current.subject:
+                identity = renewed
+                return .refreshed(renewed)
+            case .success:
+                return .reply(Self.unauthorized(.otherUser, ref: ref))
+            case .failure(let refusal):
+                return .reply(Self.unauthorized(refusal, ref: ref))
+            }
         case (.say, .awaitingHello), (.whisper, .awaitingHello), (.who, .awaitingHello),
-            (.join, .awaitingHello), (.part, .awaitingHello), (.rooms, .awaitingHello):
+            (.join, .awaitingHello), (.part, .awaitingHello), (.rooms, .awaitingHello), (.refresh, .awaitingHello):
             return .reply(.error(.notJoined, ref: ref))
         case (.say(let text, let rawRoom), .joined):
             guard let room = room(rawRoom) else { return .reply(.error(.roomInvalid, ref: ref)) }
@@ -113,9 +148,14 @@ struct SessionStateMachine {
         return RoomName(validating: raw)
     }
 
-    /// Records that the bus accepted the session's `hello`.
-    mutating func joined(as nick: Nick) {
+    private static func unauthorized(_ refusal: LoginRefusal, ref: String?) -> ServerEvent {
+        .error(code: .unauthorized, message: refusal.message, ref: ref)
+    }
+
+    /// Records that the bus accepted the session's `hello`, with the identity its token proved.
+    mutating func joined(as nick: Nick, identity: UserIdentity?) {
         state = .joined(nick)
+        self.identity = identity
     }
 
     /// Records that the session became a member of `room` (v3).

@@ -2,8 +2,9 @@
 /// (joined state, nick and text rules, cluster state) are applied.
 public enum ClientMessage: Sendable, Equatable {
     /// Join with a nick, as sent (not yet validated). `since` (v2 only) is
-    /// the id of the last `message` the client saw on an earlier connection.
-    case hello(nick: String, since: String? = nil)
+    /// the id of the last `message` the client saw on an earlier connection;
+    /// `token` is the login token (§7), not yet verified.
+    case hello(nick: String, since: String? = nil, token: String? = nil)
     /// Broadcast a line to everyone in a room: v1 and v2 name no room (they
     /// live in `lobby`), v3 always names one (not yet validated).
     case say(text: String, room: String? = nil)
@@ -17,6 +18,8 @@ public enum ClientMessage: Sendable, Equatable {
     case part(room: String)
     /// v3: ask for the busiest rooms.
     case rooms
+    /// §7: replace the connection's login token with a newer one of the same user.
+    case refresh(token: String)
     /// Ask for a `pong`; allowed before joining.
     case ping
 }

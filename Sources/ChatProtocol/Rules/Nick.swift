@@ -113,6 +113,9 @@ public struct NickKey: Sendable, Hashable, Comparable, CustomStringConvertible {
         return key ?? nil
     }
 
+    /// The key of `server`, the sender of the server API's lines (§7): no user may take it.
+    public static let server = NickKey(storedValue: "server")
+
     /// Rebuilds a key read back from the store.
     public init(storedValue: String) {
         self.value = storedValue

@@ -26,20 +26,7 @@ enum ClientFrameDecoding {
         let message: Result<ClientMessage, ErrorCode>
         switch type {
         case "hello":
-            guard let nick = field("nick") else {
-                message = .failure(.badMessage)
-                break
-            }
-            // v1 and v3 ignore `since` on `hello` like any unknown field (v3 resumes per room, on `join`).
-            guard version == .v2, let sinceValue = object["since"] else {
-                message = .success(.hello(nick: nick))
-                break
-            }
-            if let since = sinceValue.stringValue, ResumePoint.isValid(since) {
-                message = .success(.hello(nick: nick, since: since))
-            } else {
-                message = .failure(.badMessage)
-            }
+            message = hello(object, version: version)
         case "say":
             if let text = field("text"), version < .v3 {
                 message = .success(.say(text: text))
@@ -76,12 +63,30 @@ enum ClientFrameDecoding {
             message = field("room").map { .success(.part(room: $0)) } ?? .failure(.badMessage)
         case "rooms" where version >= .v3:
             message = .success(.rooms)
+        case "refresh":
+            message = field("token").map { .success(.refresh(token: $0)) } ?? .failure(.badMessage)
         case "ping":
             message = .success(.ping)
         default:
             message = .failure(.unknownType)
         }
         return DecodedFrame(ref: ref, message: message)
+    }
+
+    /// A `hello`: `nick`, the login `token` (§7, any version) and, for v2 only, `since`.
+    private static func hello(_ object: [String: JSONValue], version: ProtocolVersion) -> Result<ClientMessage, ErrorCode> {
+        guard let nick = object["nick"]?.stringValue else { return .failure(.badMessage) }
+        var token: String?
+        if let tokenValue = object["token"] {
+            guard let text = tokenValue.stringValue else { return .failure(.badMessage) }
+            token = text
+        }
+        // v1 and v3 ignore `since` on `hello` like any unknown field (v3 resumes per room, on `join`).
+        guard version == .v2, let sinceValue = object["since"] else {
+            return .success(.hello(nick: nick, token: token))
+        }
+        guard let since = sinceValue.stringValue, ResumePoint.isValid(since) else { return .failure(.badMessage) }
+        return .success(.hello(nick: nick, since: since, token: token))
     }
 
     /// A v3 `who`'s fields; nil when one breaks its structural rule.

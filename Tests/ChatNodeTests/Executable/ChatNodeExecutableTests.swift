@@ -3,6 +3,8 @@ import Foundation
 import TestSupport
 import Testing
 
+@testable import ChatNode
+
 @Suite("The chat-node executable")
 struct ChatNodeExecutableTests {
     @Test("--help and --version print to standard output and exit 0")
@@ -27,6 +29,8 @@ struct ChatNodeExecutableTests {
         ["--bogus"], ["--port", "x"], ["--port"], ["--ping-interval", "0"], ["--rate", "-1"], ["--burst", "0"],
         ["--cluster", "no spaces"], ["--redis", "localhost:6379"], ["extra-argument"], ["--log-format", "xml"],
         ["--presence-interval", "0"], ["--presence-interval", "100000"], ["--compression", "maybe"], ["--redis-ca", "/no/such/ca.pem"],
+        ["--auth-key", "/no/such/key.pem"], ["--auth-key", "hs256:/no/such/secret"], ["--auth-audience", "chat"],
+        ["--api-key-file", "/no/such/api-key"], ["token", "--sub", "x"], ["token", "--key", "/no/such/key.pem", "--sub", "x"],
     ])
     func badFlags(_ arguments: [String]) async throws {
         let outcome = try await NodeProcess(arguments: arguments).waitForExit()
@@ -64,6 +68,46 @@ struct ChatNodeExecutableTests {
         #expect(refused.stderr.split(separator: "\n").count == 1, "stderr: \(refused.stderr)")
         #expect(refused.stderr.contains("is not signed by an authority this node trusts"), "stderr: \(refused.stderr)")
         #expect(!refused.stderr.contains("BoringSSL") && !refused.stderr.contains(".cc:"), "no TLS library dump: \(refused.stderr)")
+    }
+
+    @Test("chat-node token signs with each kind of key; a node given the matching key accepts the token")
+    func tokenCommand() async throws {
+        let keys = try await sharedLoginKeys.value
+        for (signingKey, verifyingKey) in [
+            (keys.hs256, keys.hs256), (keys.rsaPrivateKey, keys.rsaPublicKey), (keys.ecPrivateKey, keys.ecPublicKey), (keys.edPrivateKey, keys.edPublicKey),
+        ] {
+            let minted = try await NodeProcess(
+                arguments: ["token", "--key", signingKey, "--sub", "user-1", "--nick", "Åsa", "--rooms", "private.a,private.b", "--ttl", "120"]
+            ).waitForExit()
+            #expect(minted.status == 0, "\(minted.stderr)")
+            let token = minted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(minted.stdout.split(separator: "\n").count == 1)
+            let verifier = try await LoginVerifier.load(keys: verifyingKey, audience: nil, issuer: nil)
+            let identity = try verifier.verify(token, now: Date().timeIntervalSince1970).get()
+            #expect(identity.subject == "user-1")
+            #expect(identity.nick == "Åsa")
+            #expect(identity.rooms == ["private.a", "private.b"])
+            #expect(abs(identity.expiresAt - Date().timeIntervalSince1970 - 120) < 5)
+        }
+        let node = try NodeProcess(arguments: ["--port", "0", "--auth-key", keys.edPublicKey])
+        let port = try await node.waitUntilListening()
+        let token = try await NodeProcess(arguments: ["token", "--key", keys.edPrivateKey, "--sub", "u9"]).waitForExit().stdout
+        let client = try await WebSocketTestClient.connect(port: port)
+        try await client.send(#"{"type":"hello","nick":"minted","token":"\#(token.trimmingCharacters(in: .whitespacesAndNewlines))"}"#)
+        #expect(await client.nextMessage()?.string("type") == "welcome")
+        node.signal(SIGTERM)
+        #expect(await node.waitForExit().status == 0)
+    }
+
+    @Test("--auth-key naming a private key or a file that is not a key is one line and exit 1")
+    func badAuthKeys() async throws {
+        let keys = try await sharedLoginKeys.value
+        for (path, expected) in [(keys.rsaPrivateKey, "private key"), (keys.secretFile, "neither a PEM public key nor a JWKS")] {
+            let outcome = try await NodeProcess(arguments: ["--port", "0", "--auth-key", path]).waitForExit()
+            #expect(outcome.status != 0)
+            #expect(outcome.stderr.split(separator: "\n").count == 1, "stderr: \(outcome.stderr)")
+            #expect(outcome.stderr.contains(expected), "stderr: \(outcome.stderr)")
+        }
     }
 
     @Test("a port already in use gives one line on standard error and a non-zero exit")

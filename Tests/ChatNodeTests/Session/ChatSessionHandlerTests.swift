@@ -155,8 +155,8 @@ final class EchoBus: ChatBus {
         departures.withLockedValue { $0.append(member.nick.canonical) }
     }
 
-    func enter(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<Void> {
-        loop.makeSucceededVoidFuture()
+    func enter(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<RoomOutcome> {
+        loop.makeSucceededFuture(.done)
     }
 
     func part(_ room: RoomName, _ member: LocalMember) -> EventLoopFuture<RoomOutcome> {

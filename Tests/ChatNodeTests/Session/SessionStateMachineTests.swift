@@ -19,7 +19,7 @@ struct SessionStateMachineTests {
     func hello() {
         var session = machine()
         let action = receive(&session, #"{"type":"hello","nick":"A\u030asa","ref":"1"}"#)
-        #expect(action == .join(Nick(validating: "Åsa")!, since: nil, ref: "1"))
+        #expect(action == .join(Nick(validating: "Åsa")!, since: nil, identity: nil, ref: "1"))
     }
 
     @Test("before joining only hello and ping are allowed")
@@ -32,7 +32,7 @@ struct SessionStateMachineTests {
     @Test("after joining, hello is already_joined and say/whisper/who act")
     func joined() {
         var session = machine()
-        session.joined(as: Nick(validating: "alice")!)
+        session.joined(as: Nick(validating: "alice")!, identity: nil)
         #expect(receive(&session, #"{"type":"hello","nick":"x"}"#) == .reply(.error(.alreadyJoined, ref: nil)))
         #expect(receive(&session, #"{"type":"say","text":"hi"}"#) == .say(text: "hi", room: .lobby, ref: nil))
         #expect(receive(&session, #"{"type":"whisper","to":"BOB","text":"yo"}"#) == .whisper(to: NickKey(lookingUp: "bob"), text: "yo", ref: nil))

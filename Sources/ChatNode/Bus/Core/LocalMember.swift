@@ -14,11 +14,14 @@ final class LocalMember: Sendable {
     let nick: Nick
     /// Where the member's events go.
     let outlet: ConnectionOutlet
+    /// What the member's login token proved when it joined (nil without `--auth-key`).
+    let identity: UserIdentity?
 
-    init(connectionID: UInt64, nick: Nick, outlet: ConnectionOutlet) {
+    init(connectionID: UInt64, nick: Nick, outlet: ConnectionOutlet, identity: UserIdentity? = nil) {
         self.connectionID = connectionID
         self.nick = nick
         self.outlet = outlet
+        self.identity = identity
     }
 
     /// The version and compression of the member's connection.

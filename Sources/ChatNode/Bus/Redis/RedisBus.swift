@@ -192,6 +192,7 @@ actor RedisBus: ChatBus {
     /// `joined`, in one script), then admits the member.
     private func claim(_ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<JoinOutcome> {
         guard isAvailable else { return redisLoop.makeFailedFuture(failure("not connected to Redis")) }
+        guard member.nick.key != .server else { return redisLoop.makeSucceededFuture(.nickTaken) }
         guard member.kind.version < .v3 else {
             return batchOnLoop([claimCommand(for: member), noteNicksCommand([member])]).flatMapThrowing { result in
                 try self.assumeIsolated { try $0.admitIfClaimed(member, result, ts: 0, since: since, ref: ref) }
@@ -277,14 +278,15 @@ actor RedisBus: ChatBus {
         }
     }
 
-    nonisolated func enter(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<Void> {
+    nonisolated func enter(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<RoomOutcome> {
         redisLoop.flatSubmit { self.assumeIsolated { $0.enterRoom(room, member, since: since, ref: ref) } }
     }
 
     /// Holds the room (loading it first if this node did not), lists the
     /// member in it, then admits it with its `room` event.
-    private func enterRoom(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<Void> {
+    private func enterRoom(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<RoomOutcome> {
         guard isAvailable else { return redisLoop.makeFailedFuture(failure("not connected to Redis")) }
+        guard RoomAccess.mayJoin(room, identity: member.identity) else { return redisLoop.makeSucceededFuture(.forbidden) }
         return holding(room) { bus in
             let ts = Clock.milliseconds()
             return bus.batchOnLoop([bus.joinRoomCommand(room, member: member, ts: ts), bus.noteRoomsCommand([room])]).flatMapThrowing { result in
@@ -313,7 +315,7 @@ actor RedisBus: ChatBus {
 
     private func admitIfListed(
         _ member: LocalMember, in room: RoomName, _ result: Result<[RedisReply], BusError>, ts: Int64, since: String?, ref: String?
-    ) throws(BusError) {
+    ) throws(BusError) -> RoomOutcome {
         let replies = try result.get()
         guard RoomChange(reply: replies.first) != nil else {
             throw failure("script failed: \(replies.first.map { "\($0)" } ?? "no reply")")
@@ -323,9 +325,10 @@ actor RedisBus: ChatBus {
             // The connection ended while the room was being joined: its departure did not know this room.
             let command = leaveRoomCommand(room, member: member, ts: ts, reason: .quit)
             batchOnLoop([command]).whenComplete { _ in }
-            return
+            return .done
         }
         arrange(core.admit(member, to: room, owner: owner(of: member.connectionID), ts: ts, since: since, ref: ref))
+        return .done
     }
 
     nonisolated func part(_ room: RoomName, _ member: LocalMember) -> EventLoopFuture<RoomOutcome> {
