@@ -14,7 +14,7 @@ import NIOCore
 /// returns a future that completes there. Every operation that changes or
 /// reads cluster state fails with `BusError.unavailable` while the bus is
 /// unreachable.
-protocol ChatBus: Sendable {
+protocol ChatBus: ServerAPIBus {
     /// Whether the bus can serve chat right now.
     var isAvailable: Bool { get async }
 

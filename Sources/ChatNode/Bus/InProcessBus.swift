@@ -14,11 +14,11 @@ actor InProcessBus: ChatBus {
         case leave(LocalMember, LeaveReason)
     }
 
-    private var core: BusCore
+    var core: BusCore
     private let inbox: BusInbox<Input>
     /// The event loop this actor runs on (one of the node's), so a chat line
     /// reaches it from a client's loop with one hop and no task.
-    private nonisolated let loop: any EventLoop
+    nonisolated let loop: any EventLoop
 
     nonisolated var unownedExecutor: UnownedSerialExecutor {
         loop.executor.asUnownedSerialExecutor()
@@ -152,7 +152,7 @@ actor InProcessBus: ChatBus {
         inbox.finish()
     }
 
-    private func arrange(_ followUp: PresenceFollowUp) {
+    func arrange(_ followUp: PresenceFollowUp) {
         inbox.arrange(followUp, as: Input.presence)
     }
 }

@@ -45,10 +45,13 @@ enum NodeRoutes {
                 return plainText(reason, status: HTTPResponse.Status(code: status))
             case .upgrade:
                 // Origin and subprotocol are fine, so the request was not a WebSocket upgrade at all.
-                var response = plainText("/chat is a WebSocket endpoint; upgrade with subprotocol chat.v1.json\n", status: .upgradeRequired)
+                var response = plainText("/chat is a WebSocket endpoint; upgrade with subprotocol chat.v3.json, chat.v2.json or chat.v1.json\n", status: .upgradeRequired)
                 response.headers[.upgrade] = "websocket"
                 return response
             }
+        }
+        if let key = node.apiKey {
+            ServerAPIRoutes.add(to: router, node: node, key: key)
         }
         return router
     }

@@ -63,6 +63,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         ownLines.onSettled = { [unowned self] in ownLinesSettled() }
+        outlet.notices.value.onRemovedFromRoom = { [unowned self] room in machine.left(room) }
         node.metrics.connections.increment()
         helloTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(node.configuration.helloTimeout)) { [self] in
             helloTimedOut()

@@ -158,7 +158,8 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
             transport: NIOLoopBound(transport, eventLoop: channel.eventLoop),
             delivery: delivery,
             kind: kind,
-            ownLines: NIOLoopBound(OwnLinesInFlight(), eventLoop: channel.eventLoop)
+            ownLines: NIOLoopBound(OwnLinesInFlight(), eventLoop: channel.eventLoop),
+            notices: NIOLoopBound(SessionNotices(), eventLoop: channel.eventLoop)
         )
         try operations.addHandler(buffer, position: .first)
         try operations.addHandler(transport)

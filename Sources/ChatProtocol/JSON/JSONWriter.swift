@@ -91,6 +91,19 @@ public struct JSONWriter: Sendable {
     }
 
     /// Writes a member whose value is a list of nicks encoded elsewhere, copied as is.
+    /// Writes `name` and rooms with their counts: `[{"room": name, "count": members}]`.
+    public mutating func member(_ name: String, _ rooms: [RoomCount]) {
+        key(name)
+        beginArray()
+        for entry in rooms {
+            beginObject()
+            member("room", entry.room.value)
+            member("count", Int64(entry.count))
+            endObject()
+        }
+        endArray()
+    }
+
     public mutating func member(_ name: String, _ list: EncodedNickList) {
         key(name)
         separate()

@@ -85,15 +85,7 @@ enum ServerEventEncoding {
             writer.optionalMember("ref", ref)
         case .roomList(let rooms, let ref):
             writer.member("type", "room_list")
-            writer.key("rooms")
-            writer.beginArray()
-            for entry in rooms {
-                writer.beginObject()
-                writer.member("room", entry.room.value)
-                writer.member("count", Int64(entry.count))
-                writer.endObject()
-            }
-            writer.endArray()
+            writer.member("rooms", rooms)
             writer.optionalMember("ref", ref)
         }
         writer.endObject()

@@ -180,6 +180,13 @@ final class EchoBus: ChatBus {
         loop.makeSucceededFuture([RoomCount(room: .lobby, count: joined.withLockedValue { $0.count })])
     }
 
+    // The server API is not part of what these tests drive.
+    func publish(_ line: ChatLine) -> EventLoopFuture<Void> { loop.makeFailedFuture(ServerAPIFailure.noSuchRoom) }
+    func allRooms() -> EventLoopFuture<[RoomCount]> { roomList() }
+    func contents(of room: RoomName) -> EventLoopFuture<RoomContents> { loop.makeFailedFuture(ServerAPIFailure.noSuchRoom) }
+    func kick(_ nick: NickKey, from room: RoomName) -> EventLoopFuture<Void> { loop.makeFailedFuture(ServerAPIFailure.noSuchUser) }
+    func disconnect(_ nick: NickKey, reason: String) -> EventLoopFuture<Void> { loop.makeFailedFuture(ServerAPIFailure.noSuchUser) }
+
     func drain() async {}
     func run() async {}
     func stop() async {}

@@ -22,7 +22,8 @@ struct EmbeddedConnection {
             transport: NIOLoopBound(transport, eventLoop: loop),
             delivery: NIOLoopBound(delivery, eventLoop: loop),
             kind: kind,
-            ownLines: NIOLoopBound(OwnLinesInFlight(), eventLoop: loop)
+            ownLines: NIOLoopBound(OwnLinesInFlight(), eventLoop: loop),
+            notices: NIOLoopBound(SessionNotices(), eventLoop: loop)
         )
     }
 }

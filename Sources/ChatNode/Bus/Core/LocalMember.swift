@@ -40,6 +40,8 @@ struct ConnectionOutlet: Sendable {
     let kind: RecipientKind
     /// The session's chat lines on their way back to it.
     let ownLines: NIOLoopBound<OwnLinesInFlight>
+    /// What the bus tells the session about itself.
+    let notices: NIOLoopBound<SessionNotices>
 
     /// The event loop the connection lives on.
     var eventLoop: any EventLoop { buffer.eventLoop }
@@ -64,6 +66,12 @@ struct ConnectionOutlet: Sendable {
             buffer.value.enqueue(frame)
             ownLines.value.settled()
         }
+    }
+
+    /// Tells the session it is no longer a member of `room` (after its `parted` was queued).
+    func removedFromRoom(_ room: RoomName) {
+        let notices = self.notices
+        eventLoop.execute { notices.value.onRemovedFromRoom?(room) }
     }
 
     /// Sends a close frame with `code`, then closes.

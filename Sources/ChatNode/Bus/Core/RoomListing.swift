@@ -7,6 +7,16 @@ extension RoomCount {
     /// The `room_list` of these rooms: those with members, the most first,
     /// ties by name, at most `listLength`, and `lobby` always.
     static func busiest(_ counts: some Sequence<RoomCount>) -> [RoomCount] {
+        var ranked = ranked(counts)
+        if ranked.count > listLength {
+            ranked.removeSubrange(listLength...)
+            if !ranked.contains(where: { $0.room == .lobby }) { ranked[listLength - 1] = RoomCount(room: .lobby, count: 0) }
+        }
+        return ranked
+    }
+
+    /// Every room with members, and `lobby`, the most members first, ties by name.
+    static func ranked(_ counts: some Sequence<RoomCount>) -> [RoomCount] {
         var lobby = RoomCount(room: .lobby, count: 0)
         var others: [RoomCount] = []
         for entry in counts {
@@ -18,10 +28,6 @@ extension RoomCount {
         }
         others.append(lobby)
         others.sort { ($0.count, $1.room) > ($1.count, $0.room) }
-        if others.count > listLength {
-            others.removeSubrange(listLength...)
-            if !others.contains(where: { $0.room == .lobby }) { others[listLength - 1] = lobby }
-        }
         return others
     }
 }

@@ -18,12 +18,16 @@ struct ClusterEnvelope: Equatable {
         case left(nick: String, owner: String, ts: Int64, reason: LeaveReason, room: RoomName = .lobby)
         /// Many users left a room at once (a draining or dead node): one message, applied in one pass.
         case leftMany([Departure], ts: Int64, reason: LeaveReason, room: RoomName = .lobby)
+        /// The server API removes the connection `connection` of the receiving instance from `room` (§7).
+        case kick(nick: String, connection: UInt64, room: RoomName)
+        /// The server API closes the connection `connection` of the receiving instance (§7).
+        case disconnect(nick: String, connection: UInt64, reason: String)
 
-        /// The room the event belongs to; nil for a direct line.
+        /// The room whose stream carries the event; nil for what goes to one instance's inbox.
         var room: RoomName? {
             switch self {
             case .message(let line): line.room
-            case .direct: nil
+            case .direct, .kick, .disconnect: nil
             case .joined(_, _, _, let room), .left(_, _, _, _, let room), .leftMany(_, _, _, let room): room
             }
         }
@@ -92,6 +96,16 @@ struct ClusterEnvelope: Equatable {
             writer.endArray()
             writer.member("ts", ts)
             writer.member("reason", reason.rawValue)
+        case .kick(let nick, let connection, let room):
+            writer.member("kind", "kick")
+            writer.member("nick", nick)
+            writer.member("conn", String(connection))
+            writer.member("room", room.value)
+        case .disconnect(let nick, let connection, let reason):
+            writer.member("kind", "disconnect")
+            writer.member("nick", nick)
+            writer.member("conn", String(connection))
+            writer.member("reason", reason)
         }
         writer.endObject()
         return writer.bytes
@@ -144,6 +158,14 @@ struct ClusterEnvelope: Equatable {
                 return Departure(nick: nick, owner: owner)
             }
             return ClusterEnvelope(origin: origin, event: .leftMany(departures, ts: ts, reason: reason, room: room))
+        case "kick":
+            guard let nick = string("nick"), let connection = string("conn").flatMap({ UInt64($0) }) else { return nil }
+            return ClusterEnvelope(origin: origin, event: .kick(nick: nick, connection: connection, room: room))
+        case "disconnect":
+            guard let nick = string("nick"), let connection = string("conn").flatMap({ UInt64($0) }), let reason = string("reason") else {
+                return nil
+            }
+            return ClusterEnvelope(origin: origin, event: .disconnect(nick: nick, connection: connection, reason: reason))
         default:
             return nil
         }

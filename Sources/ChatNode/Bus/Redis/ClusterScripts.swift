@@ -139,6 +139,21 @@ enum ClusterScripts {
         return redis.call('PUBLISH', KEYS[2], line)
         """)
 
+    /// Appends a server API line to an existing room's history and
+    /// publishes it, as `appendMessage` does a member's line.
+    /// A room without members forgets its history `forgetAfter` seconds after this line.
+    /// KEYS: the room's keys. ARGV: message envelope, retention, room, forget-after seconds.
+    /// Returns -1 when the room does not exist (no members, no history, not `lobby`), else the receivers.
+    static let appendServerMessage = RedisScript("""
+        \(numbering)
+        if ARGV[3] ~= 'lobby' and redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
+        local line = numbered(ARGV[1], KEYS[4])
+        redis.call('LPUSH', KEYS[3], line)
+        redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[2]) - 1)
+        if redis.call('EXISTS', KEYS[1]) == 0 and ARGV[3] ~= 'lobby' then redis.call('EXPIRE', KEYS[3], ARGV[4]) end
+        return redis.call('PUBLISH', KEYS[2], line)
+        """)
+
     /// What a node that starts holding a room loads, at one point of the
     /// room's sequence: the number of the last event, the members and the history.
     /// KEYS: members, history, sequence. ARGV: how many lines.
@@ -208,6 +223,6 @@ enum ClusterScripts {
     /// Every script, for the command connection to load whenever it connects.
     static let all = [
         adoptHistoryBeforeRooms, claim, joinRoom, claimIntoLobby, leaveRoom, leaveRoomMany, release, releaseOfInstance, appendMessage,
-        roomSnapshot, reapRoom, roomCount,
+        roomSnapshot, reapRoom, roomCount, appendServerMessage,
     ]
 }

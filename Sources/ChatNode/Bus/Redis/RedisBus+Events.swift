@@ -93,6 +93,10 @@ extension RedisBus {
         case .leftMany(let departures, let ts, let reason, let room):
             let nicks = departures.map { (nick: Nick(trustedCanonical: $0.nick), owner: $0.owner) }
             arrange(core.listLeft(nicks, in: room, ts: ts, reason: reason))
+        case .kick(let nick, let connection, let room):
+            kickLocal(nick, connection: connection, from: room)
+        case .disconnect(let nick, let connection, let reason):
+            disconnectLocal(nick, connection: connection, reason: reason)
         }
     }
 

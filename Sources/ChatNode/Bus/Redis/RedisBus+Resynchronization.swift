@@ -198,7 +198,7 @@ extension RedisBus {
             case .left(let nick, let owner, _, _, let room): remove(nick, owner: owner, from: room)
             case .leftMany(let departures, _, _, let room):
                 for departure in departures { remove(departure.nick, owner: departure.owner, from: room) }
-            case .message, .direct: break
+            case .message, .direct, .kick, .disconnect: break
             }
         }
         let ts = Clock.milliseconds()

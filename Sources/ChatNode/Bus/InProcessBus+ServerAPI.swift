@@ -1,0 +1,74 @@
+import ChatProtocol
+import NIOCore
+
+extension InProcessBus: ServerAPIBus {
+    nonisolated func publish(_ line: ChatLine) -> EventLoopFuture<Void> {
+        loop.submit { try self.assumeIsolated { bus in try bus.publishFromServer(line) } }
+    }
+
+    private func publishFromServer(_ line: ChatLine) throws(ServerAPIFailure) {
+        guard roomExists(line.room) else { throw ServerAPIFailure.noSuchRoom }
+        core.open(line.room)
+        core.metrics.busPublishes.increment()
+        if let followUp = core.deliver(line, origin: { _ in .elsewhere }) {
+            arrange(followUp)
+        }
+    }
+
+    nonisolated func allRooms() -> EventLoopFuture<[RoomCount]> {
+        loop.submit {
+            self.assumeIsolated { bus in
+                RoomCount.ranked(bus.core.rooms.map { RoomCount(room: $0.key, count: $0.value.view.count) })
+            }
+        }
+    }
+
+    nonisolated func contents(of room: RoomName) -> EventLoopFuture<RoomContents> {
+        loop.submit {
+            try self.assumeIsolated { bus in
+                let view = bus.core.view(of: room)
+                let contents = RoomContents(
+                    room: room,
+                    members: view?.users.values.map { Nick(trustedCanonical: $0.nick) } ?? [],
+                    history: view.map { Array($0.history.all) } ?? []
+                )
+                guard contents.exists else { throw ServerAPIFailure.noSuchRoom }
+                return contents
+            }
+        }
+    }
+
+    nonisolated func kick(_ nick: NickKey, from room: RoomName) -> EventLoopFuture<Void> {
+        loop.submit { try self.assumeIsolated { bus in try bus.removeFromRoom(nick, room) } }
+    }
+
+    private func removeFromRoom(_ key: NickKey, _ room: RoomName) throws(ServerAPIFailure) {
+        guard roomExists(room) else { throw ServerAPIFailure.noSuchRoom }
+        guard let member = core.member(key) else { throw ServerAPIFailure.noSuchUser }
+        guard member.kind.version >= .v3 else {
+            // A v1 or v2 user's only room is `lobby`: removing it from there disconnects it.
+            guard room == .lobby else { throw ServerAPIFailure.notInRoom }
+            member.removedFromRoom(room)
+            return
+        }
+        guard core.dismiss(member, from: room) else { throw ServerAPIFailure.notInRoom }
+        member.removedFromRoom(room)
+        arrange(core.listLeft(member.nick, in: room, owner: String(member.connectionID), ts: Clock.milliseconds(), reason: .kicked))
+    }
+
+    nonisolated func disconnect(_ nick: NickKey, reason: String) -> EventLoopFuture<Void> {
+        loop.submit {
+            try self.assumeIsolated { bus in
+                guard let member = bus.core.member(nick) else { throw ServerAPIFailure.noSuchUser }
+                member.outlet.close(.policyViolation, reason: reason)
+            }
+        }
+    }
+
+    /// Whether `room` exists (§6): `lobby` always, any other while it has members or history.
+    private func roomExists(_ room: RoomName) -> Bool {
+        guard room != .lobby else { return true }
+        guard let view = core.view(of: room) else { return false }
+        return view.count > 0 || !view.history.isEmpty
+    }
+}

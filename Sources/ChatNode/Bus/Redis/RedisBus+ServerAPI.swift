@@ -1,0 +1,149 @@
+import ChatProtocol
+import NIOCore
+import Redis
+
+extension RedisBus: ServerAPIBus {
+    nonisolated func publish(_ line: ChatLine) -> EventLoopFuture<Void> {
+        redisLoop.flatSubmit { self.assumeIsolated { $0.publishFromServer(line) } }
+    }
+
+    /// One script appends the line to the room's history and publishes it,
+    /// as for a member's line; it refuses a room that does not exist.
+    private func publishFromServer(_ line: ChatLine) -> EventLoopFuture<Void> {
+        guard isAvailable else { return redisLoop.makeFailedFuture(ServerAPIFailure.unavailable("not connected to Redis")) }
+        let envelope = ClusterEnvelope(origin: instance, event: .message(line)).encoded()
+        let command = scriptCommand(
+            ClusterScripts.appendServerMessage,
+            keys: keys.roomScriptKeys(line.room),
+            arguments: [envelope, Array(String(core.historyRetention).utf8), Array(line.room.value.utf8), Array(String(Self.forgetAfterSeconds).utf8)]
+        )
+        return replies(to: [command]).flatMapThrowing { replies in
+            guard let receivers = replies.first?.integer else { throw ServerAPIFailure.unavailable("the publish script was refused: \(replies)") }
+            guard receivers >= 0 else { throw ServerAPIFailure.noSuchRoom }
+            self.metrics.busPublishes.increment()
+        }
+    }
+
+    nonisolated func allRooms() -> EventLoopFuture<[RoomCount]> {
+        redisLoop.flatSubmit {
+            self.assumeIsolated { bus in
+                bus.replies(to: [RedisCommand(["ZREVRANGE", bus.keys.rooms, "0", "-1", "WITHSCORES"])]).map { replies in
+                    guard case .array(let flat) = replies.first else { return RoomCount.ranked([]) }
+                    var counts: [RoomCount] = []
+                    for index in stride(from: 0, to: flat.count - 1, by: 2) {
+                        guard let name = flat[index].string, let count = flat[index + 1].string.flatMap({ Double($0) }) else { continue }
+                        counts.append(RoomCount(room: RoomName(trusted: name), count: Int(count)))
+                    }
+                    return RoomCount.ranked(counts)
+                }
+            }
+        }
+    }
+
+    nonisolated func contents(of room: RoomName) -> EventLoopFuture<RoomContents> {
+        redisLoop.flatSubmit {
+            self.assumeIsolated { bus in
+                let snapshot = bus.scriptCommand(
+                    ClusterScripts.roomSnapshot,
+                    keys: [bus.keys.members(room), bus.keys.history(room), bus.keys.sequence(room)],
+                    arguments: [Array(String(bus.core.historyRetention).utf8)]
+                )
+                return bus.replies(to: [snapshot]).flatMapThrowing { replies in
+                    guard case .array(let parts) = replies.first, parts.count == 3 else {
+                        throw ServerAPIFailure.unavailable("the room snapshot was refused: \(replies)")
+                    }
+                    let contents = RoomContents(
+                        room: room, members: RedisBus.members(in: parts[1]).values.map(\.nick), history: RedisBus.lines(in: parts[2])
+                    )
+                    guard contents.exists else { throw ServerAPIFailure.noSuchRoom }
+                    return contents
+                }
+            }
+        }
+    }
+
+    nonisolated func kick(_ nick: NickKey, from room: RoomName) -> EventLoopFuture<Void> {
+        redisLoop.flatSubmit {
+            self.assumeIsolated { bus in
+                let lookup = [
+                    RedisCommand(["GET", bus.keys.nick(nick)]), RedisCommand(["HEXISTS", bus.keys.members(room), nick.value]),
+                    RedisCommand(["HLEN", bus.keys.members(room)]), RedisCommand(["EXISTS", bus.keys.history(room)]),
+                ]
+                return bus.replies(to: lookup).flatMap { replies in
+                    self.assumeIsolated { bus in
+                        let roomExists = room == .lobby || (replies[2].integer ?? 0) > 0 || (replies[3].integer ?? 0) > 0
+                        guard roomExists else { return bus.redisLoop.makeFailedFuture(ServerAPIFailure.noSuchRoom) }
+                        guard case .bulk(let bytes) = replies[0], let holder = PresenceRecord.decode(bytes) else {
+                            return bus.redisLoop.makeFailedFuture(ServerAPIFailure.noSuchUser)
+                        }
+                        guard replies[1].integer == 1 else { return bus.redisLoop.makeFailedFuture(ServerAPIFailure.notInRoom) }
+                        return bus.send(.kick(nick: holder.nick, connection: holder.connection, room: room), to: holder)
+                    }
+                }
+            }
+        }
+    }
+
+    nonisolated func disconnect(_ nick: NickKey, reason: String) -> EventLoopFuture<Void> {
+        redisLoop.flatSubmit {
+            self.assumeIsolated { bus in
+                bus.replies(to: [RedisCommand(["GET", bus.keys.nick(nick)])]).flatMap { replies in
+                    self.assumeIsolated { bus in
+                        guard case .bulk(let bytes) = replies.first, let holder = PresenceRecord.decode(bytes) else {
+                            return bus.redisLoop.makeFailedFuture(ServerAPIFailure.noSuchUser)
+                        }
+                        return bus.send(.disconnect(nick: holder.nick, connection: holder.connection, reason: reason), to: holder)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Carries out `event` here when this instance holds the user, else
+    /// publishes it to the inbox of the instance that does.
+    private func send(_ event: ClusterEnvelope.Event, to holder: PresenceRecord) -> EventLoopFuture<Void> {
+        guard holder.instance != instance else {
+            apply(event)
+            return redisLoop.makeSucceededVoidFuture()
+        }
+        let envelope = ClusterEnvelope(origin: instance, event: event)
+        let verb = isCluster ? "SPUBLISH" : "PUBLISH"
+        let publish = RedisCommand([Array(verb.utf8), Array(keys.inbox(holder.instance).utf8), envelope.encoded()])
+        return replies(to: [publish]).flatMapThrowing { replies in
+            // Nobody listens on a dead instance's inbox: its users are about to be reaped.
+            guard replies.first?.integer ?? 0 > 0 else { throw ServerAPIFailure.noSuchUser }
+        }
+    }
+
+    /// Removes a local connection from a room, on the server API's behalf.
+    func kickLocal(_ nick: String, connection: UInt64, from room: RoomName) {
+        guard let member = core.member(NickKey(lookingUp: nick)), member.connectionID == connection else { return }
+        guard member.kind.version >= .v3 else {
+            member.removedFromRoom(room)
+            return
+        }
+        guard core.dismiss(member, from: room) else { return }
+        member.removedFromRoom(room)
+        let command = leaveRoomCommand(room, member: member, ts: Clock.milliseconds(), reason: .kicked)
+        closeIfUnused(room)
+        // Should Redis fail now, the record is removed when the node resynchronises.
+        batchOnLoop([command]).whenComplete { _ in }
+    }
+
+    /// Closes a local connection on the server API's behalf.
+    func disconnectLocal(_ nick: String, connection: UInt64, reason: String) {
+        guard let member = core.member(NickKey(lookingUp: nick)), member.connectionID == connection else { return }
+        member.outlet.close(.policyViolation, reason: reason)
+    }
+
+    /// The replies to a batch, or the failure a server API request reports.
+    private func replies(to commands: [RedisCommand]) -> EventLoopFuture<[RedisReply]> {
+        guard isAvailable else { return redisLoop.makeFailedFuture(ServerAPIFailure.unavailable("not connected to Redis")) }
+        return batchOnLoop(commands).flatMapThrowing { result in
+            switch result {
+            case .success(let replies): return replies
+            case .failure(let error): throw ServerAPIFailure.unavailable(error.message)
+            }
+        }
+    }
+}
