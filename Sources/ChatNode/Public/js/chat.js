@@ -10,6 +10,7 @@ import { RoomView } from './room-view.js';
 import { RoomSidebar } from './room-sidebar.js';
 import { MemberPanel } from './member-panel.js';
 import { SessionMemory } from './session-memory.js';
+import { forgetLoginToken, readClaims } from './login-token.js';
 
 const CLOSE_REASONS = {
   1000: 'connection closed',
@@ -35,9 +36,11 @@ const JOIN_ERROR_TEXTS = {
 };
 
 export class ChatPanel {
-  constructor(root, connection) {
+  constructor(root, connection, token = null) {
     this.connection = connection;
     this.memory = new SessionMemory();
+    /** The login token (§7) every `hello` carries, when the page was given one. */
+    this.token = token;
     this.nick = null;
     this.joined = false;
     this.rejoining = false;
@@ -146,6 +149,9 @@ export class ChatPanel {
   /** A reloaded tab says hello again with its nick and rejoins its rooms. */
   resumeLastSession() {
     this.dom.nickInput.value = this.memory.nick;
+    // A token that binds a nick decides it: offer that one.
+    const claims = this.token && readClaims(this.token);
+    if (claims && claims.nick) this.dom.nickInput.value = claims.nick;
     const session = this.memory.loadSession();
     if (!session) return;
     for (const { room, since } of session.rooms) {
@@ -175,7 +181,9 @@ export class ChatPanel {
     const lobby = this.rooms.get(DEFAULT_ROOM);
     // v3 resumes per room on `join`; v1 and v2 resume the lobby on `hello`.
     const since = this.rejoining && lobby ? lobby.lastMessageId : null;
-    this.connection.send(this.protocol.messages.hello(this.nick, this.nextRef(), since));
+    const hello = this.protocol.messages.hello(this.nick, this.nextRef(), since);
+    if (this.token) hello.token = this.token;
+    this.connection.send(hello);
   }
 
   // Connection status
@@ -336,6 +344,7 @@ export class ChatPanel {
 
   onError(event) {
     const asked = this.settle(event.ref);
+    if (event.code === 'unauthorized') return this.onLoginRefused(event);
     if (!this.joined && (event.code === 'nick_taken' || event.code === 'nick_invalid')) return this.onNickRefused(event);
     if (!this.joined && event.code === 'unavailable') return this.onHelloUnavailable();
     if (asked && asked.kind === 'join') return this.onJoinRefused(asked.room, event);
@@ -365,6 +374,30 @@ export class ChatPanel {
       ? `The nick ${this.nick} is already taken. Choose another.`
       : event.message;
     this.nick = null;
+  }
+
+  /**
+   * The server wants a (new) login token: none was given, it expired, or
+   * it is not valid here. The server closes the connection; the page stops
+   * rejoining and says what to do, since only the embedding site can mint one.
+   */
+  onLoginRefused(event) {
+    this.rejoining = false;
+    forgetLoginToken();
+    const expired = /expired/.test(event.message);
+    const text = !this.token
+      ? 'This chat needs you to sign in: open it from the site that links to it (the link carries a login token).'
+      : expired
+        ? 'Your login has expired: open the chat again from the site that links to it to get a new one.'
+        : `Your login was not accepted: ${event.message}. Open the chat again from the site that links to it.`;
+    this.token = null;
+    this.leaveAllRooms();
+    this.joined = false;
+    this.nick = null;
+    this.dom.chat.hidden = true;
+    this.dom.joinForm.hidden = false;
+    this.dom.joinButton.disabled = false;
+    this.dom.nickError.textContent = text;
   }
 
   onHelloUnavailable() {
