@@ -22,6 +22,7 @@ struct StormBenchmark: AsyncParsableCommand {
     @Flag(help: "Offer permessage-deflate, as browsers do") var deflate = false
     @Option(help: "Prefix of the users' nicks (u0, u1, ...)") var nickPrefix = "u"
     @Option(help: "Handshakes (connect to welcome) in flight at once") var inFlight = 500
+    @Option(help: "File of login tokens, one per line: user i says hello with token i (for nodes started with --auth-key)") var tokenFile: String?
     @Option(help: "Loopback source addresses to spread over (127.0.0.2, 127.0.0.3, ...)") var sources = 4
     @Option(help: "Clients that keep their user list and compare it with who") var sample = 20
     @Option(parsing: .upToNextOption, help: "Server processes (pids) whose CPU and memory to measure") var pids: [Int32] = []
@@ -34,6 +35,9 @@ struct StormBenchmark: AsyncParsableCommand {
     private static let ipBindAddressNoPort: CInt = 24
 
     func run() async throws {
+        let tokens = try tokenFile.map { path in
+            try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
+        } ?? []
         let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
         let stats = StormStats()
         let before = ProcessSample.read(pids)
@@ -58,11 +62,11 @@ struct StormBenchmark: AsyncParsableCommand {
                 // earlier runs: whole seconds of kernel time per storm, in bursts.
                 .channelOption(.ipOption(.init(rawValue: Self.ipBindAddressNoPort)), value: 1)
                 .bind(to: try SocketAddress(ipAddress: "127.0.0.\(2 + index % max(sources, 1))", port: 0))
-                .channelInitializer { [users, subprotocol, deflate, nickPrefix, room, extraRooms, extraRoomSize] channel in
+                .channelInitializer { [users, subprotocol, deflate, nickPrefix, room, extraRooms, extraRoomSize, tokens] channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
                             StormClientHandler(
-                                nick: "\(nickPrefix)\(index)", port: port, subprotocol: subprotocol, room: subprotocol == "chat.v3.json" ? room : nil,
+                                nick: "\(nickPrefix)\(index)", token: tokens.isEmpty ? nil : tokens[index % tokens.count], port: port, subprotocol: subprotocol, room: subprotocol == "chat.v3.json" ? room : nil,
                                 extraRooms: (0..<extraRooms).map { "x\($0)-\(index % max(users / max(extraRoomSize, 1), 1))" },
                                 offersCompression: deflate, expectedUsers: users, keepsList: keepsList, stats: stats
                             ) {

@@ -52,6 +52,8 @@ final class StormClientHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let nick: String
+    /// The login token the `hello` carries (§7), if the nodes need one.
+    private let token: String?
     private let port: Int
     private let subprotocol: String
     /// v3: the room joined after `welcome`; the user counts as joined at the `room` reply.
@@ -89,10 +91,11 @@ final class StormClientHandler: ChannelInboundHandler {
     private static let countMarker = Array(#""count":"#.utf8)
 
     init(
-        nick: String, port: Int, subprotocol: String, room: String? = nil, extraRooms: [String] = [], offersCompression: Bool,
+        nick: String, token: String? = nil, port: Int, subprotocol: String, room: String? = nil, extraRooms: [String] = [], offersCompression: Bool,
         expectedUsers: Int, keepsList: Bool, stats: StormStats, onSettled: @escaping @Sendable () -> Void
     ) {
         self.nick = nick
+        self.token = token
         self.port = port
         self.subprotocol = subprotocol
         self.room = room
@@ -110,7 +113,8 @@ final class StormClientHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
         context.write(wrapOutboundOut(.upgradeRequest(port: port, subprotocol: subprotocol, offersCompression: offersCompression)), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.maskedClientFrame(Array(#"{"type":"hello","nick":"\#(nick)"}"#.utf8))), promise: nil)
+        let tokenMember = token.map { #","token":"\#($0)""# } ?? ""
+        context.writeAndFlush(wrapOutboundOut(.maskedClientFrame(Array(#"{"type":"hello","nick":"\#(nick)"\#(tokenMember)}"#.utf8))), promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
