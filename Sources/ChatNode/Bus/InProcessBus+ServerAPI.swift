@@ -44,23 +44,25 @@ extension InProcessBus: ServerAPIBus {
 
     private func removeFromRoom(_ key: NickKey, _ room: RoomName) throws(ServerAPIFailure) {
         guard roomExists(room) else { throw ServerAPIFailure.noSuchRoom }
-        guard let member = core.member(key) else { throw ServerAPIFailure.noSuchUser }
-        guard member.kind.version >= .v3 else {
-            // A v1 or v2 user's only room is `lobby`: removing it from there disconnects it.
-            guard room == .lobby else { throw ServerAPIFailure.notInRoom }
+        let connections = core.members(key)
+        guard let first = connections.first else { throw ServerAPIFailure.noSuchUser }
+        // Every connection of the user in the room: a v1 or v2 one (its only room is `lobby`) is disconnected.
+        let inRoom = connections.filter { $0.kind.version >= .v3 ? core.isMember($0, of: room) : room == .lobby }
+        guard !inRoom.isEmpty else { throw ServerAPIFailure.notInRoom }
+        for member in inRoom {
+            if member.kind.version >= .v3 { _ = core.dismiss(member, from: room) }
             member.removedFromRoom(room)
-            return
         }
-        guard core.dismiss(member, from: room) else { throw ServerAPIFailure.notInRoom }
-        member.removedFromRoom(room)
-        arrange(core.listLeft(member.nick, in: room, owner: String(member.connectionID), ts: Clock.milliseconds(), reason: .kicked))
+        guard inRoom.contains(where: { $0.kind.version >= .v3 }) else { return }
+        arrange(core.listLeft(first.nick, in: room, owner: owner(of: first), ts: Clock.milliseconds(), reason: .kicked))
     }
 
     nonisolated func disconnect(_ nick: NickKey, reason: String) -> EventLoopFuture<Void> {
         loop.submit {
             try self.assumeIsolated { bus in
-                guard let member = bus.core.member(nick) else { throw ServerAPIFailure.noSuchUser }
-                member.outlet.close(.policyViolation, reason: reason)
+                let connections = bus.core.members(nick)
+                guard !connections.isEmpty else { throw ServerAPIFailure.noSuchUser }
+                for member in connections { member.outlet.close(.policyViolation, reason: reason) }
             }
         }
     }

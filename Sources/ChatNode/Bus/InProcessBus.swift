@@ -39,15 +39,22 @@ actor InProcessBus: ChatBus {
 
     var isAvailable: Bool { true }
 
-    /// Users are listed under their connection: a nick's holder is one connection of this process.
-    private func owner(of member: LocalMember) -> String { String(member.connectionID) }
+    /// Users are listed under their connection (a nick's holder is one
+    /// connection of this process), a logged-in user under its `sub`.
+    func owner(of member: LocalMember) -> String {
+        member.identity.map { "~" + $0.subject } ?? String(member.connectionID)
+    }
 
     nonisolated func join(_ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<JoinOutcome> {
         loop.submit { self.assumeIsolated { $0.admit(member, since: since, ref: ref) } }
     }
 
     private func admit(_ member: LocalMember, since: String?, ref: String?) -> JoinOutcome {
-        guard member.nick.key != .server, core.member(member.nick.key) == nil else { return .nickTaken }
+        guard member.nick.key != .server else { return .nickTaken }
+        if let holder = core.member(member.nick.key) {
+            // A logged-in user may hold its nick through several connections (§7).
+            guard let subject = member.identity?.subject, holder.identity?.subject == subject else { return .nickTaken }
+        }
         if member.kind.version == .v3 {
             core.admit(member, ref: ref)
         } else {
@@ -63,7 +70,7 @@ actor InProcessBus: ChatBus {
     private func depart(_ member: LocalMember, reason: LeaveReason) {
         guard let rooms = core.dismiss(member) else { return }
         let ts = Clock.milliseconds()
-        for room in rooms {
+        for room in rooms where !core.hasOtherConnection(of: member, in: room) {
             arrange(core.listLeft(member.nick, in: room, owner: owner(of: member), ts: ts, reason: reason))
         }
     }
@@ -82,7 +89,9 @@ actor InProcessBus: ChatBus {
         loop.submit {
             self.assumeIsolated { bus in
                 guard bus.core.dismiss(member, from: room) else { return .notInRoom }
-                bus.arrange(bus.core.listLeft(member.nick, in: room, owner: bus.owner(of: member), ts: Clock.milliseconds(), reason: .part))
+                if !bus.core.hasOtherConnection(of: member, in: room) {
+                    bus.arrange(bus.core.listLeft(member.nick, in: room, owner: bus.owner(of: member), ts: Clock.milliseconds(), reason: .part))
+                }
                 return .done
             }
         }
@@ -108,9 +117,11 @@ actor InProcessBus: ChatBus {
     }
 
     private func deliverDirect(_ draft: DirectDraft, to recipientKey: NickKey, from sender: LocalMember, ref: String?) -> WhisperOutcome {
-        guard let recipient = core.member(recipientKey) else { return .noSuchUser }
-        let line = draft.line(to: recipient.nick.canonical)
-        if recipient.connectionID != sender.connectionID {
+        let recipients = core.members(recipientKey)
+        guard let first = recipients.first else { return .noSuchUser }
+        let line = draft.line(to: first.nick.canonical)
+        // Every connection of the recipient (§7: a logged-in user may have several).
+        for recipient in recipients where recipient.connectionID != sender.connectionID {
             inbox.arrange(core.deliverDirect(line, to: recipient, ref: nil), as: Input.presence)
         }
         inbox.arrange(core.deliverDirect(line, to: sender, ref: ref), as: Input.presence)

@@ -14,9 +14,11 @@ import NIOCore
 ///
 /// v1 and v2 users live in `lobby` from their `welcome` on; v3 users join
 /// and part rooms. The node-wide part is the user index, for direct
-/// messages and for leaving every room when a connection ends.
+/// messages and for leaving every room when a connection ends. A
+/// logged-in user (§7) may have several connections here, each with its
+/// own rooms; a room's view lists the user once.
 struct BusCore {
-    /// A user of this node and the rooms it is a member of.
+    /// A connection of a user of this node and the rooms it is a member of.
     struct LocalUser {
         let member: LocalMember
         var rooms: Set<RoomName> = []
@@ -29,8 +31,10 @@ struct BusCore {
     let presenceInterval: Duration
     /// A room with more members than this is large (`--large-room`).
     let largeRoom: Int
-    /// This node's users by nick key.
-    private(set) var users: [NickKey: LocalUser] = [:]
+    /// This node's users' connections.
+    private(set) var users: [UInt64: LocalUser] = [:]
+    /// The connections of each nick here: one, or a logged-in user's several.
+    private var connectionsByNick: [NickKey: [UInt64]] = [:]
     /// The rooms this node holds.
     private(set) var rooms: [RoomName: Room] = [:]
     /// Compresses broadcasts for every room, one at a time (on the bus's executor).
@@ -45,21 +49,34 @@ struct BusCore {
         self.presenceInterval = presenceInterval
     }
 
-    /// The local member with this key, if any.
+    /// A local connection of the nick with this key, if any.
     func member(_ key: NickKey) -> LocalMember? {
-        users[key]?.member
+        connectionsByNick[key]?.first.flatMap { users[$0]?.member }
+    }
+
+    /// Every local connection of the nick with this key.
+    func members(_ key: NickKey) -> [LocalMember] {
+        connectionsByNick[key]?.compactMap { users[$0]?.member } ?? []
+    }
+
+    /// Whether `member`'s connection is still one of this node's.
+    func isConnected(_ member: LocalMember) -> Bool {
+        users[member.connectionID] != nil
     }
 
     /// Whether `member`'s connection is a member of `room`.
     func isMember(_ member: LocalMember, of room: RoomName) -> Bool {
-        guard let user = users[member.nick.key], user.member.connectionID == member.connectionID else { return false }
-        return user.rooms.contains(room)
+        users[member.connectionID]?.rooms.contains(room) ?? false
+    }
+
+    /// Whether another local connection of `member`'s user is a member of `room`.
+    func hasOtherConnection(of member: LocalMember, in room: RoomName) -> Bool {
+        connectionsByNick[member.nick.key]?.contains { $0 != member.connectionID && users[$0]?.rooms.contains(room) == true } ?? false
     }
 
     /// The rooms `member`'s connection is a member of.
     func rooms(of member: LocalMember) -> Set<RoomName> {
-        guard let user = users[member.nick.key], user.member.connectionID == member.connectionID else { return [] }
-        return user.rooms
+        users[member.connectionID]?.rooms ?? []
     }
 
     /// Whether this node holds `room`.
@@ -92,10 +109,16 @@ struct BusCore {
 
     // MARK: Local members
 
+    /// Records a connection the cluster granted its nick.
+    private mutating func record(_ member: LocalMember) {
+        users[member.connectionID] = LocalUser(member: member)
+        connectionsByNick[member.nick.key, default: []].append(member.connectionID)
+    }
+
     /// Admits a v3 `member`, whose nick the cluster granted, into no room:
     /// records it and sends its `welcome`.
     mutating func admit(_ member: LocalMember, ref: String?) {
-        users[member.nick.key] = LocalUser(member: member)
+        record(member)
         member.outlet.send(LocalFanout.frame(
             .welcome(nick: member.nick.canonical, node: nodeID, users: [], history: [], resumed: false, ref: ref), for: member.kind.version
         ))
@@ -108,7 +131,7 @@ struct BusCore {
     /// when it is new), sends its `welcome`, and starts delivering the
     /// lobby's events to it, in one step so no event falls in between.
     mutating func admitToLobby(_ member: LocalMember, owner: String, ts: Int64, since: String?, ref: String?) -> PresenceFollowUp {
-        users[member.nick.key] = LocalUser(member: member)
+        record(member)
         metrics.userJoined(speaking: member.kind.version)
         return admit(member, to: .lobby, owner: owner, ts: ts, since: since, ref: ref)
     }
@@ -134,7 +157,7 @@ struct BusCore {
             member.sendWelcome(node: nodeID, users: users, history: history, since: since, ref: ref)
         }
         rooms[room]!.fanout.add(member)
-        users[member.nick.key]?.rooms.insert(room)
+        users[member.connectionID]?.rooms.insert(room)
         metrics.eventsDelivered.increment(by: Int64(delivered))
         return presenceChanged(in: room)
     }
@@ -143,10 +166,11 @@ struct BusCore {
     /// rooms it was in, or nil when it had left already. The views keep
     /// listing it until its departures are applied (`listLeft`).
     mutating func dismiss(_ member: LocalMember) -> Set<RoomName>? {
-        guard let user = users[member.nick.key], user.member.connectionID == member.connectionID else { return nil }
-        users[member.nick.key] = nil
+        guard let user = users.removeValue(forKey: member.connectionID) else { return nil }
+        connectionsByNick[member.nick.key]?.removeAll { $0 == member.connectionID }
+        if connectionsByNick[member.nick.key]?.isEmpty == true { connectionsByNick[member.nick.key] = nil }
         for room in user.rooms {
-            _ = rooms[room]?.fanout.remove(member.nick.key, connectionID: member.connectionID)
+            _ = rooms[room]?.fanout.remove(connectionID: member.connectionID)
         }
         metrics.userLeft(speaking: member.kind.version)
         return user.rooms
@@ -155,8 +179,8 @@ struct BusCore {
     /// Stops delivering `room`'s events to `member` (it parted); false when it was not a member.
     mutating func dismiss(_ member: LocalMember, from room: RoomName) -> Bool {
         guard isMember(member, of: room) else { return false }
-        users[member.nick.key]?.rooms.remove(room)
-        _ = rooms[room]?.fanout.remove(member.nick.key, connectionID: member.connectionID)
+        users[member.connectionID]?.rooms.remove(room)
+        _ = rooms[room]?.fanout.remove(connectionID: member.connectionID)
         return true
     }
 
@@ -165,6 +189,7 @@ struct BusCore {
     mutating func dismissAll() -> [LocalUser] {
         let all = Array(users.values)
         users.removeAll()
+        connectionsByNick.removeAll()
         for room in rooms.keys {
             _ = rooms[room]!.fanout.removeAll()
         }

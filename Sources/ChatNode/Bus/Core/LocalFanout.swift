@@ -26,7 +26,7 @@ struct LocalFanout {
     }
 
     let room: RoomName
-    private var membersByKey: [NickKey: LocalMember] = [:]
+    private var membersByConnection: [UInt64: LocalMember] = [:]
     private var loops: [ObjectIdentifier: LoopShare] = [:]
     private var membersByKind = Array(repeating: 0, count: RecipientKind.count)
     private var presence = PresenceBatch()
@@ -42,10 +42,10 @@ struct LocalFanout {
     }
 
     /// How many members are here.
-    var count: Int { membersByKey.count }
+    var count: Int { membersByConnection.count }
 
     /// Every local member.
-    var members: Dictionary<NickKey, LocalMember>.Values { membersByKey.values }
+    var members: Dictionary<UInt64, LocalMember>.Values { membersByConnection.values }
 
     /// How many local members speak `version`.
     func count(of version: ProtocolVersion) -> Int {
@@ -59,17 +59,12 @@ struct LocalFanout {
     /// Whether presence changes or new batch members wait for `flushPresence`.
     var hasPendingPresence: Bool { !presence.isEmpty || !pendingMembers.isEmpty }
 
-    /// The local member with this key, if any.
-    func member(_ key: NickKey) -> LocalMember? {
-        membersByKey[key]
-    }
-
     /// Starts delivering the room's events to `member`, who has just been
     /// sent its snapshot. Events broadcast after this call reach it after
     /// anything sent to it before; a batch member gets them from the next
     /// presence flush on.
     mutating func add(_ member: LocalMember) {
-        membersByKey[member.nick.key] = member
+        membersByConnection[member.connectionID] = member
         membersByKind[member.kind.index] += 1
         let outlet = member.outlet
         loops[ObjectIdentifier(outlet.eventLoop), default: LoopShare(delivery: outlet.delivery)].members += 1
@@ -85,10 +80,9 @@ struct LocalFanout {
         outlet.eventLoop.execute { outlet.delivery.value.addRecipient(outlet.buffer.value, room: room) }
     }
 
-    /// Stops delivering to the member with this key and connection; returns it if it was here.
-    mutating func remove(_ key: NickKey, connectionID: UInt64) -> LocalMember? {
-        guard let member = membersByKey[key], member.connectionID == connectionID else { return nil }
-        membersByKey[key] = nil
+    /// Stops delivering to the member of this connection; returns it if it was here.
+    mutating func remove(connectionID: UInt64) -> LocalMember? {
+        guard let member = membersByConnection.removeValue(forKey: connectionID) else { return nil }
         membersByKind[member.kind.index] -= 1
         pendingMembers[connectionID] = nil
         let (outlet, room) = (member.outlet, room)
@@ -101,8 +95,8 @@ struct LocalFanout {
 
     /// Stops delivering to every local member at once; returns them.
     mutating func removeAll() -> [LocalMember] {
-        let removed = Array(membersByKey.values)
-        membersByKey.removeAll()
+        let removed = Array(membersByConnection.values)
+        membersByConnection.removeAll()
         membersByKind = Array(repeating: 0, count: RecipientKind.count)
         pendingMembers.removeAll()
         presence.removeAll()
@@ -245,7 +239,7 @@ struct LocalFanout {
         for index in membersByKind.indices where audience.includes(RecipientKind(index: index)) {
             reached += membersByKind[index]
         }
-        guard let sender, membersByKey[sender.nick.key]?.connectionID == sender.connectionID, audience.includes(sender.kind) else {
+        guard let sender, membersByConnection[sender.connectionID] != nil, audience.includes(sender.kind) else {
             return reached
         }
         return reached - 1

@@ -172,13 +172,26 @@ struct ClusterEnvelope: Equatable {
     }
 }
 
-/// Who holds a nick: the value stored under the nick's key, and in each room it is a member of.
+/// Who holds a nick: the value stored under the nick's key, and in each
+/// room it is a member of. A logged-in user (§7) may hold it through several
+/// connections: the first in the record's own fields, the others in `more`
+/// (written by the scripts, `ClusterScripts.holders`).
 struct PresenceRecord: Equatable {
     var nick: String
     var instance: String
     var node: String
     var connection: UInt64
+    /// The logged-in user's `sub`, or nil without login tokens.
+    var subject: String? = nil
+    /// The user's other connections, each as instance and connection.
+    var others: [(instance: String, connection: UInt64)] = []
 
+    static func == (lhs: PresenceRecord, rhs: PresenceRecord) -> Bool {
+        lhs.nick == rhs.nick && lhs.instance == rhs.instance && lhs.node == rhs.node && lhs.connection == rhs.connection
+            && lhs.subject == rhs.subject && lhs.others.elementsEqual(rhs.others) { $0 == $1 }
+    }
+
+    /// The record of one connection, as this node writes it.
     func encoded() -> [UInt8] {
         var writer = JSONWriter()
         writer.beginObject()
@@ -186,12 +199,22 @@ struct PresenceRecord: Equatable {
         writer.member("inst", instance)
         writer.member("node", node)
         writer.member("conn", String(connection))
+        writer.optionalMember("sub", subject)
         writer.endObject()
         return writer.bytes
     }
 
-    /// The `owner` string events carry for this holder.
-    var owner: String { "\(instance)/\(connection)" }
+    /// The `owner` string events carry for this holder: the logged-in user,
+    /// whichever of its connections comes and goes, else the one connection.
+    var owner: String { subject.map { "~" + $0 } ?? "\(instance)/\(connection)" }
+
+    /// Every connection holding the nick, the first one first.
+    var holders: [(instance: String, connection: UInt64)] { [(instance, connection)] + others }
+
+    /// Whether `connection` of `instance` is one of the holders.
+    func isHeld(by connection: UInt64, of instance: String) -> Bool {
+        holders.contains { $0.instance == instance && $0.connection == connection }
+    }
 
     static func decode(_ bytes: [UInt8]) -> PresenceRecord? {
         guard case .object(let object) = try? JSONParser.parse(bytes),
@@ -200,7 +223,14 @@ struct PresenceRecord: Equatable {
             let node = object["node"]?.stringValue,
             let connection = object["conn"]?.stringValue.flatMap({ UInt64($0) })
         else { return nil }
-        return PresenceRecord(nick: nick, instance: instance, node: node, connection: connection)
+        var record = PresenceRecord(nick: nick, instance: instance, node: node, connection: connection, subject: object["sub"]?.stringValue)
+        if case .array(let more) = object["more"] {
+            for case .object(let other) in more {
+                guard let instance = other["inst"]?.stringValue, let connection = other["conn"]?.stringValue.flatMap({ UInt64($0) }) else { continue }
+                record.others.append((instance, connection))
+            }
+        }
+        return record
     }
 }
 

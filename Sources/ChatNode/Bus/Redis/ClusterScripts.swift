@@ -23,11 +23,77 @@ enum ClusterScripts {
         end
         """
 
-    /// Claims a nick (v3: into no room).
+    /// Records of a logged-in user (§7: with `sub`) may list several
+    /// holders, one per connection: the first in the record's own `inst`,
+    /// `node` and `conn`, the others in `more`. A record without `sub` has
+    /// exactly one holder and is compared by its bytes.
+    /// `sameUser(stored, argument)`: the decoded stored record when both
+    /// records are the same logged-in user's, else nil.
+    /// `withHolder(record, holder)`: the record with `holder`'s connection added.
+    /// `withoutHolders(record, gone)`: the record without the holders for
+    /// which `gone(holder)` is true (the first kept one moves up), nil when
+    /// none is left, and how many were removed.
+    /// `ownerOf(record)`: the owner events name: the user, or the connection.
+    /// `releaseHolders(record, gone)`: for the nick at KEYS[1], removes the
+    /// holders `gone` picks; 1 when the nick was released with its last.
+    private static let holders = """
+        local function sameUser(stored, argument)
+          if not stored then return nil end
+          local ok1, a = pcall(cjson.decode, stored)
+          local ok2, b = pcall(cjson.decode, argument)
+          if ok1 and ok2 and type(a.sub) == 'string' and a.sub == b.sub then return a, b end
+          return nil
+        end
+        local function holderID(h) return h.inst .. '/' .. h.conn end
+        local function withHolder(record, holder)
+          if holderID(record) == holderID(holder) then return record end
+          record.more = record.more or {}
+          for _, other in ipairs(record.more) do
+            if holderID(other) == holderID(holder) then return record end
+          end
+          record.more[#record.more + 1] = { inst = holder.inst, node = holder.node, conn = holder.conn }
+          return record
+        end
+        local function withoutHolders(record, gone)
+          local kept = {}
+          local all = { { inst = record.inst, node = record.node, conn = record.conn } }
+          for _, other in ipairs(record.more or {}) do all[#all + 1] = other end
+          for _, holder in ipairs(all) do
+            if not gone(holder) then kept[#kept + 1] = holder end
+          end
+          local removed = #all - #kept
+          if #kept == 0 then return nil, removed end
+          record.inst, record.node, record.conn = kept[1].inst, kept[1].node, kept[1].conn
+          table.remove(kept, 1)
+          if #kept > 0 then record.more = kept else record.more = nil end
+          return record, removed
+        end
+        local function ownerOf(record)
+          if type(record.sub) == 'string' then return '~' .. record.sub end
+          return record.inst .. '/' .. record.conn
+        end
+        local function releaseHolders(record, gone)
+          local left, removed = withoutHolders(record, gone)
+          if removed == 0 then return 0 end
+          if left then
+            redis.call('SET', KEYS[1], cjson.encode(left))
+            return 0
+          end
+          redis.call('DEL', KEYS[1])
+          return 1
+        end
+        """
+
+    /// Claims a nick (v3: into no room); a logged-in user's nick takes
+    /// another connection of the same user as a further holder.
     /// KEYS: the nick. ARGV: presence record. Returns 1 when claimed, 0 when taken.
     static let claim = RedisScript("""
+        \(holders)
         if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 1 end
-        return 0
+        local stored, mine = sameUser(redis.call('GET', KEYS[1]), ARGV[1])
+        if not stored then return 0 end
+        redis.call('SET', KEYS[1], cjson.encode(withHolder(stored, mine)))
+        return 1
         """)
 
     /// The body that lists a member in a room and announces it (ARGV[1..4]
@@ -36,6 +102,13 @@ enum ClusterScripts {
         """
         local previous = redis.call('HGET', KEYS[\(k)], ARGV[1])
         if previous == ARGV[2] then return {0, 0, 0, ARGV[4]} end
+        local listed, mine = sameUser(previous, ARGV[2])
+        if listed then
+          -- Another connection of a user the room lists already: no news for the others.
+          redis.call('HSET', KEYS[\(k)], ARGV[1], cjson.encode(withHolder(listed, mine)))
+          redis.call('PERSIST', KEYS[\(k + 2)])
+          return {0, redis.call('HLEN', KEYS[\(k)]), 0, ARGV[4]}
+        end
         redis.call('HSET', KEYS[\(k)], ARGV[1], ARGV[2])
         redis.call('PERSIST', KEYS[\(k + 2)])
         redis.call('PUBLISH', KEYS[\(k + 1)], numbered(ARGV[3], KEYS[\(k + 3)]))
@@ -47,7 +120,7 @@ enum ClusterScripts {
     /// already with the same record changes nothing.
     /// KEYS: the room's keys. ARGV: nick key, presence record, joined
     /// envelope, room. Returns a room change (changed 1 when listed).
-    static let joinRoom = RedisScript(numbering + "\n" + joinBody(firstKey: 1))
+    static let joinRoom = RedisScript(numbering + "\n" + holders + "\n" + joinBody(firstKey: 1))
 
     /// Claims a nick and lists it in `lobby` in one step (v1, v2 `hello`).
     /// KEYS: the nick, then lobby's room keys. ARGV: as `joinRoom`.
@@ -55,7 +128,12 @@ enum ClusterScripts {
     /// Redis only: on a Redis Cluster the nick and `lobby` are in two slots.)
     static let claimIntoLobby = RedisScript("""
         \(numbering)
-        if not redis.call('SET', KEYS[1], ARGV[2], 'NX') then return 0 end
+        \(holders)
+        if not redis.call('SET', KEYS[1], ARGV[2], 'NX') then
+          local stored, mine = sameUser(redis.call('GET', KEYS[1]), ARGV[2])
+          if not stored then return 0 end
+          redis.call('SET', KEYS[1], cjson.encode(withHolder(stored, mine)))
+        end
         \(joinBody(firstKey: 2))
         """)
 
@@ -76,54 +154,87 @@ enum ClusterScripts {
     /// Returns a room change (changed 1 when unlisted).
     static let leaveRoom = RedisScript("""
         \(numbering)
+        \(holders)
         \(roomDepartureBody)
-        if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return {0, 0, 0, ARGV[4]} end
+        local stored = redis.call('HGET', KEYS[1], ARGV[1])
+        if stored ~= ARGV[2] then
+          local listed, mine = sameUser(stored, ARGV[2])
+          if not listed then return {0, 0, 0, ARGV[4]} end
+          local left, removed = withoutHolders(listed, function(h) return holderID(h) == holderID(mine) end)
+          if removed == 0 then return {0, 0, 0, ARGV[4]} end
+          if left then
+            -- The user is still here through another connection.
+            redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(left))
+            return {0, 0, 0, ARGV[4]}
+          end
+        end
         redis.call('HDEL', KEYS[1], ARGV[1])
         redis.call('PUBLISH', KEYS[2], numbered(ARGV[3], KEYS[4]))
         return departed(1, ARGV[4], ARGV[5])
         """)
 
     /// Unlists many members of one room at once (a draining node) and
-    /// announces them in one `left_many` message.
-    /// KEYS: the room's keys. ARGV: the `left_many` envelope, room,
-    /// forget-after seconds, then pairs of nick key and presence record.
+    /// announces those who left in one `left_many` message (a logged-in
+    /// user still here through another node's connection stays).
+    /// KEYS: the room's keys. ARGV: origin, room, forget-after seconds,
+    /// ts, reason, then pairs of nick key and presence record.
     /// Returns a room change (changed: the number unlisted).
     static let leaveRoomMany = RedisScript("""
         \(numbering)
+        \(holders)
         \(roomDepartureBody)
-        local removed = 0
-        for i = 4, #ARGV, 2 do
-          if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+        local users = {}
+        for i = 6, #ARGV, 2 do
+          local stored = redis.call('HGET', KEYS[1], ARGV[i])
+          local ok, record = pcall(cjson.decode, ARGV[i + 1])
+          if stored == ARGV[i + 1] then
             redis.call('HDEL', KEYS[1], ARGV[i])
-            removed = removed + 1
+            users[#users + 1] = { nick = record.nick, owner = ownerOf(record) }
+          else
+            local listed, mine = sameUser(stored, ARGV[i + 1])
+            if listed then
+              local left, removed = withoutHolders(listed, function(h) return holderID(h) == holderID(mine) end)
+              if removed > 0 and left then
+                redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(left))
+              elseif removed > 0 then
+                redis.call('HDEL', KEYS[1], ARGV[i])
+                users[#users + 1] = { nick = listed.nick, owner = ownerOf(listed) }
+              end
+            end
           end
         end
-        if removed == 0 then return {0, 0, 0, ARGV[2]} end
-        redis.call('PUBLISH', KEYS[2], numbered(ARGV[1], KEYS[4]))
-        return departed(removed, ARGV[2], ARGV[3])
+        if #users == 0 then return {0, 0, 0, ARGV[2]} end
+        redis.call('PUBLISH', KEYS[2], numbered(cjson.encode({
+          v = 1, origin = ARGV[1], kind = 'left_many', room = ARGV[2], users = users, ts = tonumber(ARGV[4]), reason = ARGV[5]
+        }), KEYS[4]))
+        return departed(#users, ARGV[2], ARGV[3])
         """)
 
-    /// Releases a nick if its holder is still this record.
+    /// Releases a nick if its holder is still this record; a logged-in
+    /// user's nick only loses this connection, and is released with its last.
     /// KEYS: the nick. ARGV: presence record. Returns 1 when released.
     static let release = RedisScript("""
-        if redis.call('GET', KEYS[1]) == ARGV[1] then
+        \(holders)
+        local stored = redis.call('GET', KEYS[1])
+        if stored == ARGV[1] then
           redis.call('DEL', KEYS[1])
           return 1
         end
-        return 0
+        local held, mine = sameUser(stored, ARGV[1])
+        if not held then return 0 end
+        return releaseHolders(held, function(h) return holderID(h) == holderID(mine) end)
         """)
 
-    /// Releases a nick if a connection of this (dead) instance holds it.
+    /// Removes a (dead) instance's connections from a nick's holders, and
+    /// releases the nick when none is left.
     /// KEYS: the nick. ARGV: instance. Returns 1 when released.
     static let releaseOfInstance = RedisScript("""
+        \(holders)
         local stored = redis.call('GET', KEYS[1])
         if not stored then return 0 end
         local ok, record = pcall(cjson.decode, stored)
-        if ok and record.inst == ARGV[1] then
-          redis.call('DEL', KEYS[1])
-          return 1
-        end
-        return 0
+        if not ok then return 0 end
+        return releaseHolders(record, function(h) return h.inst == ARGV[1] end)
         """)
 
     /// Appends a chat line to its room's history and publishes it in one
@@ -172,14 +283,21 @@ enum ClusterScripts {
     /// Returns a room change (changed: the number of members removed).
     static let reapRoom = RedisScript("""
         \(numbering)
+        \(holders)
         \(roomDepartureBody)
         local all = redis.call('HGETALL', KEYS[1])
         local users = {}
         for i = 1, #all, 2 do
           local ok, record = pcall(cjson.decode, all[i + 1])
-          if ok and record.inst == ARGV[1] then
-            redis.call('HDEL', KEYS[1], all[i])
-            users[#users + 1] = { nick = record.nick, owner = record.inst .. '/' .. record.conn }
+          if ok then
+            local owner = ownerOf(record)
+            local left, removed = withoutHolders(record, function(h) return h.inst == ARGV[1] end)
+            if removed > 0 and left then
+              redis.call('HSET', KEYS[1], all[i], cjson.encode(left))
+            elseif removed > 0 then
+              redis.call('HDEL', KEYS[1], all[i])
+              users[#users + 1] = { nick = record.nick, owner = owner }
+            end
           end
         end
         if #users == 0 then return {0, 0, 0, ARGV[3]} end

@@ -84,8 +84,9 @@ extension RedisBus {
                 linesInFlight[line.id] = nil
             }
         case .direct(let line, let connection):
-            guard let recipient = core.member(NickKey(lookingUp: line.to)), recipient.connectionID == connection else { return }
-            arrange(core.deliverDirect(line, to: recipient, ref: nil))
+            for recipient in core.members(NickKey(lookingUp: line.to)) where recipient.connectionID == connection {
+                arrange(core.deliverDirect(line, to: recipient, ref: nil))
+            }
         case .joined(let nick, let owner, let ts, let room):
             arrange(core.listJoined(Nick(trustedCanonical: nick), in: room, owner: owner, ts: ts))
         case .left(let nick, let owner, let ts, let reason, let room):

@@ -93,7 +93,7 @@ extension RedisBus {
         if !contested.isEmpty {
             let holders = try await batch(contested.map { RedisCommand(["GET", keys.nick($0.nick.key)]) })
             for (member, holder) in zip(contested, holders) {
-                if case .bulk(let bytes) = holder, PresenceRecord.decode(bytes) == record(for: member) { continue }
+                if case .bulk(let bytes) = holder, PresenceRecord.decode(bytes)?.isHeld(by: member.connectionID, of: instance) == true { continue }
                 // Someone else took the nick while this node could not defend it.
                 logger.warning("nick taken during the outage; disconnecting its local holder", metadata: ["nick": "\(member.nick)"])
                 member.outlet.close(.goingAway, reason: "nick taken during a cluster outage; reconnect")
@@ -122,27 +122,35 @@ extension RedisBus {
         var commands: [RedisCommand] = []
         var forgotten: [String] = []
         for (key, holder) in zip(nickKeys, listings) {
-            guard case .bulk(let bytes) = holder, let record = PresenceRecord.decode(bytes), record.instance == instance else {
-                forgotten.append(key)  // released meanwhile, or someone else's now
+            let localConnections = Set(core.members(NickKey(storedValue: key)).map(\.connectionID))
+            guard case .bulk(let bytes) = holder, let record = PresenceRecord.decode(bytes),
+                record.holders.contains(where: { $0.instance == instance })
+            else {
+                if localConnections.isEmpty { forgotten.append(key) }  // released meanwhile, or someone else's now
                 continue
             }
-            guard core.member(NickKey(storedValue: key))?.connectionID != record.connection else { continue }
-            commands.append(scriptCommand(ClusterScripts.release, keys: [keys.nick(key)], arguments: [bytes]))
-            forgotten.append(key)
+            // This instance's holders whose connections ended while Redis could not be told.
+            for (_, connection) in record.holders.filter({ $0.instance == instance }) where !localConnections.contains(connection) {
+                let stale = PresenceRecord(nick: record.nick, instance: instance, node: nodeID, connection: connection, subject: record.subject)
+                let argument = record.others.isEmpty ? bytes : stale.encoded()
+                commands.append(scriptCommand(ClusterScripts.release, keys: [keys.nick(key)], arguments: [argument]))
+            }
+            if localConnections.isEmpty { forgotten.append(key) }
         }
         if !forgotten.isEmpty { commands.append(forgetNicksCommand(forgotten)) }
         for (room, listing) in zip(rooms, listings.dropFirst(nickKeys.count)) {
             for (key, bytes, record) in ownRecords(in: listing) {
-                if let member = core.member(NickKey(storedValue: key)), member.connectionID == record.connection,
-                    core.isMember(member, of: room)
-                {
-                    continue
+                let members = core.members(NickKey(storedValue: key))
+                for (_, connection) in record.holders.filter({ $0.instance == instance }) {
+                    if let member = members.first(where: { $0.connectionID == connection }), core.isMember(member, of: room) { continue }
+                    let announcement = ClusterEnvelope(
+                        origin: instance,
+                        event: .left(nick: record.nick, owner: record.owner, ts: Clock.milliseconds(), reason: .quit, room: room)
+                    )
+                    let stale = PresenceRecord(nick: record.nick, instance: instance, node: nodeID, connection: connection, subject: record.subject)
+                    let argument = record.others.isEmpty ? bytes : stale.encoded()
+                    commands.append(leaveRoomCommand(room, key: key, record: argument, announcing: announcement))
                 }
-                let announcement = ClusterEnvelope(
-                    origin: instance,
-                    event: .left(nick: record.nick, owner: record.owner, ts: Clock.milliseconds(), reason: .quit, room: room)
-                )
-                commands.append(leaveRoomCommand(room, key: key, record: bytes, announcing: announcement))
             }
         }
         guard !commands.isEmpty else { return }
@@ -155,7 +163,7 @@ extension RedisBus {
         var records: [(String, [UInt8], PresenceRecord)] = []
         for index in stride(from: 0, to: flat.count - 1, by: 2) {
             guard case .bulk(let bytes) = flat[index + 1], let record = PresenceRecord.decode(bytes),
-                record.instance == instance, let key = flat[index].string
+                record.holders.contains(where: { $0.instance == instance }), let key = flat[index].string
             else { continue }
             records.append((key, bytes, record))
         }

@@ -77,7 +77,7 @@ extension RedisBus: ServerAPIBus {
                             return bus.redisLoop.makeFailedFuture(ServerAPIFailure.noSuchUser)
                         }
                         guard replies[1].integer == 1 else { return bus.redisLoop.makeFailedFuture(ServerAPIFailure.notInRoom) }
-                        return bus.send(.kick(nick: holder.nick, connection: holder.connection, room: room), to: holder)
+                        return bus.send(to: holder) { .kick(nick: holder.nick, connection: $0, room: room) }
                     }
                 }
             }
@@ -92,34 +92,42 @@ extension RedisBus: ServerAPIBus {
                         guard case .bulk(let bytes) = replies.first, let holder = PresenceRecord.decode(bytes) else {
                             return bus.redisLoop.makeFailedFuture(ServerAPIFailure.noSuchUser)
                         }
-                        return bus.send(.disconnect(nick: holder.nick, connection: holder.connection, reason: reason), to: holder)
+                        return bus.send(to: holder) { .disconnect(nick: holder.nick, connection: $0, reason: reason) }
                     }
                 }
             }
         }
     }
 
-    /// Carries out `event` here when this instance holds the user, else
-    /// publishes it to the inbox of the instance that does.
-    private func send(_ event: ClusterEnvelope.Event, to holder: PresenceRecord) -> EventLoopFuture<Void> {
-        guard holder.instance != instance else {
-            apply(event)
-            return redisLoop.makeSucceededVoidFuture()
-        }
-        let envelope = ClusterEnvelope(origin: instance, event: event)
+    /// Carries out the event `event(connection)` for every connection
+    /// holding the nick: here for this instance's, else through the inbox of
+    /// the instance that holds it.
+    private func send(to holder: PresenceRecord, _ event: (UInt64) -> ClusterEnvelope.Event) -> EventLoopFuture<Void> {
+        var publishes: [RedisCommand] = []
+        var appliedHere = false
         let verb = isCluster ? "SPUBLISH" : "PUBLISH"
-        let publish = RedisCommand([Array(verb.utf8), Array(keys.inbox(holder.instance).utf8), envelope.encoded()])
-        return replies(to: [publish]).flatMapThrowing { replies in
+        for (holderInstance, connection) in holder.holders {
+            if holderInstance == instance {
+                apply(event(connection))
+                appliedHere = true
+            } else {
+                let envelope = ClusterEnvelope(origin: instance, event: event(connection))
+                publishes.append(RedisCommand([Array(verb.utf8), Array(keys.inbox(holderInstance).utf8), envelope.encoded()]))
+            }
+        }
+        guard !publishes.isEmpty else { return redisLoop.makeSucceededVoidFuture() }
+        return replies(to: publishes).flatMapThrowing { replies in
             // Nobody listens on a dead instance's inbox: its users are about to be reaped.
-            guard replies.first?.integer ?? 0 > 0 else { throw ServerAPIFailure.noSuchUser }
+            guard appliedHere || replies.contains(where: { $0.integer ?? 0 > 0 }) else { throw ServerAPIFailure.noSuchUser }
         }
     }
 
     /// Removes a local connection from a room, on the server API's behalf.
     func kickLocal(_ nick: String, connection: UInt64, from room: RoomName) {
-        guard let member = core.member(NickKey(lookingUp: nick)), member.connectionID == connection else { return }
+        guard let member = core.members(NickKey(lookingUp: nick)).first(where: { $0.connectionID == connection }) else { return }
         guard member.kind.version >= .v3 else {
-            member.removedFromRoom(room)
+            // A v1 or v2 connection's only room is `lobby`.
+            if room == .lobby { member.removedFromRoom(room) }
             return
         }
         guard core.dismiss(member, from: room) else { return }
@@ -132,7 +140,7 @@ extension RedisBus: ServerAPIBus {
 
     /// Closes a local connection on the server API's behalf.
     func disconnectLocal(_ nick: String, connection: UInt64, reason: String) {
-        guard let member = core.member(NickKey(lookingUp: nick)), member.connectionID == connection else { return }
+        guard let member = core.members(NickKey(lookingUp: nick)).first(where: { $0.connectionID == connection }) else { return }
         member.outlet.close(.policyViolation, reason: reason)
     }
 

@@ -176,10 +176,14 @@ actor RedisBus: ChatBus {
 
     var isAvailable: Bool { link.isAvailable }
 
-    func owner(of connectionID: UInt64) -> String { "\(instance)/\(connectionID)" }
+    /// The owner events and views name for `member`: its connection, or
+    /// for a logged-in user (§7) the user, whichever connection comes and goes.
+    func owner(of member: LocalMember) -> String { record(for: member).owner }
 
     func record(for member: LocalMember) -> PresenceRecord {
-        PresenceRecord(nick: member.nick.canonical, instance: instance, node: nodeID, connection: member.connectionID)
+        PresenceRecord(
+            nick: member.nick.canonical, instance: instance, node: nodeID, connection: member.connectionID, subject: member.identity?.subject
+        )
     }
 
     // MARK: ChatBus
@@ -242,7 +246,10 @@ actor RedisBus: ChatBus {
             throw failure("script failed: \(replies.first.map { "\($0)" } ?? "no reply")")
         }
         guard replies.first?.integer != 0 else {
-            batchOnLoop([forgetNicksCommand([member.nick.key.value])]).whenComplete { _ in }
+            // The claim noted the nick as this instance's; it is not, unless another local connection holds it.
+            if core.member(member.nick.key) == nil {
+                batchOnLoop([forgetNicksCommand([member.nick.key.value])]).whenComplete { _ in }
+            }
             return .nickTaken
         }
         metrics.busPublishes.increment()
@@ -252,7 +259,7 @@ actor RedisBus: ChatBus {
             // The welcome and the start of event delivery happen in this one step
             // on the reply, so no event falls in between. (The `joined` coming back
             // from Redis finds the nick listed already.)
-            arrange(core.admitToLobby(member, owner: owner(of: member.connectionID), ts: ts, since: since, ref: ref))
+            arrange(core.admitToLobby(member, owner: owner(of: member), ts: ts, since: since, ref: ref))
         }
         return .joined
     }
@@ -268,7 +275,9 @@ actor RedisBus: ChatBus {
         guard let rooms = core.dismiss(member) else { return }
         let ts = Clock.milliseconds()
         var commands = rooms.map { leaveRoomCommand($0, member: member, ts: ts, reason: reason) }
-        commands += [releaseCommand(for: member), forgetNicksCommand([member.nick.key.value])]
+        commands.append(releaseCommand(for: member))
+        // Another connection of a logged-in user here still holds the nick.
+        if core.member(member.nick.key) == nil { commands.append(forgetNicksCommand([member.nick.key.value])) }
         for room in rooms { closeIfUnused(room) }
         do {
             _ = try await batch(commands)
@@ -321,13 +330,13 @@ actor RedisBus: ChatBus {
             throw failure("script failed: \(replies.first.map { "\($0)" } ?? "no reply")")
         }
         metrics.busPublishes.increment()
-        guard core.member(member.nick.key)?.connectionID == member.connectionID else {
+        guard core.isConnected(member) else {
             // The connection ended while the room was being joined: its departure did not know this room.
             let command = leaveRoomCommand(room, member: member, ts: ts, reason: .quit)
             batchOnLoop([command]).whenComplete { _ in }
             return .done
         }
-        arrange(core.admit(member, to: room, owner: owner(of: member.connectionID), ts: ts, since: since, ref: ref))
+        arrange(core.admit(member, to: room, owner: owner(of: member), ts: ts, since: since, ref: ref))
         return .done
     }
 
@@ -424,23 +433,33 @@ actor RedisBus: ChatBus {
             return redisLoop.makeSucceededFuture(.noSuchUser)
         }
         let line = draft.line(to: holder.nick)
-        guard holder.instance != instance else {
-            guard let recipient = core.member(key) else { return redisLoop.makeSucceededFuture(.noSuchUser) }
-            if recipient.connectionID == holder.connection, recipient.connectionID != sender.connectionID {
-                arrange(core.deliverDirect(line, to: recipient, ref: nil))
+        // Every connection holding the nick (§7: a logged-in user may have several, on several nodes).
+        var localRecipients: [LocalMember] = []
+        var publishes: [RedisCommand] = []
+        let verb = isCluster ? "SPUBLISH" : "PUBLISH"
+        for (holderInstance, connection) in holder.holders {
+            if holderInstance == instance {
+                localRecipients += core.members(key).filter { $0.connectionID == connection }
+            } else {
+                let envelope = ClusterEnvelope(origin: instance, event: .direct(line, connection: connection))
+                publishes.append(RedisCommand([Array(verb.utf8), Array(keys.inbox(holderInstance).utf8), envelope.encoded()]))
             }
+        }
+        for recipient in localRecipients where recipient.connectionID != sender.connectionID {
+            arrange(core.deliverDirect(line, to: recipient, ref: nil))
+        }
+        guard !publishes.isEmpty else {
+            guard !localRecipients.isEmpty else { return redisLoop.makeSucceededFuture(.noSuchUser) }
             arrange(core.deliverDirect(line, to: sender, ref: ref))
             return redisLoop.makeSucceededFuture(.delivered)
         }
-        let envelope = ClusterEnvelope(origin: instance, event: .direct(line, connection: holder.connection))
-        let verb = isCluster ? "SPUBLISH" : "PUBLISH"
-        let publish = RedisCommand([Array(verb.utf8), Array(keys.inbox(holder.instance).utf8), envelope.encoded()])
-        return batchOnLoop([publish]).flatMapThrowing { result in
+        let (publishCount, localCount) = (publishes.count, localRecipients.count)
+        return batchOnLoop(publishes).flatMapThrowing { result in
             try self.assumeIsolated { bus throws(BusError) in
                 let receivers = try result.get()
-                bus.metrics.busPublishes.increment()
+                bus.metrics.busPublishes.increment(by: Int64(publishCount))
                 // Nobody listens on a dead instance's inbox: its users are about to be reaped.
-                guard receivers.first?.integer ?? 0 > 0 else { return .noSuchUser }
+                guard localCount + receivers.filter({ $0.integer ?? 0 > 0 }).count > 0 else { return .noSuchUser }
                 bus.arrange(bus.core.deliverDirect(line, to: sender, ref: ref))
                 return .delivered
             }
@@ -484,9 +503,11 @@ actor RedisBus: ChatBus {
             for room in user.rooms { byRoom[room, default: []].append(user.member) }
         }
         var commands: [RedisCommand] = byRoom.map { room, members in
-            let departures = members.map { ClusterEnvelope.Departure(nick: $0.nick.canonical, owner: owner(of: $0.connectionID)) }
-            let announcement = ClusterEnvelope(origin: instance, event: .leftMany(departures, ts: ts, reason: .quit, room: room))
-            var arguments = [announcement.encoded(), Array(room.value.utf8), Array(String(Self.forgetAfterSeconds).utf8)]
+            // The script announces, in one `left_many`, the users with no connection left in the room.
+            var arguments = [
+                Array(instance.utf8), Array(room.value.utf8), Array(String(Self.forgetAfterSeconds).utf8), Array(String(ts).utf8),
+                Array(LeaveReason.quit.rawValue.utf8),
+            ]
             for member in members { arguments.append(contentsOf: memberArguments(for: member)) }
             return scriptCommand(ClusterScripts.leaveRoomMany, keys: keys.roomScriptKeys(room), arguments: arguments)
         }
@@ -627,7 +648,7 @@ actor RedisBus: ChatBus {
 
     private func joinRoomArguments(_ room: RoomName, member: LocalMember, ts: Int64) -> [[UInt8]] {
         let announcement = ClusterEnvelope(
-            origin: instance, event: .joined(nick: member.nick.canonical, owner: owner(of: member.connectionID), ts: ts, room: room)
+            origin: instance, event: .joined(nick: member.nick.canonical, owner: owner(of: member), ts: ts, room: room)
         )
         return [Array(member.nick.key.value.utf8), record(for: member).encoded(), announcement.encoded(), Array(room.value.utf8)]
     }
