@@ -33,7 +33,7 @@ struct LoadBalancerTests {
 
     @Test("HAProxy (the local cluster's configuration) answers 404 for /metrics and /api/ from outside and passes the rest")
     func privateSurfaces() async throws {
-        try await withNode { node in
+        try await withNode({ $0.apiKeyFile = sharedAPIKeyFile }) { node in
             let lbPort = try FreePort.find()
             let rendered = try ExternalCommand.run(
                 ["bash", "scripts/local-haproxy-config.sh", String(lbPort), String(node.port)], in: Self.repositoryRoot
@@ -59,8 +59,9 @@ struct LoadBalancerTests {
             #expect(try await status("\(lb)/api") == 404)
             #expect(try await status("\(lb)/healthz", expecting: 200) == 200)
             #expect(try await status("\(lb)/", expecting: 200) == 200)
-            // The node itself still serves its metrics to whoever reaches it directly (Prometheus).
+            // The node itself still serves its metrics to whoever reaches it directly (Prometheus), and its API (401 without the key).
             #expect(try await status("http://127.0.0.1:\(node.port)/metrics") == 200)
+            #expect(try await status("http://127.0.0.1:\(node.port)/api/rooms") == 401)
         }
     }
 }
