@@ -23,6 +23,14 @@ public protocol RedisCommandTransport: Actor {
     nonisolated func sendBatchFromEventLoop(_ commands: [RedisCommand]) -> EventLoopFuture<[RedisReply]>
     /// Behind Sentinel: drops a connection that does not go to `address`, the master now.
     func reconnect(unlessConnectedTo address: RedisServerAddress)
+    /// On a Redis Cluster: calls `observer` when one shard is lost or
+    /// recovered while others serve (`connectionStates` stays up meanwhile).
+    func onShardChange(_ observer: @escaping @Sendable (ShardChange) -> Void)
+}
+
+extension RedisCommandTransport {
+    /// One Redis server has no shards: its outages are `connectionStates`'.
+    public func onShardChange(_ observer: @escaping @Sendable (ShardChange) -> Void) {}
 }
 
 extension RedisConnection: RedisCommandTransport {}

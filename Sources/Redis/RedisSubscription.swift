@@ -25,6 +25,14 @@ public protocol RedisSubscription: Actor {
     nonisolated func unsubscribeFromEventLoop(_ names: [String])
     /// Behind Sentinel: drops a connection that does not go to `address`, the master now.
     func reconnect(unlessConnectedTo address: RedisServerAddress)
+    /// On a Redis Cluster: calls `observer` when one shard's subscriptions
+    /// are cut or subscribed again while others go on (`connectionStates` stays up meanwhile).
+    func onShardChange(_ observer: @escaping @Sendable (ShardChange) -> Void)
+}
+
+extension RedisSubscription {
+    /// One Redis server has no shards: its outages are `connectionStates`'.
+    public func onShardChange(_ observer: @escaping @Sendable (ShardChange) -> Void) {}
 }
 
 extension RedisSubscriber: RedisSubscription {}

@@ -42,6 +42,10 @@ public actor RedisClusterClient: RedisCommandTransport {
     private var lastPublished = false
     /// Called on the event loop whenever the slot map changes.
     private var slotMapObservers: [@Sendable () -> Void] = []
+    /// Called on the event loop when a master's connection goes down or (back) up after `connect()`.
+    private var shardObservers: [@Sendable (ShardChange) -> Void] = []
+    /// `connect()` has finished: masters connecting from now on bring shards back.
+    private var isStarted = false
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         eventLoop.executor.asUnownedSerialExecutor()
@@ -71,18 +75,19 @@ public actor RedisClusterClient: RedisCommandTransport {
         for master in slots.slotCounts.keys {
             _ = try await connection(to: master)
         }
+        isStarted = true
     }
 
     /// The masters serving slots now, as far as the client knows.
     public var masters: [RedisServerAddress] { Array(slots.slotCounts.keys) }
 
-    /// Whether every slot has a master whose connection is up.
+    /// Whether some master's connection is up: a shard whose master is
+    /// unreachable fails only its own commands (`onShardChange` tells).
     private var isUp: Bool {
-        let serving = slots.slotCounts.keys
-        return slots.coversEverySlot && serving.allSatisfy { connected.contains($0) }
+        !connected.isEmpty
     }
 
-    /// Up (true) while every slot has a master whose connection is up, now and at every change.
+    /// Up (true) while some master's connection is up, now and at every change.
     public func connectionStates() -> AsyncStream<Bool> {
         let eventLoop = self.eventLoop
         return observers.makeStream(current: isUp) { [weak self] id in
@@ -103,8 +108,9 @@ public actor RedisClusterClient: RedisCommandTransport {
     /// connection keeps itself up).
     public func run() async {
         while !isShutDown, !Task.isCancelled {
-            // While a master is missing, ask often: its replica's promotion ends the outage.
-            try? await Task.sleep(for: isUp ? Self.refreshInterval : .milliseconds(500))
+            // While a master is missing, ask often: its replica's promotion ends that shard's outage.
+            let everyMasterUp = slots.coversEverySlot && slots.slotCounts.keys.allSatisfy { connected.contains($0) }
+            try? await Task.sleep(for: everyMasterUp ? Self.refreshInterval : .milliseconds(500))
             try? await refreshSlotMap()
         }
     }
@@ -116,6 +122,19 @@ public actor RedisClusterClient: RedisCommandTransport {
 
     private func slotMapChanged() {
         for observer in slotMapObservers { observer() }
+    }
+
+    /// Calls `observer` on the client's event loop when a master becomes
+    /// unreachable, or reachable (again, or newly promoted) after `connect()`.
+    public func onShardChange(_ observer: @escaping @Sendable (ShardChange) -> Void) {
+        shardObservers.append(observer)
+    }
+
+    /// Records whether `address`'s connection is up, telling the shard observers of a change.
+    private func setConnected(_ address: RedisServerAddress, _ isUp: Bool) {
+        let changed = isUp ? connected.insert(address).inserted : connected.remove(address) != nil
+        guard changed, isStarted else { return }
+        for observer in shardObservers { observer(isUp ? .recovered(address) : .lost(address)) }
     }
 
     /// Nothing to do: a cluster names its masters itself (`CLUSTER SLOTS`), not Sentinel.
@@ -329,14 +348,14 @@ public actor RedisClusterClient: RedisCommandTransport {
             }
         }
         if let failure { throw failure }
-        if connections[address] === connection { connected.insert(address) }
+        if connections[address] === connection { setConnected(address, true) }
         publishState()
         return connection
     }
 
     private func note(_ address: RedisServerAddress, isUp: Bool, of connection: RedisConnection) {
         guard connections[address] === connection else { return }
-        if isUp { connected.insert(address) } else { connected.remove(address) }
+        setConnected(address, isUp)
         if !isUp { refreshSlotMapSoon() }
         publishState()
     }

@@ -27,6 +27,8 @@ public actor RedisClusterSubscriber: RedisSubscription {
     private var observers = RedisConnectionObservers()
     private var lastPublished = true
     private var isShutDown = false
+    /// Called on the event loop when a shard's subscriptions are cut or subscribed again.
+    private var shardObservers: [@Sendable (ShardChange) -> Void] = []
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         eventLoop.executor.asUnownedSerialExecutor()
@@ -70,7 +72,8 @@ public actor RedisClusterSubscriber: RedisSubscription {
         shards = [:]
     }
 
-    /// Up while every channel is subscribed at its slot's master over a connection that is up.
+    /// Up while some shard's subscriber is up: a shard whose master is
+    /// unreachable cuts only its own channels (`onShardChange` tells).
     public func connectionStates() -> AsyncStream<Bool> {
         let eventLoop = self.eventLoop
         return observers.makeStream(current: isUp) { [weak self] id in
@@ -79,11 +82,20 @@ public actor RedisClusterSubscriber: RedisSubscription {
         }
     }
 
-    /// Every master has a subscriber that is up, and every channel is subscribed at its slot's master.
+    /// Some master has a subscriber that is up (or none was needed yet).
     private var isUp: Bool {
-        let slots = client.assumeIsolated { $0.slots }
-        return slots.slotCounts.keys.allSatisfy { shardsUp.contains($0) }
-            && homes.allSatisfy { name, home in slots.master(for: HashSlot(key: name)) == home }
+        shards.isEmpty || !shardsUp.isEmpty
+    }
+
+    /// Calls `observer` on the event loop when a shard's subscriptions are
+    /// cut (its master is unreachable) or subscribed again (at the master
+    /// or at the replica promoted in its place).
+    public func onShardChange(_ observer: @escaping @Sendable (ShardChange) -> Void) {
+        shardObservers.append(observer)
+    }
+
+    private func tell(_ change: ShardChange) {
+        for observer in shardObservers { observer(change) }
     }
 
     private func publishState() {
@@ -155,7 +167,12 @@ public actor RedisClusterSubscriber: RedisSubscription {
         for (name, master) in moved {
             if let old = homes[name] { shards[old]?.unsubscribeFromEventLoop([name]) }
             homes[name] = master
-            shard(at: master).subscribeFromEventLoop([name]).whenComplete { _ in }
+        }
+        // Once the moved channels are subscribed at their new masters, their shards are back.
+        for (master, names) in Dictionary(grouping: moved, by: \.1) {
+            shard(at: master).subscribeFromEventLoop(names.map(\.0)).whenComplete { _ in
+                self.assumeIsolated { $0.tell(.recovered(master)) }
+            }
         }
         if !moved.isEmpty { logger.info("sharded subscriptions moved to new masters", metadata: ["channels": "\(moved.count)"]) }
         // One subscriber per master: new masters get one, former masters lose theirs.
@@ -208,8 +225,9 @@ public actor RedisClusterSubscriber: RedisSubscription {
 
     /// A master dropped `name` (its slot moved): down until the map says where it lives now.
     private func dropped(_ name: String) {
-        guard homes[name] != nil else { return }
+        guard let home = homes[name] else { return }
         homes[name] = Self.nowhere
+        tell(.lost(home))
         publishState()
         Task {
             try? await client.refreshSlotMap()
@@ -222,8 +240,10 @@ public actor RedisClusterSubscriber: RedisSubscription {
 
     private func note(_ master: RedisServerAddress, isUp: Bool, of shard: RedisSubscriber) {
         guard shards[master] === shard else { return }
-        if isUp { shardsUp.insert(master) } else {
-            shardsUp.remove(master)
+        if isUp {
+            if shardsUp.insert(master).inserted { tell(.recovered(master)) }
+        } else {
+            if shardsUp.remove(master) != nil { tell(.lost(master)) }
             client.assumeIsolated { $0.refreshSlotMapSoon() }
         }
         publishState()

@@ -85,6 +85,18 @@ struct RedisLinkStateMachineTests {
         #expect(machine.resynchronisationFinished(succeeded: true) == [])
     }
 
+    @Test("a Redis Cluster shard back while connected: one run, chat served throughout; while detached, the reconnection's run covers it")
+    func shardRecovered() {
+        var machine = Self.connected()
+        #expect(machine.shardRecovered() == [.startResynchronisation])
+        #expect(machine.isAvailable)
+        #expect(machine.shardRecovered() == [], "the run under way covers a second shard")
+        #expect(machine.resynchronisationFinished(succeeded: true) == [])
+        _ = machine.connection(.commands, isUp: false)
+        #expect(machine.shardRecovered() == [])
+        #expect(!machine.isAvailable)
+    }
+
     @Test("an empty restart while a run is under way: the cut-short run ends first, then exactly one more runs")
     func outageDuringRun() {
         var machine = Self.connected()

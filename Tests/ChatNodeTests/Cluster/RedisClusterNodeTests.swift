@@ -158,14 +158,18 @@ struct RedisClusterNodeTests {
         }
     }
 
-    @Test("when the master of a busy room's shard dies, the room works again within 10 s of its replica's promotion, with every list complete")
+    @Test("when the master of a busy room's shard dies, rooms of other shards go on, and the room works again within 10 s of its replica's promotion, with every list complete")
     func shardFailover() async throws {
         try await withRedisCluster({ $0.presenceInterval = .milliseconds(50) }) { cluster, nodes in
-            let room = try await roomsOnEveryShard(of: cluster)[0]
+            let rooms = try await roomsOnEveryShard(of: cluster)
+            let (room, elsewhere) = (rooms[0], rooms[1])
             let (ann, _) = try await nodes[0].joinV3("ann")
             let (ben, _) = try await nodes[1].joinV3("ben")
+            // Carl speaks in a room of another shard, which must not notice the failover.
+            let (carl, _) = try await nodes[1].joinV3("carl")
             _ = try await ann.enter(room)
             _ = try await ben.enter(room)
+            _ = try await carl.enter(elsewhere)
             try await ann.send(#"{"type":"say","room":"\#(room)","text":"before"}"#)
             #expect(await ben.next(ofType: "message")?.string("text") == "before")
             try await Task.sleep(for: .milliseconds(500))  // the replica copies the room
@@ -178,9 +182,16 @@ struct RedisClusterNodeTests {
             var recovered: ContinuousClock.Instant?
             var attempt = 0
             var log: [String] = []
+            var elsewhereRefused: [String] = []
             while recovered == nil, ContinuousClock.now - killed < .seconds(40) {
                 if promoted == nil, let master = try? await cluster.master(of: slot), master.port != doomed.port { promoted = .now }
                 attempt += 1
+                try await carl.send(#"{"type":"say","room":"\#(elsewhere)","text":"meanwhile \#(attempt)","ref":"c\#(attempt)"}"#)
+                while let event = await carl.nextMessage(timeout: .seconds(2)) {
+                    guard event.string("ref") == "c\(attempt)" else { continue }
+                    if event.string("type") != "message" { elsewhereRefused.append("\(ContinuousClock.now - killed): \(event)") }
+                    break
+                }
                 try await ann.send(#"{"type":"say","room":"\#(room)","text":"after \#(attempt)","ref":"a\#(attempt)"}"#)
                 var answer: [String: JSONValue]?
                 while answer == nil, let event = await ann.nextMessage(timeout: .seconds(2)) {
@@ -194,6 +205,7 @@ struct RedisClusterNodeTests {
                 }
             }
             let back = try #require(recovered, "the room never worked again: \(log.joined(separator: "\n"))")
+            #expect(elsewhereRefused.isEmpty, "a room on another shard was refused: \(elsewhereRefused)")
             if promoted == nil, let master = try? await cluster.master(of: slot), master.port != doomed.port { promoted = back }
             let promotion = try #require(promoted, "the replica was never promoted: \(log.joined(separator: "\n"))")
             #expect(back - promotion < .seconds(10), "back \(back - promotion) after the promotion")

@@ -90,14 +90,15 @@ struct TransportRulesTests {
 
     @Test("without a successful hello the connection is closed with 1008 after the hello timeout")
     func helloTimeout() async throws {
-        try await withNode({ $0.helloTimeout = .seconds(1) }) { node in
+        try await withNode({ $0.helloTimeout = .seconds(2) }) { node in
             let client = try await node.connect()
             try await client.send(#"{"type":"hello","nick":"bad nick"}"#)
             #expect(await client.nextMessage()?.string("code") == "nick_invalid")
-            #expect(await client.closeCode(timeout: .seconds(3)) == .some(1008))
+            #expect(await client.closeCode(timeout: .seconds(5)) == .some(1008))
 
             let (joined, _) = try await node.join("quick")
-            #expect(await joined.next(timeout: .milliseconds(1500)) == nil)
+            // Past the hello timeout: a joined connection is not closed by it.
+            #expect(await joined.next(timeout: .milliseconds(2500)) == nil)
         }
     }
 

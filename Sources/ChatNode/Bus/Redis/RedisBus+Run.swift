@@ -27,6 +27,8 @@ extension RedisBus {
             group.addTask {
                 for await isUp in await self.subscriber.connectionStates() { inbox.post(.connection(.subscriber, isUp: isUp)) }
             }
+            await commands.onShardChange { inbox.post(.shard($0)) }
+            await subscriber.onShardChange { inbox.post(.shard($0)) }
             let beacon = LivenessBeacon(
                 connection: commands,
                 commands: livenessCommands,
@@ -73,6 +75,16 @@ extension RedisBus {
             await perform(link.reaped(), in: &group)
         case .failover(let master):
             await perform(link.failover(to: master), in: &group)
+        case .shard(.lost(let master)):
+            // Its rooms' lines and nicks answer `unavailable` until it is back; the echoes of
+            // lines it stored may not come: their senders get their copies now.
+            logger.warning("a Redis Cluster master is unreachable: what lives in its slots is unavailable until it is back", metadata: [
+                "master": "\(master)"
+            ])
+            releaseLinesInFlight()
+        case .shard(.recovered(let master)):
+            logger.info("a Redis Cluster shard serves again; resynchronising", metadata: ["master": "\(master)"])
+            await perform(link.shardRecovered(), in: &group)
         case .resynchronisationFinished(let succeeded):
             await perform(link.resynchronisationFinished(succeeded: succeeded), in: &group)
         case .stop:

@@ -31,6 +31,8 @@ actor RedisBus: ChatBus {
         case reaped
         /// Sentinel named a new master.
         case failover(RedisServerAddress)
+        /// On a Redis Cluster: one shard was lost or came back while others served.
+        case shard(ShardChange)
         case resynchronisationFinished(succeeded: Bool)
         case stop
     }

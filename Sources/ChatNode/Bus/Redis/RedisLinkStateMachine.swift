@@ -148,12 +148,25 @@ struct RedisLinkStateMachine {
 
     /// The beacon found this instance reaped by another node (it looked dead).
     mutating func reaped() -> [Action] {
+        let actions = resynchronisationNeeded()
+        return actions.isEmpty ? [] : [.reportPresumedDead] + actions
+    }
+
+    /// On a Redis Cluster, a shard that was lost serves again (its master is
+    /// back, or a replica took over): the view is brought back in step while
+    /// chat goes on, as after a reaping.
+    mutating func shardRecovered() -> [Action] {
+        resynchronisationNeeded()
+    }
+
+    /// Starts a run unless one under way will cover what happened.
+    private mutating func resynchronisationNeeded() -> [Action] {
         switch state {
         case .connected:
             state = .resynchronising(Resynchronisation())
-            return [.reportPresumedDead, .startResynchronisation]
+            return [.startResynchronisation]
         case .resynchronising(var run):
-            // A run whose claims are still to go out covers this reaping.
+            // A run whose claims are still to go out covers what happened.
             guard run.haveClaimsGoneOut else { return [] }
             run.isNeededAgain = true
             state = .resynchronising(run)
