@@ -96,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "chat-chaos",
             dependencies: [
-                "ChatProtocol", "TestSupport",
+                "ChatProtocol", "Redis", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -67,6 +67,22 @@ final class ChaosClient: Sendable {
         await send(#"{"type":"say","text":"\#(text)"}"#)
     }
 
+    /// v3: says `text` in `room`.
+    @discardableResult
+    func say(_ text: String, in room: String) async -> Bool {
+        await send(#"{"type":"say","room":"\#(room)","text":"\#(text)"}"#)
+    }
+
+    /// v3: joins `room` and waits (10 s at most) for its `room` reply.
+    func enter(_ room: String) async throws {
+        await send(#"{"type":"join","room":"\#(room)"}"#)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while await !transcript.rooms.contains(room) {
+            guard ContinuousClock.now < deadline else { throw ChaosFailure("\(nick): no room reply for \(room)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     /// Stops reading, like a client that hangs.
     func stopReading() async {
         try? await connection.pauseReading()
@@ -114,6 +130,8 @@ actor Transcript {
     private(set) var userLists: [[String]] = []
     private(set) var closeCode: UInt16?
     private(set) var isDisconnected = false
+    /// v3: the rooms whose `room` reply arrived.
+    private(set) var rooms: Set<String> = []
 
     func record(_ event: WebSocketTestClient.Event) {
         switch event {
@@ -144,6 +162,8 @@ actor Transcript {
             }
         case "error":
             errorCodes.append(fields["code"]?.stringValue ?? "")
+        case "room":
+            if let room = fields["room"]?.stringValue { rooms.insert(room) }
         case "users":
             if case .array(let nicks) = fields["users"] { userLists.append(nicks.compactMap(\.stringValue)) }
         default: break
