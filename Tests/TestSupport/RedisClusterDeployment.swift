@@ -9,13 +9,16 @@ public final class RedisClusterDeployment: @unchecked Sendable {
     // @unchecked: the servers are started in `init` and stopped by the test's one task.
     /// Every server, in the order given to `redis-cli --cluster create`.
     public let servers: [RedisServerProcess]
+    /// The password every server requires (and replicas give their masters), if any.
+    public let password: String?
 
     /// Starts `masters * (1 + replicasPerMaster)` servers with cluster mode on
     /// (a node counts as failed after 3 s; the other shards keep serving
     /// while one has no master) and joins them into one cluster.
-    public init(masters: Int = 3, replicasPerMaster: Int = 1) throws {
+    public init(masters: Int = 3, replicasPerMaster: Int = 1, password: String? = nil) throws {
+        self.password = password
         servers = try (0..<masters * (1 + replicasPerMaster)).map { _ in
-            try RedisServerProcess(extraArguments: [
+            try RedisServerProcess(password: password, extraArguments: (password.map { ["--masterauth", $0] } ?? []) + [
                 "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", String(try FreePort.find()),
                 // Long enough that a loaded test machine does not fail masters over by itself.
                 "--cluster-node-timeout", "3000",
@@ -24,7 +27,7 @@ public final class RedisClusterDeployment: @unchecked Sendable {
             ])
         }
         let create = try ExternalCommand.run(
-            ["redis-cli", "--cluster", "create"] + servers.map { "127.0.0.1:\($0.port)" }
+            ["redis-cli"] + (password.map { ["-a", $0, "--no-auth-warning"] } ?? []) + ["--cluster", "create"] + servers.map { "127.0.0.1:\($0.port)" }
                 + ["--cluster-replicas", String(replicasPerMaster), "--cluster-yes"]
         )
         guard create.status == 0 else { throw TestSupportError("redis-cli --cluster create failed: \(create.output)") }
@@ -36,7 +39,7 @@ public final class RedisClusterDeployment: @unchecked Sendable {
 
     /// The URL a node uses: two seed nodes, as an operator would give.
     public var url: String {
-        "redis-cluster://" + servers.prefix(2).map { "127.0.0.1:\($0.port)" }.joined(separator: ",")
+        "redis-cluster://" + (password.map { ":\($0)@" } ?? "") + servers.prefix(2).map { "127.0.0.1:\($0.port)" }.joined(separator: ",")
     }
 
     /// Waits until every running server says `cluster_state:ok`, every replica
@@ -79,9 +82,32 @@ public final class RedisClusterDeployment: @unchecked Sendable {
 
     /// Sends one command to the server on `port` over a fresh connection.
     public func ask(_ port: Int, _ arguments: [String]) async throws -> RedisReply {
-        let connection = RedisConnection(url: RedisURL(host: "127.0.0.1", port: port), logger: Logger(label: "test-cluster"))
+        var url = RedisURL(host: "127.0.0.1", port: port)
+        url.password = password
+        let connection = RedisConnection(url: url, logger: Logger(label: "test-cluster"))
         try await connection.connect()
         defer { Task { await connection.shutdown() } }
         return try await connection.send(RedisCommand(arguments))
+    }
+
+    /// Moves `slot` with all its keys from the master on `source` to the
+    /// master on `target`, as `redis-cli --cluster reshard` does: importing
+    /// and migrating marks, `MIGRATE` of the keys in batches, then every
+    /// master told the new owner.
+    public func migrate(_ slot: HashSlot, from source: Int, to target: Int) async throws {
+        guard let sourceID = try await ask(source, ["CLUSTER", "MYID"]).string,
+            let targetID = try await ask(target, ["CLUSTER", "MYID"]).string
+        else { throw TestSupportError("CLUSTER MYID did not answer") }
+        _ = try await ask(target, ["CLUSTER", "SETSLOT", String(slot.value), "IMPORTING", sourceID])
+        _ = try await ask(source, ["CLUSTER", "SETSLOT", String(slot.value), "MIGRATING", targetID])
+        while true {
+            let keys = (try await ask(source, ["CLUSTER", "GETKEYSINSLOT", String(slot.value), "100"]).array ?? []).compactMap(\.string)
+            guard !keys.isEmpty else { break }
+            let moved = try await ask(source, ["MIGRATE", "127.0.0.1", String(target), "", "0", "5000", "KEYS"] + keys)
+            guard moved.string == "OK" else { throw TestSupportError("MIGRATE answered \(moved)") }
+        }
+        for master in try await masterPorts() {
+            _ = try await ask(master, ["CLUSTER", "SETSLOT", String(slot.value), "NODE", targetID])
+        }
     }
 }

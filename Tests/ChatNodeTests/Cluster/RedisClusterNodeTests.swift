@@ -232,6 +232,91 @@ struct RedisClusterNodeTests {
         }
     }
 
+    @Test("resharding a busy room's slot to another master: every line is delivered once and in order, or refused; the room works on the new master")
+    func reshardingABusyRoom() async throws {
+        try await withRedisCluster({
+            $0.presenceInterval = .milliseconds(50)
+            $0.rate = 0
+        }) { cluster, nodes in
+            let room = try await roomsOnEveryShard(of: cluster)[0]
+            let (ann, _) = try await nodes[0].joinV3("ann")
+            let (ben, _) = try await nodes[1].joinV3("ben")
+            _ = try await ann.enter(room)
+            _ = try await ben.enter(room)
+            let slot = HashSlot(key: "chat:room:{\(room)}:events")
+            let source = try await cluster.master(of: slot).port
+            let target = try #require(try await cluster.masterPorts().first { $0 != source })
+
+            // Ann says numbered lines while the slot moves; each is echoed or refused.
+            let sending = Task {
+                var echoed: [String] = []
+                var refused: [String] = []
+                for number in 1...60 {
+                    try await ann.send(#"{"type":"say","room":"\#(room)","text":"line \#(number)","ref":"s\#(number)"}"#)
+                    while let event = await ann.nextMessage(timeout: .seconds(5)) {
+                        guard event.string("ref") == "s\(number)" else { continue }
+                        if event.string("type") == "message" { echoed.append("line \(number)") } else { refused.append(event.string("code") ?? "") }
+                        break
+                    }
+                    try await Task.sleep(for: .milliseconds(40))
+                }
+                return (echoed, refused)
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            try await cluster.migrate(slot, from: source, to: target)
+            let (echoed, refused) = try await sending.value
+            #expect(echoed.count + refused.count == 60)
+            #expect(refused.allSatisfy { $0 == "unavailable" }, "\(refused)")
+            #expect(echoed.count >= 30, "most lines went through: \(refused.count) refused")
+            var received: [String] = []
+            while received.count < echoed.count, let event = await ben.nextMessage(timeout: .seconds(10)) {
+                if event.string("type") == "message", let text = event.string("text") { received.append(text) }
+            }
+            #expect(received == echoed, "ben got every echoed line once and in order")
+
+            try await ann.send(#"{"type":"say","room":"\#(room)","text":"on the new master"}"#)
+            #expect(await ben.next(ofType: "message")?.string("text") == "on the new master")
+            let counts = try await cluster.ask(target, ["PUBSUB", "SHARDNUMSUB", "chat:room:{\(room)}:events"]).array
+            #expect(counts?.last?.integer == 2, "both nodes subscribe at the new master: \(String(describing: counts))")
+        }
+    }
+
+    @Test("a password-protected cluster: a node with the password serves and comes back after a restart with the room's history; a wrong password is one line and exit 1")
+    func passwordAndRestart() async throws {
+        let cluster = try RedisClusterDeployment(password: "cluster-secret")
+        try await cluster.waitUntilReady()
+        let wrong = cluster.url.replacingOccurrences(of: ":cluster-secret@", with: ":wrong@")
+        let refused = try await NodeProcess(arguments: ["--port", "0", "--redis", wrong]).waitForExit(timeout: .seconds(30))
+        #expect(refused.status != 0)
+        #expect(refused.stderr.split(separator: "\n").count == 1, "stderr: \(refused.stderr)")
+        #expect(!refused.stderr.contains("RedisError("), "a sentence, not a type dump: \(refused.stderr)")
+
+        var node = try NodeProcess(arguments: ["--port", "0", "--redis", cluster.url, "--node-id", "restarted"])
+        var port = try await node.waitUntilListening()
+        var client = try await WebSocketTestClient.connect(port: port, subprotocols: ["chat.v3.json"])
+        try await client.send(#"{"type":"hello","nick":"ann"}"#)
+        #expect(await client.next(ofType: "welcome") != nil)
+        _ = try await client.enter("kept")
+        try await client.send(#"{"type":"say","room":"kept","text":"before the restart"}"#)
+        let line = try #require(await client.next(ofType: "message"))
+        node.signal(SIGTERM)
+        #expect(await node.waitForExit().status == 0)
+
+        node = try NodeProcess(arguments: ["--port", "0", "--redis", cluster.url, "--node-id", "restarted"])
+        port = try await node.waitUntilListening()
+        client = try await WebSocketTestClient.connect(port: port, subprotocols: ["chat.v3.json"])
+        try await client.send(#"{"type":"hello","nick":"ann"}"#)
+        #expect(await client.next(ofType: "welcome") != nil, "the nick was released by the drain")
+        let room = try await client.enter("kept")
+        guard case .array(let history) = room["history"], case .object(let first) = history.first else {
+            Issue.record("no history after the restart: \(room)")
+            return
+        }
+        #expect(first.string("id") == line.string("id"))
+        node.signal(SIGTERM)
+        #expect(await node.waitForExit().status == 0)
+    }
+
     @Test("a cluster URL nobody answers at: one line naming the seeds, exit 1")
     func unreachableAtStart() async throws {
         let port = try FreePort.find()
