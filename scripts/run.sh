@@ -5,6 +5,8 @@
 #
 #   ./scripts/run.sh                  the local cluster
 #   ./scripts/run.sh --redis-cluster  the same on a Redis Cluster (3 masters, 3 replicas)
+#   ./scripts/run.sh --tls            the local cluster behind HAProxy speaking TLS (https://, wss://)
+#                                     with a certificate from a new local authority (its PEM is printed)
 #   ./scripts/run.sh --single         one standalone node (no Redis), extra flags go to chat-node
 #
 # Ports: CHAT_LB_PORT (8080), CHAT_NODE_PORTS ("8081 8082 8083"), CHAT_REDIS_PORT (6390;
@@ -27,10 +29,14 @@ if [ "${1:-}" = "--single" ]; then
 fi
 
 redis_cluster=false
-if [ "${1:-}" = "--redis-cluster" ]; then
-    redis_cluster=true
-    shift
-fi
+tls=false
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --redis-cluster) redis_cluster=true; shift ;;
+        --tls) tls=true; shift ;;
+        *) echo "unknown argument: $1 (see the top of scripts/run.sh)" >&2; exit 2 ;;
+    esac
+done
 
 ./scripts/setup.sh haproxy
 build_release
@@ -97,10 +103,27 @@ for index in $(seq ${#node_ports[@]}); do
     done
 done
 
+scheme=http
+if $tls; then
+    # A local authority and a certificate it signs for 127.0.0.1 and localhost.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj "/CN=chat local CA" \
+        -keyout "$run_dir/ca.key" -out "$run_dir/ca.pem" 2> /dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=localhost" \
+        -keyout "$run_dir/lb.key" -out "$run_dir/lb.csr" 2> /dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$run_dir/lb.ext"
+    openssl x509 -req -in "$run_dir/lb.csr" -CA "$run_dir/ca.pem" -CAkey "$run_dir/ca.key" -CAcreateserial -days 30 \
+        -extfile "$run_dir/lb.ext" -out "$run_dir/lb.crt" 2> /dev/null
+    cat "$run_dir/lb.crt" "$run_dir/lb.key" > "$run_dir/lb.pem"
+    export CHAT_LB_CERT="$run_dir/lb.pem"
+    scheme=https
+fi
 ./scripts/local-haproxy-config.sh "$lb_port" "${node_ports[@]}" > "$run_dir/haproxy.cfg"
 haproxy -f "$run_dir/haproxy.cfg" -db > "$run_dir/haproxy.log" 2>&1 &
 pids+=($!)
 
-echo "chat cluster is up: open http://127.0.0.1:$lb_port"
+echo "chat cluster is up: open $scheme://127.0.0.1:$lb_port"
+if $tls; then
+    echo "(TLS with a certificate from a local authority: trust $run_dir/ca.pem in the browser, or curl --cacert $run_dir/ca.pem)"
+fi
 echo "(nodes on ports ${node_ports[*]}, Redis at $redis_url, logs in $run_dir; Ctrl-C stops everything)"
 wait -n "${pids[@]}" || true

@@ -80,6 +80,26 @@ struct DeploymentFilesTests {
         #expect(config.contains(#"server-template chat "${CHAT_MAX_NODES-100}""#), "the node ceiling is a setting, 100 by default")
     }
 
+    @Test("the TLS overlay's HAProxy file passes haproxy -c with the compose configuration, and compose accepts the overlay")
+    func tlsOverlay() async throws {
+        let certificates = try await TestCertificates.make()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("chat-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let pem = try String(contentsOfFile: certificates.certificate, encoding: .utf8) + String(contentsOfFile: certificates.key, encoding: .utf8)
+        try pem.write(to: folder.appendingPathComponent("chat.pem"), atomically: true, encoding: .utf8)
+        let tls = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/haproxy/tls.cfg"), encoding: .utf8)
+            .replacingOccurrences(of: "/usr/local/etc/haproxy/certs/chat.pem", with: folder.appendingPathComponent("chat.pem").path)
+        let tlsFile = folder.appendingPathComponent("tls.cfg")
+        try tls.write(to: tlsFile, atomically: true, encoding: .utf8)
+        let checked = try run(["haproxy", "-c", "-f", "deploy/haproxy/haproxy.cfg", "-f", tlsFile.path])
+        #expect(checked.status == 0, "\(checked.output)")
+        #expect(tls.contains("ssl-min-ver TLSv1.2") && tls.contains("Strict-Transport-Security") && tls.contains("alpn http/1.1"))
+        let composed = try run(["docker-compose", "-f", "docker-compose.yml", "-f", "docker-compose.tls.yml", "config"])
+        #expect(composed.status == 0, "\(composed.output)")
+        #expect(composed.output.contains("tls.cfg"))
+    }
+
     @Test("the compose files pass the node ceiling to HAProxy")
     func nodeCeiling() throws {
         for file in ["docker-compose.yml", "docker-compose.cluster.yml"] {

@@ -31,37 +31,83 @@ struct LoadBalancerTests {
         return (response as? HTTPURLResponse)?.statusCode ?? -1
     }
 
+    /// Runs `body` with HAProxy (the local cluster's configuration, rendered
+    /// with `environment`) on a free port in front of `nodePort`.
+    private func withBalancer(in nodePort: Int, environment: [String: String] = [:], _ body: (Int) async throws -> Void) async throws {
+        let lbPort = try FreePort.find()
+        let prefix = environment.map { "\($0.key)=\($0.value)" }
+        let rendered = try ExternalCommand.run(
+            ["env"] + prefix + ["bash", "scripts/local-haproxy-config.sh", String(lbPort), String(nodePort)], in: Self.repositoryRoot
+        )
+        try #require(rendered.status == 0, "\(rendered.output)")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("chat-lb-\(UUID().uuidString).cfg")
+        try rendered.output.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let haproxy = Process()
+        haproxy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        haproxy.arguments = ["haproxy", "-f", file.path, "-db"]
+        haproxy.standardOutput = FileHandle.nullDevice
+        haproxy.standardError = FileHandle.nullDevice
+        try haproxy.run()
+        defer {
+            haproxy.terminate()
+            haproxy.waitUntilExit()
+        }
+        for _ in 0..<100 where !FreePort.isListening(lbPort) { try await Task.sleep(for: .milliseconds(50)) }
+        try await body(lbPort)
+    }
+
     @Test("HAProxy (the local cluster's configuration) answers 404 for /metrics and /api/ from outside and passes the rest")
     func privateSurfaces() async throws {
         try await withNode({ $0.apiKeyFile = sharedAPIKeyFile }) { node in
-            let lbPort = try FreePort.find()
-            let rendered = try ExternalCommand.run(
-                ["bash", "scripts/local-haproxy-config.sh", String(lbPort), String(node.port)], in: Self.repositoryRoot
-            )
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("chat-lb-\(UUID().uuidString).cfg")
-            try rendered.output.write(to: file, atomically: true, encoding: .utf8)
-            defer { try? FileManager.default.removeItem(at: file) }
-            let haproxy = Process()
-            haproxy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            haproxy.arguments = ["haproxy", "-f", file.path, "-db"]
-            haproxy.standardOutput = FileHandle.nullDevice
-            haproxy.standardError = FileHandle.nullDevice
-            try haproxy.run()
-            defer {
-                haproxy.terminate()
-                haproxy.waitUntilExit()
+            try await withBalancer(in: node.port) { (lbPort: Int) async throws in
+                let lb = "http://127.0.0.1:\(lbPort)"
+                #expect(try await status("\(lb)/metrics") == 404)
+                #expect(try await status("\(lb)/metrics/") == 404)
+                #expect(try await status("\(lb)/api/rooms") == 404)
+                #expect(try await status("\(lb)/api") == 404)
+                #expect(try await status("\(lb)/healthz", expecting: 200) == 200)
+                #expect(try await status("\(lb)/", expecting: 200) == 200)
+                // The node itself still serves its metrics to whoever reaches it directly (Prometheus), and its API (401 without the key).
+                #expect(try await status("http://127.0.0.1:\(node.port)/metrics") == 200)
+                #expect(try await status("http://127.0.0.1:\(node.port)/api/rooms") == 401)
             }
-            for _ in 0..<100 where !FreePort.isListening(lbPort) { try await Task.sleep(for: .milliseconds(50)) }
-            let lb = "http://127.0.0.1:\(lbPort)"
-            #expect(try await status("\(lb)/metrics") == 404)
-            #expect(try await status("\(lb)/metrics/") == 404)
-            #expect(try await status("\(lb)/api/rooms") == 404)
-            #expect(try await status("\(lb)/api") == 404)
-            #expect(try await status("\(lb)/healthz", expecting: 200) == 200)
-            #expect(try await status("\(lb)/", expecting: 200) == 200)
-            // The node itself still serves its metrics to whoever reaches it directly (Prometheus), and its API (401 without the key).
-            #expect(try await status("http://127.0.0.1:\(node.port)/metrics") == 200)
-            #expect(try await status("http://127.0.0.1:\(node.port)/api/rooms") == 401)
+        }
+    }
+
+    @Test("with a certificate, HAProxy speaks TLS: https and a wss upgrade through it, checked against its authority, with HSTS; another authority is refused")
+    func tlsAtTheEdge() async throws {
+        let certificates = try await TestCertificates.make()
+        let combined = FileManager.default.temporaryDirectory.appendingPathComponent("chat-lb-\(UUID().uuidString).pem")
+        let pem = try String(contentsOfFile: certificates.certificate, encoding: .utf8) + String(contentsOfFile: certificates.key, encoding: .utf8)
+        try pem.write(to: combined, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: combined) }
+        let stranger = try await TestCertificates.make()
+        try await withNode { node in
+            try await withBalancer(in: node.port, environment: ["CHAT_LB_CERT": combined.path]) { (lbPort: Int) async throws in
+                let base = "https://127.0.0.1:\(lbPort)"
+                // Health checks may hold the node back for a moment on a loaded machine.
+                var health = (status: Int32(-1), output: "")
+                for _ in 0..<25 {
+                    health = try ExternalCommand.run(["curl", "-s", "-i", "--cacert", certificates.authority, "--max-time", "5", base + "/healthz"])
+                    if health.output.contains(" 200") { break }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                #expect(health.status == 0 && health.output.contains("HTTP/1.1 200"), "\(health.output)")
+                #expect(health.output.lowercased().contains("strict-transport-security: max-age="), "\(health.output)")
+                let upgrade = try ExternalCommand.run([
+                    "curl", "-s", "-i", "--http1.1", "--cacert", certificates.authority, "--max-time", "2",
+                    "-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "-H", "Sec-WebSocket-Version: 13",
+                    "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "-H", "Sec-WebSocket-Protocol: chat.v3.json",
+                    base + "/chat",
+                ])
+                #expect(upgrade.output.contains("HTTP/1.1 101"), "\(upgrade.output)")
+                #expect(upgrade.output.contains("chat.v3.json"), "\(upgrade.output)")
+                let untrusted = try ExternalCommand.run(["curl", "-s", "--cacert", stranger.authority, "--max-time", "5", base + "/healthz"])
+                #expect(untrusted.status == 60, "curl's certificate-verification failure: \(untrusted.status)")
+                let plain = try ExternalCommand.run(["curl", "-s", "--max-time", "5", "http://127.0.0.1:\(lbPort)/healthz"])
+                #expect(!plain.output.contains("ok"), "no plain HTTP on the TLS port")
+            }
         }
     }
 }
