@@ -27,6 +27,7 @@ struct ChatChaos: AsyncParsableCommand {
             ("redis-restart-empty", { try await RedisRestartScenario(usersPerNode: long ? 100 : 30, keepsData: false).run() }),
             ("redis-restart-with-data", { try await RedisRestartScenario(usersPerNode: long ? 100 : 30, keepsData: true).run() }),
             ("drain", { try await DrainScenario(drainedUsers: long ? 3_000 : 1_500).run() }),
+            ("rolling-restart", { try await RollingRestartScenario(usersPerNode: long ? 200 : 30).run() }),
             ("partition", { try await PartitionScenario(usersPerNode: long ? 100 : 20, cut: .seconds(long ? 12 : 8)).run() }),
             ("slow-consumers", { try await SlowConsumerScenario(users: long ? 300 : 100, phase: .seconds(long ? 20 : 8)).run() }),
             ("flood", { try await FloodScenario(users: long ? 300 : 60).run() }),

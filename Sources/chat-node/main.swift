@@ -26,6 +26,13 @@ func parseOrExit<Command: ParsableCommand>(_: Command.Type, _ arguments: [String
     }
 }
 
+// `chat-node ready [PORT]`: a health check for containers (exit 0 when /readyz is 200).
+if CommandLine.arguments.dropFirst().first == "ready" {
+    let port = CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) }
+        ?? ProcessInfo.processInfo.environment["CHAT_PORT"].flatMap { Int($0) } ?? 8080
+    exit(ReadinessProbe.run(port: port))
+}
+
 // `chat-node token …`: prints a login token (§7) and exits.
 if CommandLine.arguments.dropFirst().first == "token" {
     let tokenCommand = parseOrExit(TokenCommand.self, Array(CommandLine.arguments.dropFirst(2)))

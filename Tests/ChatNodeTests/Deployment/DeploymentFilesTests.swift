@@ -100,6 +100,16 @@ struct DeploymentFilesTests {
         #expect(composed.output.contains("tls.cfg"))
     }
 
+    @Test("compose checks each node's health with chat-node ready, which the rolling restart waits for; the script parses")
+    func rollingRestart() throws {
+        let composed = try run(["docker-compose", "-f", "docker-compose.yml", "config"])
+        #expect(composed.status == 0)
+        #expect(composed.output.contains("chat-node") && composed.output.contains("ready"), "\(composed.output)")
+        let script = try String(contentsOf: repositoryRoot.appendingPathComponent("scripts/rolling-restart.sh"), encoding: .utf8)
+        #expect(script.contains("State.Health.Status") && script.contains("docker stop -t 15"))
+        #expect(try run(["bash", "-n", "scripts/rolling-restart.sh"]).status == 0)
+    }
+
     @Test("the compose files pass the node ceiling to HAProxy")
     func nodeCeiling() throws {
         for file in ["docker-compose.yml", "docker-compose.cluster.yml"] {

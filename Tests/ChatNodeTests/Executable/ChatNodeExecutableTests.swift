@@ -110,6 +110,16 @@ struct ChatNodeExecutableTests {
         }
     }
 
+    @Test("chat-node ready exits 0 while the node on that port can serve chat, 1 when nothing ready answers there")
+    func readinessProbe() async throws {
+        let node = try NodeProcess(arguments: ["--port", "0"])
+        let port = try await node.waitUntilListening()
+        #expect(try await NodeProcess(arguments: ["ready", String(port)]).waitForExit().status == 0)
+        node.signal(SIGTERM)
+        #expect(await node.waitForExit().status == 0)
+        #expect(try await NodeProcess(arguments: ["ready", String(port)]).waitForExit().status == 1)
+    }
+
     @Test("a port already in use gives one line on standard error and a non-zero exit")
     func portInUse() async throws {
         let first = try NodeProcess(arguments: ["--port", "0"])
