@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A short monitored run for the README's operations section: Redis, three
+# A short monitored run for docs/OPERATIONS.md's monitoring section: Redis, three
 # release nodes and a local Prometheus scraping them every second; a connect
 # storm of v2 users (half of them v1), then a broadcast load; then the
 # dashboard's panels drawn from Prometheus into docs/dashboard.png.

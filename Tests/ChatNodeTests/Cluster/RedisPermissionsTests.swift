@@ -12,7 +12,7 @@ import Testing
 /// user set up too narrowly, or a Redis out of memory.
 @Suite("Redis that refuses the node")
 struct RedisPermissionsTests {
-    /// The ACL rules README.md documents for the node's user.
+    /// The ACL rules docs/OPERATIONS.md documents for the node's user.
     static let documentedRules = ["~chat:*", "&chat:*", "-@all", "+@connection", "+@read", "+@write", "+@pubsub", "+@scripting"]
 
     @Test("an ACL user without the cluster's channels, keys or scripts: one line naming the refusal and the rules needed, exit 1, no hang", arguments: [
@@ -32,7 +32,7 @@ struct RedisPermissionsTests {
         #expect(outcome.stderr.contains("an ACL user needs ~chat:* &chat:*"))
     }
 
-    @Test("the ACL rules the README documents are enough: joins, lines, direct messages and who work")
+    @Test("the ACL rules docs/OPERATIONS.md documents are enough: joins, lines, direct messages and who work")
     func documentedRulesSuffice() async throws {
         let redis = try RedisServerProcess()
         defer { redis.stop() }
