@@ -8,8 +8,10 @@ import NIOCore
 ///
 /// When the slot map changes (a failover, a resharding) or a master drops a
 /// channel whose slot moved (`sunsubscribe`), the channel is subscribed
-/// again at its new master. Meanwhile the subscription counts as down, so
-/// the node catches up from history as after any outage.
+/// again at its new master. A shard whose subscriber is down, or whose
+/// channels moved, is reported lost and then recovered (`onShardChange`),
+/// so the node catches up that shard's rooms from history while the other
+/// shards' channels go on.
 ///
 /// Runs on the event loop of the `RedisClusterClient` whose slot map it follows.
 public actor RedisClusterSubscriber: RedisSubscription {
