@@ -120,6 +120,34 @@ struct ChatNodeExecutableTests {
         #expect(try await NodeProcess(arguments: ["ready", String(port)]).waitForExit().status == 1)
     }
 
+    @Test("every start-up refusal is one sentence on standard error: no type dump, no source path")
+    func startupRefusalsAreSentences() async throws {
+        let protected = try RedisServerProcess(password: "right-password")
+        defer { protected.stop() }
+        let nobody = try FreePort.find()
+        let shortKey = FileManager.default.temporaryDirectory.appendingPathComponent("chat-short-key-\(UUID().uuidString)").path
+        try Data("short\n".utf8).write(to: URL(fileURLWithPath: shortKey))
+        defer { try? FileManager.default.removeItem(atPath: shortKey) }
+        let cases: [(arguments: [String], says: String)] = [
+            (["--redis", "redis://127.0.0.1:\(nobody)"], "127.0.0.1:\(nobody)"),
+            (["--redis", "redis://:wrong-password@127.0.0.1:\(protected.port)"], "password"),
+            (["--redis", "redis-sentinel://127.0.0.1:\(nobody)#chat"], "Sentinel"),
+            (["--redis", "redis-cluster://127.0.0.1:\(nobody)"], "127.0.0.1:\(nobody)"),
+            (["--api-key-file", shortKey], "--api-key-file"),
+            (["--auth-key", shortKey], "--auth-key"),
+        ]
+        for (arguments, says) in cases {
+            let outcome = try await NodeProcess(arguments: ["--port", "0"] + arguments).waitForExit(timeout: .seconds(40))
+            let line = outcome.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(outcome.status != 0, "\(arguments)")
+            #expect(outcome.stderr.split(separator: "\n").count == 1, "\(arguments): \(outcome.stderr)")
+            #expect(line.localizedCaseInsensitiveContains(says), "\(arguments): \(line)")
+            for dump in ["Error(", ".swift", "NIOCore", "NIOSSL", "BoringSSL", "Optional(", "RedisError"] {
+                #expect(!line.contains(dump), "\(arguments): \(line)")
+            }
+        }
+    }
+
     @Test("a port already in use gives one line on standard error and a non-zero exit")
     func portInUse() async throws {
         let first = try NodeProcess(arguments: ["--port", "0"])
