@@ -5,7 +5,8 @@
 #            handshakes in flight), without --auth-key, with HS256 tokens
 #            and with ES256 tokens; the nodes' CPU seconds for the storm
 #   publish  lines published through the server API into one room, from one
-#            client process (--connections keep-alive connections), per second
+#            client process, per second: one connection with one request in
+#            flight, one connection pipelining 8, and 8 connections
 #
 #   scripts/bench-login.sh [--rounds 2]
 #
@@ -81,5 +82,6 @@ done
 echo "== publish through the server API into one room"
 start_cluster --api-key-file "$work/api.key"
 "$bench" api-publish --port "${ports[0]}" --key-file "$work/api.key" --room lobby --lines 20000 --connections 1
+"$bench" api-publish --port "${ports[0]}" --key-file "$work/api.key" --room lobby --lines 20000 --connections 1 --pipeline 8
 "$bench" api-publish --port "${ports[0]}" --key-file "$work/api.key" --room lobby --lines 20000 --connections 8
 cleanup

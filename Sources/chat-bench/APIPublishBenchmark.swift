@@ -23,7 +23,8 @@ struct APIPublishBenchmark: AsyncParsableCommand {
     @Option(help: "File holding the server API key") var keyFile: String
     @Option(help: "The room to publish into (it must exist: lobby always does)") var room = "lobby"
     @Option(help: "Lines to publish in all") var lines = 20000
-    @Option(help: "Keep-alive connections, each with one request in flight") var connections = 1
+    @Option(help: "Keep-alive connections") var connections = 1
+    @Option(help: "Requests in flight per connection (HTTP/1.1 pipelining; the node answers them in order)") var pipeline = 1
 
     func run() async throws {
         let key = try String(contentsOfFile: keyFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -36,7 +37,7 @@ struct APIPublishBenchmark: AsyncParsableCommand {
                 tasks.addTask {
                     let done = group.any().makePromise(of: Void.self)
                     let handler = PublishingClient(
-                        host: "127.0.0.1:\(port)", key: key, room: room, prefix: "c\(index)-", count: perConnection, done: done
+                        host: "127.0.0.1:\(port)", key: key, room: room, prefix: "c\(index)-", count: perConnection, pipeline: pipeline, done: done
                     ) { failures.withLockedValue { $0 += 1 } }
                     _ = try await ClientBootstrap(group: group)
                         .channelInitializer { channel in
@@ -53,8 +54,8 @@ struct APIPublishBenchmark: AsyncParsableCommand {
         let sent = perConnection * connections
         let ordered = try await historyIsInOrder(key: key, connections: connections)
         print(String(
-            format: "RESULT api-publish connections=%d lines=%d failed=%d seconds=%.2f lines_per_s=%.0f history_in_order=%@",
-            connections, sent, failures.withLockedValue { $0 }, seconds, Double(sent) / seconds, ordered ? "yes" : "no"
+            format: "RESULT api-publish connections=%d pipeline=%d lines=%d failed=%d seconds=%.2f lines_per_s=%.0f history_in_order=%@",
+            connections, pipeline, sent, failures.withLockedValue { $0 }, seconds, Double(sent) / seconds, ordered ? "yes" : "no"
         ))
         try await group.shutdownGracefully()
     }
@@ -80,7 +81,7 @@ struct APIPublishBenchmark: AsyncParsableCommand {
     }
 }
 
-/// One keep-alive connection publishing `count` lines, one request in flight.
+/// One keep-alive connection publishing `count` lines, `pipeline` requests in flight.
 private final class PublishingClient: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundOut = HTTPClientRequestPart
@@ -90,12 +91,18 @@ private final class PublishingClient: ChannelInboundHandler, @unchecked Sendable
     private let room: String
     private let prefix: String
     private let count: Int
+    private let pipeline: Int
+    private var answered = 0
     private let done: EventLoopPromise<Void>
     private let onFailure: @Sendable () -> Void
     private var sent = 0
     private var status: HTTPResponseStatus = .ok
 
-    init(host: String, key: String, room: String, prefix: String, count: Int, done: EventLoopPromise<Void>, onFailure: @escaping @Sendable () -> Void) {
+    init(
+        host: String, key: String, room: String, prefix: String, count: Int, pipeline: Int, done: EventLoopPromise<Void>,
+        onFailure: @escaping @Sendable () -> Void
+    ) {
+        self.pipeline = max(1, pipeline)
         self.host = host
         self.key = key
         self.room = room
@@ -106,7 +113,7 @@ private final class PublishingClient: ChannelInboundHandler, @unchecked Sendable
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        sendNext(context: context)
+        for _ in 0..<min(pipeline, count) { sendNext(context: context) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -117,10 +124,11 @@ private final class PublishingClient: ChannelInboundHandler, @unchecked Sendable
             break
         case .end:
             if status != .ok { onFailure() }
-            if sent == count {
+            answered += 1
+            if answered == count {
                 context.close(promise: nil)
                 done.succeed(())
-            } else {
+            } else if sent < count {
                 sendNext(context: context)
             }
         }
