@@ -6,8 +6,9 @@ import JWTKit
 /// ring, then `exp`, `nbf`, `aud` and `iss`, then the claims the chat uses.
 ///
 /// It is synchronous and pure given `now`, so a session verifies its token
-/// on its own event loop in one step, once per `hello` or `refresh`.
-public struct LoginVerifier: Sendable {
+/// on its own event loop in one step, once per `hello` or `refresh`. One
+/// instance per node, which every session refers to.
+public final class LoginVerifier: Sendable {
     /// How far a token's `exp` and `nbf` may be off the node's clock.
     static let clockSkew: Double = 60
     /// Longer tokens are refused unread.

@@ -28,13 +28,7 @@ extension RedisBus: ServerAPIBus {
         redisLoop.flatSubmit {
             self.assumeIsolated { bus in
                 bus.replies(to: [RedisCommand(["ZREVRANGE", bus.keys.rooms, "0", "-1", "WITHSCORES"])]).map { replies in
-                    guard case .array(let flat) = replies.first else { return RoomCount.ranked([]) }
-                    var counts: [RoomCount] = []
-                    for index in stride(from: 0, to: flat.count - 1, by: 2) {
-                        guard let name = flat[index].string, let count = flat[index + 1].string.flatMap({ Double($0) }) else { continue }
-                        counts.append(RoomCount(room: RoomName(trusted: name), count: Int(count)))
-                    }
-                    return RoomCount.ranked(counts)
+                    RoomCount.ranked(RedisBus.roomCounts(in: replies.first))
                 }
             }
         }
@@ -105,14 +99,12 @@ extension RedisBus: ServerAPIBus {
     private func send(to holder: PresenceRecord, _ event: (UInt64) -> ClusterEnvelope.Event) -> EventLoopFuture<Void> {
         var publishes: [RedisCommand] = []
         var appliedHere = false
-        let verb = isCluster ? "SPUBLISH" : "PUBLISH"
         for (holderInstance, connection) in holder.holders {
             if holderInstance == instance {
                 apply(event(connection))
                 appliedHere = true
             } else {
-                let envelope = ClusterEnvelope(origin: instance, event: event(connection))
-                publishes.append(RedisCommand([Array(verb.utf8), Array(keys.inbox(holderInstance).utf8), envelope.encoded()]))
+                publishes.append(inboxCommand(event(connection), to: holderInstance))
             }
         }
         guard !publishes.isEmpty else { return redisLoop.makeSucceededVoidFuture() }

@@ -438,13 +438,11 @@ actor RedisBus: ChatBus {
         // Every connection holding the nick (§7: a logged-in user may have several, on several nodes).
         var localRecipients: [LocalMember] = []
         var publishes: [RedisCommand] = []
-        let verb = isCluster ? "SPUBLISH" : "PUBLISH"
         for (holderInstance, connection) in holder.holders {
             if holderInstance == instance {
                 localRecipients += core.members(key).filter { $0.connectionID == connection }
             } else {
-                let envelope = ClusterEnvelope(origin: instance, event: .direct(line, connection: connection))
-                publishes.append(RedisCommand([Array(verb.utf8), Array(keys.inbox(holderInstance).utf8), envelope.encoded()]))
+                publishes.append(inboxCommand(.direct(line, connection: connection), to: holderInstance))
             }
         }
         for recipient in localRecipients where recipient.connectionID != sender.connectionID {
@@ -484,13 +482,7 @@ actor RedisBus: ChatBus {
                 // Twice the list, so that ties at its end are still ordered by name.
                 let command = RedisCommand(["ZREVRANGE", bus.keys.rooms, "0", String(2 * RoomCount.listLength - 1), "WITHSCORES"])
                 return bus.batchOnLoop([command]).flatMapThrowing { result in
-                    guard case .array(let flat) = try result.get().first else { return RoomCount.busiest([]) }
-                    var counts: [RoomCount] = []
-                    for index in stride(from: 0, to: flat.count - 1, by: 2) {
-                        guard let name = flat[index].string, let count = flat[index + 1].string.flatMap({ Double($0) }) else { continue }
-                        counts.append(RoomCount(room: RoomName(trusted: name), count: Int(count)))
-                    }
-                    return RoomCount.busiest(counts)
+                    RoomCount.busiest(RedisBus.roomCounts(in: try result.get().first))
                 }
             }
         }
@@ -594,6 +586,23 @@ actor RedisBus: ChatBus {
             }
         }
         return members
+    }
+
+    /// Rooms and counts as the room directory lists them (`ZREVRANGE … WITHSCORES`).
+    static func roomCounts(in reply: RedisReply?) -> [RoomCount] {
+        guard case .array(let flat) = reply else { return [] }
+        var counts: [RoomCount] = []
+        for index in stride(from: 0, to: flat.count - 1, by: 2) {
+            guard let name = flat[index].string, let count = flat[index + 1].string.flatMap({ Double($0) }) else { continue }
+            counts.append(RoomCount(room: RoomName(trusted: name), count: Int(count)))
+        }
+        return counts
+    }
+
+    /// The command that hands `event` to the inbox of `instance` (one node, never every node).
+    func inboxCommand(_ event: ClusterEnvelope.Event, to instance: String) -> RedisCommand {
+        let envelope = ClusterEnvelope(origin: self.instance, event: event)
+        return RedisCommand([Array((isCluster ? "SPUBLISH" : "PUBLISH").utf8), Array(keys.inbox(instance).utf8), envelope.encoded()])
     }
 
     /// Lines as a history list holds them, oldest first.
