@@ -12,9 +12,10 @@ command -v node > /dev/null 2>&1 || extra+=(nodejs)
 swift build --build-tests
 # The Redis Cluster suites start six redis-servers per test: they run on
 # their own, after the rest, so their load does not skew timing-sensitive tests.
-# The holder-script tests join them: they talk to Redis directly, and a
-# connection whose ping reply is 3 s late on a loaded machine counts as lost.
-cluster_suites='RedisClusterClientTests|RedisClusterNodeTests|ClusterScriptSlotTests|HolderScriptsTests'
+# The holder-script tests join them (they talk to Redis directly, and a
+# connection whose ping reply is 3 s late on a loaded machine counts as lost),
+# and so do the §7 suites that start a Redis and three nodes per case.
+cluster_suites='RedisClusterClientTests|RedisClusterNodeTests|ClusterScriptSlotTests|HolderScriptsTests|ServerAPITests|SeveralConnectionsTests|PrivateRoomTests'
 if [ $# -gt 0 ]; then
     swift test --skip-build "$@"
 else
