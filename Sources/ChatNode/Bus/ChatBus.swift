@@ -34,8 +34,8 @@ protocol ChatBus: ServerAPIBus {
     /// Makes a joined v3 member a member of `room`: on success the bus has
     /// written the `room` event (with `ref`, resuming after `since` when
     /// the room's history still holds it), the room's other members are
-    /// told, and the member gets the room's events. A private room the
-    /// member may not join is `forbidden` (after the availability check).
+    /// told, and the member gets the room's events. The session has already
+    /// checked the member's right to a private room against its current token.
     nonisolated func enter(_ room: RoomName, _ member: LocalMember, since: String?, ref: String?) -> EventLoopFuture<RoomOutcome>
 
     /// Ends `member`'s membership of `room`; the room's other members are
@@ -101,8 +101,6 @@ enum JoinOutcome: Equatable {
 enum RoomOutcome: Equatable {
     case done
     case notInRoom
-    /// A private room the member's login token does not name (§7).
-    case forbidden
 }
 
 /// The result of `members(of:for:page:)`.

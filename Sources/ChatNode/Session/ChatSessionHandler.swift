@@ -210,7 +210,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
             switch result {
             case .success(.done):
                 return
-            case .success(.notInRoom), .success(.forbidden):
+            case .success(.notInRoom):
                 refusal = .notInRoom
             case .failure(let error):
                 node.logger.debug("bus unavailable", metadata: ["error": "\(error.message)"])
@@ -257,7 +257,6 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         perform(node.bus.enter(room, member, since: since, ref: ref)) { [self] result in
             switch result {
             case .success(.done): machine.entered(room)
-            case .success(.forbidden): reply(.error(.roomForbidden, ref: ref))
             case .success(.notInRoom): reply(.error(.notInRoom, ref: ref))
             case .failure(let error): unavailable(error, ref: ref)
             }
@@ -271,7 +270,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
             case .success(.done):
                 machine.left(room)
                 reply(.parted(room: room, reason: .part, ref: ref))
-            case .success(.notInRoom), .success(.forbidden): reply(.error(.notInRoom, ref: ref))
+            case .success(.notInRoom): reply(.error(.notInRoom, ref: ref))
             case .failure(let error): unavailable(error, ref: ref)
             }
         }

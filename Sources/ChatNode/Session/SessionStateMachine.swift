@@ -133,6 +133,8 @@ struct SessionStateMachine {
             guard let room = RoomName(validating: rawRoom) else { return .reply(.error(.roomInvalid, ref: ref)) }
             guard !rooms.contains(room) else { return .reply(.error(.alreadyInRoom, ref: ref)) }
             guard rooms.count < maximumRooms else { return .reply(.error(.tooManyRooms, ref: ref)) }
+            // The token in force now decides, so a refresh that names more rooms opens them.
+            guard RoomAccess.mayJoin(room, identity: identity) else { return .reply(.error(.roomForbidden, ref: ref)) }
             return .enter(room, since: since, ref: ref)
         case (.part(let rawRoom), .joined):
             guard let room = RoomName(validating: rawRoom) else { return .reply(.error(.roomInvalid, ref: ref)) }

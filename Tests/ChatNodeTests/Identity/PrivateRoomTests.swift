@@ -49,6 +49,24 @@ struct PrivateRoomTests {
         }
     }
 
+    @Test("a refresh's token decides later joins: the rooms it names open, the rooms it no longer names close", arguments: RoomsSetup.allCases)
+    func refreshChangesRights(setup: RoomsSetup) async throws {
+        let keys = try await sharedLoginKeys.value
+        let first = try await keys.token(sub: "u1", claims: #""rooms":["private.ops"]"#)
+        let renewed = try await keys.token(sub: "u1", claims: #""rooms":["private.hr"]"#)
+        try await setup.run({ $0.authKey = keys.hs256 }) { nodes in
+            let client = try await nodes[0].connect(subprotocols: ["chat.v3.json"])
+            _ = try await client.hello("worker", token: first)
+            try await client.send(#"{"type":"join","room":"private.hr"}"#)
+            #expect(await client.nextErrorCode() == "room_forbidden")
+
+            try await client.send(#"{"type":"refresh","token":"\#(renewed)"}"#)
+            _ = try await client.enter("private.hr")
+            try await client.send(#"{"type":"join","room":"private.ops"}"#)
+            #expect(await client.nextErrorCode() == "room_forbidden")
+        }
+    }
+
     private func roomNames(_ list: [String: JSONValue]) -> [String] {
         guard case .array(let rooms) = list["rooms"] else { return [] }
         return rooms.compactMap { if case .object(let room) = $0 { room["room"]?.stringValue } else { nil } }

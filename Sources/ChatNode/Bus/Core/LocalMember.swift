@@ -14,7 +14,9 @@ final class LocalMember: Sendable {
     let nick: Nick
     /// Where the member's events go.
     let outlet: ConnectionOutlet
-    /// What the member's login token proved when it joined (nil without `--auth-key`).
+    /// Who the member's login token proved it is when it joined (nil without
+    /// `--auth-key`); its `sub` names the user. Room rights follow the session's
+    /// current token, which a `refresh` may replace.
     let identity: UserIdentity?
 
     init(connectionID: UInt64, nick: Nick, outlet: ConnectionOutlet, identity: UserIdentity? = nil) {
