@@ -85,6 +85,7 @@ let package = Package(
             name: "chat-node",
             dependencies: [
                 "ChatNode",
+                "Redis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import ChatNode
+import Redis
 import NIOCore
 
 #if canImport(Glibc)
@@ -22,6 +23,6 @@ enum StartupFailure {
         if error is SocketAddressError.UnknownHost {
             return "cannot listen on \(configuration.host):\(configuration.port): the host name does not resolve (check --host)"
         }
-        return "stopped: \(error)"
+        return "stopped: \(NetworkFailure.sentence(for: error))"
     }
 }

@@ -42,7 +42,7 @@ if CommandLine.arguments.dropFirst().first == "token" {
     } catch let error as LoginKeyError {
         fail(error.message)
     } catch {
-        fail("could not sign the token: \(error)")
+        fail("could not make the token")
     }
 }
 

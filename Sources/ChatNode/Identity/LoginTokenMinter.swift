@@ -36,7 +36,7 @@ public struct LoginTokenMinter: Sendable {
     public func token(
         subject: String, nick: String? = nil, rooms: [String]? = nil, lifetime: Double = 3600,
         audience: String? = nil, issuer: String? = nil
-    ) async throws -> String {
+    ) async throws(LoginKeyError) -> String {
         let claims = LoginClaims(
             sub: SubjectClaim(value: subject),
             // Whole seconds: some verifiers refuse a fractional NumericDate.
@@ -46,7 +46,13 @@ public struct LoginTokenMinter: Sendable {
             nick: nick,
             rooms: rooms
         )
-        return try await keys.sign(claims)
+        do {
+            return try await keys.sign(claims)
+        } catch let error as JWTError {
+            throw LoginKeyError("could not sign the token: \(error.reason ?? "the key refused to sign")")
+        } catch {
+            throw LoginKeyError("could not sign the token with this key")
+        }
     }
 }
 

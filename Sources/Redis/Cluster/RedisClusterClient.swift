@@ -149,7 +149,7 @@ public actor RedisClusterClient: RedisCommandTransport {
         } catch let error as RedisError {
             throw error
         } catch {
-            throw .notConnected("Redis Cluster: \(error)")
+            throw .notConnected("Redis Cluster: \(NetworkFailure.sentence(for: error))")
         }
     }
 
@@ -274,7 +274,7 @@ public actor RedisClusterClient: RedisCommandTransport {
 
     private func adopt(_ map: ClusterSlotMap) {
         let changed = map != slots
-        if changed { logger.info("Redis Cluster slot map", metadata: ["masters": "\(map.slotCounts.keys.map(\.description).sorted())"]) }
+        if changed { logger.info("the Redis Cluster slot map changed", metadata: ["masters": "\(map.slotCounts.keys.map(\.description).sorted())"]) }
         slots = map
         let serving = Set(map.slotCounts.keys)
         for (address, connection) in connections where !serving.contains(address) {

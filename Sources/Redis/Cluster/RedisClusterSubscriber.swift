@@ -118,7 +118,7 @@ public actor RedisClusterSubscriber: RedisSubscription {
         } catch let error as RedisError {
             throw error
         } catch {
-            throw RedisError(.errorReply, "\(error)")
+            throw RedisError(.errorReply, NetworkFailure.sentence(for: error))
         }
     }
 

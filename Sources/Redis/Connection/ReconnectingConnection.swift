@@ -36,9 +36,9 @@ extension ReconnectingConnection {
             }
             do {
                 try await connect()
-                logger.info("\(Self.name) connected", metadata: ["redis": "\(url)"])
+                logger.info("\(Self.name) established", metadata: ["redis": "\(url)"])
             } catch {
-                logger.debug("\(Self.name) attempt failed", metadata: ["error": "\(error)"])
+                logger.debug("\(Self.name) attempt failed", metadata: ["error": "\(NetworkFailure.sentence(for: error))"])
                 try? await Task.sleep(for: backoff.nextDelay())
             }
         }

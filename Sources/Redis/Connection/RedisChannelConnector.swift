@@ -48,7 +48,7 @@ enum RedisChannelConnector {
         do {
             return try makeTLSContext(trusting: url.certificateAuthorityFile)
         } catch {
-            throw RedisError(.connectionFailed, "cannot set up TLS for Redis: \(error)")
+            throw RedisError(.connectionFailed, "cannot set up TLS for Redis: \(NetworkFailure.sentence(for: error))")
         }
     }
 
@@ -88,7 +88,7 @@ enum RedisChannelConnector {
                 .get()
         } catch {
             handshake?.fail(ChannelError.ioOnClosedChannel)
-            throw RedisError(.connectionFailed, "cannot connect to Redis at \(url.address): \(ConnectFailureReason.describe(error))")
+            throw RedisError(.connectionFailed, "cannot connect to Redis at \(url.address): \(NetworkFailure.sentence(for: error))")
         }
         // A server that takes the connection but never answers must not hold the
         // caller forever: the set-up steps must finish within the connect timeout.
@@ -190,7 +190,7 @@ enum RedisChannelConnector {
         // sees the request: the failed write must fail the reply, or it waits forever.
         let written = channel.eventLoop.makePromise(of: Void.self)
         written.futureResult.whenFailure { error in
-            promise.fail(RedisError.notConnected("Redis connection closed before the command was sent: \(error)"))
+            promise.fail(RedisError.notConnected("Redis connection closed before the command was sent: \(NetworkFailure.sentence(for: error))"))
         }
         channel.writeAndFlush(RedisRequest(command: command, reply: .promise(promise)), promise: written)
         do {
@@ -198,7 +198,7 @@ enum RedisChannelConnector {
         } catch let error as RedisError {
             throw error
         } catch {
-            throw .notConnected("Redis connection failed: \(error)")
+            throw .notConnected("Redis connection failed: \(NetworkFailure.sentence(for: error))")
         }
     }
 }

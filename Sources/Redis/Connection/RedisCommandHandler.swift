@@ -190,7 +190,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        close(context: context, because: .notConnected("Redis connection failed: \(error)"))
+        close(context: context, because: .notConnected("Redis connection failed: \(NetworkFailure.sentence(for: error))"))
     }
 
     private func failAll(_ error: RedisError) {

@@ -12,7 +12,7 @@ import NIOPosix
 /// While Redis is unreachable, commands fail fast with `.notConnected`
 /// rather than queueing without bound; `run()` keeps reconnecting.
 public actor RedisConnection: ReconnectingConnection {
-    static let name = "Redis connection"
+    static let name = "Redis command connection"
     /// Where this connection goes.
     public nonisolated let url: RedisURL
     /// The event loop the connection and this actor run on.
@@ -74,7 +74,7 @@ public actor RedisConnection: ReconnectingConnection {
         channel = nil
         observers.publish(false)
         guard !isShutDown else { return }
-        logger.warning("Redis connection lost", metadata: ["redis": "\(url)"])
+        logger.warning("\(Self.name) lost", metadata: ["redis": "\(url)"])
     }
 
     /// Keeps the connection up until the task is cancelled or `shutdown()` is called.
@@ -109,7 +109,7 @@ public actor RedisConnection: ReconnectingConnection {
         } catch let error as RedisError {
             throw error
         } catch {
-            throw .notConnected("Redis connection failed: \(error)")
+            throw .notConnected("Redis connection failed: \(NetworkFailure.sentence(for: error))")
         }
         if case .error(let text) = reply { throw RedisError(.errorReply, text) }
         return reply
@@ -129,7 +129,7 @@ public actor RedisConnection: ReconnectingConnection {
         } catch let error as RedisError {
             throw error
         } catch {
-            throw .notConnected("Redis connection failed: \(error)")
+            throw .notConnected("Redis connection failed: \(NetworkFailure.sentence(for: error))")
         }
     }
 

@@ -9,7 +9,7 @@ import NIOPosix
 /// once and the node fans messages out locally. `messages` is bounded: when
 /// its consumer falls behind, the subscriber stops reading from the socket.
 public actor RedisSubscriber: ReconnectingConnection {
-    static let name = "Redis subscriber"
+    static let name = "Redis subscriber connection"
     /// The messages of every subscribed channel and pattern, in arrival order.
     /// It has a single consumer.
     public typealias Messages = NIOAsyncSequenceProducer<
@@ -218,7 +218,7 @@ public actor RedisSubscriber: ReconnectingConnection {
         for waiter in confirmationWaiters { waiter.done(nil) }
         confirmationWaiters = []
         guard !isShutDown else { return }
-        logger.warning("Redis subscriber connection lost", metadata: ["redis": "\(url)"])
+        logger.warning("\(Self.name) lost", metadata: ["redis": "\(url)"])
     }
 
     private func receive(_ push: RedisPush) -> Bool {

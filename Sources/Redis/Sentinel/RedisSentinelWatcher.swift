@@ -52,7 +52,7 @@ public actor RedisSentinelWatcher {
                 }
                 // Dropped: the next Sentinel takes over at once.
             } catch {
-                logger.debug("cannot watch Sentinel", metadata: ["sentinel": "\(sentinel)", "error": "\(error)"])
+                logger.debug("cannot watch Sentinel", metadata: ["sentinel": "\(sentinel)", "error": "\(NetworkFailure.sentence(for: error))"])
                 try? await Task.sleep(for: backoff.nextDelay())
             }
         }

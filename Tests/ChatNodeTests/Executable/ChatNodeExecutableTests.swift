@@ -124,7 +124,8 @@ struct ChatNodeExecutableTests {
     func startupRefusalsAreSentences() async throws {
         let protected = try RedisServerProcess(password: "right-password")
         defer { protected.stop() }
-        let nobody = try FreePort.find()
+        // A privileged port nothing listens on: a free port found now could be another test's Redis by the time the node tries it.
+        let nobody = 1
         let shortKey = FileManager.default.temporaryDirectory.appendingPathComponent("chat-short-key-\(UUID().uuidString)").path
         try Data("short\n".utf8).write(to: URL(fileURLWithPath: shortKey))
         defer { try? FileManager.default.removeItem(atPath: shortKey) }
@@ -144,6 +145,32 @@ struct ChatNodeExecutableTests {
             #expect(line.localizedCaseInsensitiveContains(says), "\(arguments): \(line)")
             for dump in ["Error(", ".swift", "NIOCore", "NIOSSL", "BoringSSL", "Optional(", "RedisError"] {
                 #expect(!line.contains(dump), "\(arguments): \(line)")
+            }
+        }
+    }
+
+    @Test("what a node logs while Redis goes away and comes back is sentences: no type dump, no source path")
+    func runtimeLogLinesAreSentences() async throws {
+        let redis = try RedisServerProcess()
+        defer { redis.stop() }
+        let node = try NodeProcess(arguments: ["--port", "0", "--redis", redis.url])
+        let port = try await node.waitUntilListening()
+        let client = try await WebSocketTestClient.connect(port: port)
+        try await client.send(#"{"type":"hello","nick":"watcher"}"#)
+        #expect(await client.nextMessage()?.string("type") == "welcome")
+        redis.stop()
+        try await Task.sleep(for: .seconds(2))
+        try redis.start()
+        try await Task.sleep(for: .seconds(3))
+        node.signal(SIGTERM)
+        let outcome = await node.waitForExit()
+        #expect(outcome.status == 0)
+        let lines = outcome.stderr.split(separator: "\n")
+        #expect(lines.contains { $0.contains("Redis command connection lost") }, "\(outcome.stderr)")
+        #expect(lines.contains { $0.contains("resynchronised with Redis") }, "\(outcome.stderr)")
+        for line in lines {
+            for dump in ["Error(", ".swift", "NIOCore", "NIOSSL", "BoringSSL", "Optional(", "RedisError", "ChannelError"] {
+                #expect(!line.contains(dump), "\(line)")
             }
         }
     }

@@ -124,7 +124,7 @@ extension RedisBus {
                 do {
                     try await body(self)
                 } catch {
-                    logger.debug("cluster maintenance failed", metadata: ["error": "\(error)"])
+                    logger.debug("cluster maintenance failed", metadata: ["error": "\(NetworkFailure.sentence(for: error))"])
                 }
             }
             try? await Task.sleep(for: interval)
