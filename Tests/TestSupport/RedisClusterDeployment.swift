@@ -11,14 +11,19 @@ public final class RedisClusterDeployment: @unchecked Sendable {
     public let servers: [RedisServerProcess]
     /// The password every server requires (and replicas give their masters), if any.
     public let password: String?
+    /// The certificate every server speaks TLS with, to clients, replicas and the
+    /// cluster bus alike (then the cluster speaks only TLS), if any.
+    public let tls: TestCertificates.Server?
 
     /// Starts `masters * (1 + replicasPerMaster)` servers with cluster mode on
     /// (a node counts as failed after 3 s; the other shards keep serving
     /// while one has no master) and joins them into one cluster.
-    public init(masters: Int = 3, replicasPerMaster: Int = 1, password: String? = nil) throws {
+    public init(masters: Int = 3, replicasPerMaster: Int = 1, password: String? = nil, tls: TestCertificates.Server? = nil) throws {
         self.password = password
+        self.tls = tls
+        let tlsArguments = tls == nil ? [] : ["--tls-cluster", "yes", "--tls-replication", "yes"]
         servers = try (0..<masters * (1 + replicasPerMaster)).map { _ in
-            try RedisServerProcess(password: password, extraArguments: (password.map { ["--masterauth", $0] } ?? []) + [
+            try RedisServerProcess(password: password, tls: tls, extraArguments: tlsArguments + (password.map { ["--masterauth", $0] } ?? []) + [
                 "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", String(try FreePort.find()),
                 // Long enough that a loaded test machine does not fail masters over by itself.
                 "--cluster-node-timeout", "3000",
@@ -27,7 +32,8 @@ public final class RedisClusterDeployment: @unchecked Sendable {
             ])
         }
         let create = try ExternalCommand.run(
-            ["redis-cli"] + (password.map { ["-a", $0, "--no-auth-warning"] } ?? []) + ["--cluster", "create"] + servers.map { "127.0.0.1:\($0.port)" }
+            ["redis-cli"] + (password.map { ["-a", $0, "--no-auth-warning"] } ?? []) + (tls.map { ["--tls", "--cacert", $0.authority] } ?? [])
+                + ["--cluster", "create"] + servers.map { "127.0.0.1:\($0.port)" }
                 + ["--cluster-replicas", String(replicasPerMaster), "--cluster-yes"]
         )
         guard create.status == 0 else { throw TestSupportError("redis-cli --cluster create failed: \(create.output)") }
@@ -39,7 +45,7 @@ public final class RedisClusterDeployment: @unchecked Sendable {
 
     /// The URL a node uses: two seed nodes, as an operator would give.
     public var url: String {
-        "redis-cluster://" + (password.map { ":\($0)@" } ?? "") + servers.prefix(2).map { "127.0.0.1:\($0.port)" }.joined(separator: ",")
+        (tls == nil ? "redis-cluster://" : "rediss-cluster://") + (password.map { ":\($0)@" } ?? "") + servers.prefix(2).map { "127.0.0.1:\($0.port)" }.joined(separator: ",")
     }
 
     /// Waits until every running server says `cluster_state:ok`, every replica
@@ -84,6 +90,10 @@ public final class RedisClusterDeployment: @unchecked Sendable {
     public func ask(_ port: Int, _ arguments: [String]) async throws -> RedisReply {
         var url = RedisURL(host: "127.0.0.1", port: port)
         url.password = password
+        if let tls {
+            url.usesTLS = true
+            url.certificateAuthorityFile = tls.authority
+        }
         let connection = RedisConnection(url: url, logger: Logger(label: "test-cluster"))
         try await connection.connect()
         defer { Task { await connection.shutdown() } }

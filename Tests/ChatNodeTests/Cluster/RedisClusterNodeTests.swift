@@ -317,6 +317,34 @@ struct RedisClusterNodeTests {
         #expect(await node.waitForExit().status == 0)
     }
 
+    @Test("rediss-cluster:// speaks TLS to every master, checked against --redis-ca; another authority is one sentence and exit 1")
+    func clusterOverTLS() async throws {
+        let certificates = try await TestCertificates.make()
+        let cluster = try RedisClusterDeployment(tls: certificates)
+        try await cluster.waitUntilReady()
+        let otherAuthority = try await TestCertificates.make().authority
+        let refused = try await NodeProcess(arguments: ["--port", "0", "--redis", cluster.url, "--redis-ca", otherAuthority])
+            .waitForExit(timeout: .seconds(30))
+        #expect(refused.status != 0)
+        #expect(refused.stderr.split(separator: "\n").count == 1, "stderr: \(refused.stderr)")
+        #expect(refused.stderr.contains("is not signed by an authority this node trusts"), "stderr: \(refused.stderr)")
+        #expect(!refused.stderr.contains("BoringSSL") && !refused.stderr.contains(".cc:"), "no TLS library dump: \(refused.stderr)")
+
+        let node = try NodeProcess(arguments: ["--port", "0", "--redis", cluster.url, "--redis-ca", certificates.authority])
+        let port = try await node.waitUntilListening()
+        let client = try await WebSocketTestClient.connect(port: port, subprotocols: ["chat.v3.json"])
+        try await client.send(#"{"type":"hello","nick":"sealed"}"#)
+        #expect(await client.next(ofType: "welcome") != nil)
+        // One room on each shard, so every master's connections carry TLS.
+        for room in try await roomsOnEveryShard(of: cluster) {
+            _ = try await client.enter(room)
+            try await client.send(#"{"type":"say","room":"\#(room)","text":"over TLS"}"#)
+            #expect(await client.next(ofType: "message")?.string("room") == room)
+        }
+        node.signal(SIGTERM)
+        #expect(await node.waitForExit().status == 0)
+    }
+
     @Test("a cluster URL nobody answers at: one line naming the seeds, exit 1")
     func unreachableAtStart() async throws {
         let port = try FreePort.find()
