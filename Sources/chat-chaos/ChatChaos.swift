@@ -33,7 +33,7 @@ struct ChatChaos: AsyncParsableCommand {
             ("flood", { try await FloodScenario(users: long ? 300 : 60).run() }),
             ("hostile-bytes", { try await HostileBytesScenario(randomCases: long ? 5_000 : 400).run() }),
             ("storm", { try await StormScenario(users: long ? 10_000 : 2_000).run() }),
-            ("shard-failover", { try await ShardFailoverScenario(usersPerRoom: long ? 30 : 10, roomsPerShard: long ? 4 : 2).run() }),
+            ("shard-failover", { try await ShardFailoverScenario(usersPerRoom: 10, roomsPerShard: long ? 100 : 2).run() }),
         ]
         if long {
             scenarios.append(("soak", { try await SoakScenario(users: 300, duration: .seconds(soakSeconds)).run() }))

@@ -29,7 +29,7 @@ struct ShardFailoverScenario {
 
         // Rooms on every shard, by the slot of their keys.
         var roomsByMaster: [Int: [String]] = [:]
-        for index in 0..<500 where roomsByMaster.values.map(\.count).reduce(0, +) < 3 * roomsPerShard {
+        for index in 0..<(10 * roomsPerShard + 100) where roomsByMaster.values.map(\.count).reduce(0, +) < 3 * roomsPerShard {
             let room = "room-\(index)"
             let master = try await redis.master(of: HashSlot(key: "chat:room:{\(room)}:events")).port
             if roomsByMaster[master, default: []].count < roomsPerShard { roomsByMaster[master, default: []].append(room) }
