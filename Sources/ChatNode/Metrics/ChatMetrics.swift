@@ -6,8 +6,10 @@ import Prometheus
 /// Prometheus registry, which `/metrics` renders.
 ///
 /// Each node has its own registry rather than the process-wide
-/// `MetricsSystem`, so several nodes can run in one test process.
-public struct ChatMetrics: Sendable {
+/// `MetricsSystem`, so several nodes can run in one test process. A class:
+/// every connection's outbound buffer refers to it, and a copy of its
+/// instruments is a few hundred bytes.
+public final class ChatMetrics: Sendable {
     /// The registry `/metrics` renders.
     public let registry: PrometheusCollectorRegistry
 

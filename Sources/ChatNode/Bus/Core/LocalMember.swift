@@ -5,8 +5,7 @@ import NIOWebSocket
 /// A user joined on this node, as the bus sees it.
 ///
 /// A class so that every room the user is in holds one reference to it
-/// rather than a copy: a copy is about 150 bytes (the outlet's loop-bound
-/// references), and a user may be in 50 rooms.
+/// rather than a copy, and a user may be in 50 rooms.
 final class LocalMember: Sendable {
     /// Unique among this node's connections.
     let connectionID: UInt64
@@ -33,7 +32,10 @@ final class LocalMember: Sendable {
 /// The write side of one client connection, usable from any thread.
 /// Writing never waits: the connection's outbound buffer queues (boundedly)
 /// and flushes once per event-loop tick.
-struct ConnectionOutlet: Sendable {
+///
+/// A class: the session and its bus member share one, where copies would
+/// cost about 150 bytes each per connection.
+final class ConnectionOutlet: Sendable {
     let buffer: NIOLoopBound<OutboundBuffer>
     let transport: NIOLoopBound<WebSocketConnectionHandler>
     /// The delivery of the connection's event loop, which fan-out goes through.
@@ -44,6 +46,18 @@ struct ConnectionOutlet: Sendable {
     let ownLines: NIOLoopBound<OwnLinesInFlight>
     /// What the bus tells the session about itself.
     let notices: NIOLoopBound<SessionNotices>
+
+    init(
+        buffer: NIOLoopBound<OutboundBuffer>, transport: NIOLoopBound<WebSocketConnectionHandler>, delivery: NIOLoopBound<LoopDelivery>,
+        kind: RecipientKind, ownLines: NIOLoopBound<OwnLinesInFlight>, notices: NIOLoopBound<SessionNotices>
+    ) {
+        self.buffer = buffer
+        self.transport = transport
+        self.delivery = delivery
+        self.kind = kind
+        self.ownLines = ownLines
+        self.notices = notices
+    }
 
     /// The event loop the connection lives on.
     var eventLoop: any EventLoop { buffer.eventLoop }
