@@ -3,7 +3,7 @@
 # release nodes, alternating between one Redis and a Redis Cluster of 3
 # masters (docs/BENCHMARKS.md, "Redis Cluster"):
 #
-#   scripts/bench-cluster.sh [--rounds 2] [--messages 2000] [--replicas 1] [--perf DIR]
+#   scripts/bench-cluster.sh [--rounds 2] [--messages 2000] [--replicas 1] [--perf DIR] [--only one|cluster]
 #
 # Prints per round the deliveries per server CPU-second (nodes and every Redis
 # process), the CPU-seconds of nodes and Redis, and each master's share of the
@@ -19,12 +19,14 @@ rounds=2
 messages=2000
 replicas=1
 perf_dir=
+only=
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds=$2; shift 2 ;;
         --messages) messages=$2; shift 2 ;;
         --replicas) replicas=$2; shift 2 ;;
         --perf) perf_dir=$2; shift 2 ;;
+        --only) only=$2; shift 2 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -134,5 +136,5 @@ run() {
 
 for round in $(seq 1 "$rounds"); do
     echo "== round $round"
-    if [ $((round % 2)) -eq 1 ]; then run one; run cluster; else run cluster; run one; fi
+    if [ -n "${only:-}" ]; then run "$only"; elif [ $((round % 2)) -eq 1 ]; then run one; run cluster; else run cluster; run one; fi
 done
