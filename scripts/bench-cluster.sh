@@ -3,7 +3,7 @@
 # release nodes, alternating between one Redis and a Redis Cluster of 3
 # masters (docs/BENCHMARKS.md, "Redis Cluster"):
 #
-#   scripts/bench-cluster.sh [--rounds 2] [--messages 2000] [--replicas 1] [--perf DIR] [--only one|cluster]
+#   scripts/bench-cluster.sh [--rounds 2] [--messages 2000] [--replicas 1] [--perf DIR] [--only one|cluster] [--node BIN]
 #
 # Prints per round the deliveries per server CPU-second (nodes and every Redis
 # process), the CPU-seconds of nodes and Redis, and each master's share of the
@@ -27,6 +27,7 @@ while [ $# -gt 0 ]; do
         --replicas) replicas=$2; shift 2 ;;
         --perf) perf_dir=$2; shift 2 ;;
         --only) only=$2; shift 2 ;;
+        --node) node=$2; shift 2 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done

@@ -165,6 +165,15 @@ public actor RedisClusterClient: RedisCommandTransport {
     private func startBatch(_ commands: [RedisCommand]) -> EventLoopFuture<[RedisReply]> {
         guard !isShutDown else { return eventLoop.makeFailedFuture(RedisError(.shutDown, "Redis Cluster client was shut down")) }
         guard !commands.isEmpty else { return eventLoop.makeSucceededFuture([]) }
+        // Most batches (a chat line's one script) go to one master: no split, no reassembly.
+        if let master = soleMaster(of: commands), let connection = connections[master], connected.contains(master) {
+            return connection.sendBatchFromEventLoop(commands)
+                .flatMap { replies in self.followingRedirections(replies, of: commands) }
+                .flatMapErrorThrowing { error in
+                    if (error as? RedisError)?.code == .notConnected { self.assumeIsolated { $0.refreshSlotMapSoon() } }
+                    throw error
+                }
+        }
         var shares: [RedisServerAddress: [Int]] = [:]
         for (index, command) in commands.enumerated() {
             guard let master = command.slot.map({ slots.master(for: $0) }) ?? slots.slotCounts.keys.first else {
@@ -187,26 +196,40 @@ public actor RedisClusterClient: RedisCommandTransport {
         let sentIndices = sent.map(\.indices)
         return EventLoopFuture.whenAllSucceed(sent.map(\.replies), on: eventLoop).flatMap { shareReplies in
             var replies = [RedisReply](repeating: .null, count: commands.count)
-            var redirected: [(Int, ClusterRedirection)] = []
             for (indices, share) in zip(sentIndices, shareReplies) {
-                for (index, reply) in zip(indices, share) {
-                    replies[index] = reply
-                    if case .error(let text) = reply, let redirection = ClusterRedirection(errorText: text) {
-                        redirected.append((index, redirection))
-                    }
-                }
+                for (index, reply) in zip(indices, share) { replies[index] = reply }
             }
-            guard !redirected.isEmpty else { return self.eventLoop.makeSucceededFuture(replies) }
-            return self.eventLoop.makeFutureWithTask { [replies, redirected] in
-                var followed = replies
-                for (index, redirection) in redirected {
-                    followed[index] = try await self.follow(redirection, with: commands[index], hops: 1)
-                }
-                return followed
-            }
+            return self.followingRedirections(replies, of: commands)
         }.flatMapErrorThrowing { error in
             if (error as? RedisError)?.code == .notConnected { self.assumeIsolated { $0.refreshSlotMapSoon() } }
             throw error
+        }
+    }
+
+    /// The master serving every command's slot, if they all have one and it is the same.
+    private func soleMaster(of commands: [RedisCommand]) -> RedisServerAddress? {
+        guard let master = commands[0].slot.flatMap({ slots.master(for: $0) }) else { return nil }
+        for command in commands.dropFirst() {
+            guard let slot = command.slot, slots.master(for: slot) == master else { return nil }
+        }
+        return master
+    }
+
+    /// `replies` with each `MOVED` or `ASK` answer replaced by the reply of the server it names.
+    private nonisolated func followingRedirections(_ replies: [RedisReply], of commands: [RedisCommand]) -> EventLoopFuture<[RedisReply]> {
+        var redirected: [(Int, ClusterRedirection)] = []
+        for (index, reply) in replies.enumerated() {
+            if case .error(let text) = reply, let redirection = ClusterRedirection(errorText: text) {
+                redirected.append((index, redirection))
+            }
+        }
+        guard !redirected.isEmpty else { return eventLoop.makeSucceededFuture(replies) }
+        return eventLoop.makeFutureWithTask { [redirected] in
+            var followed = replies
+            for (index, redirection) in redirected {
+                followed[index] = try await self.follow(redirection, with: commands[index], hops: 1)
+            }
+            return followed
         }
     }
 
