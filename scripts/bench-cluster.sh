@@ -3,12 +3,13 @@
 # release nodes, alternating between one Redis and a Redis Cluster of 3
 # masters (docs/BENCHMARKS.md, "Redis Cluster"):
 #
-#   scripts/bench-cluster.sh [--rounds 2] [--messages 2000] [--replicas 1] [--perf DIR] [--only one|cluster] [--node BIN]
+#   scripts/bench-cluster.sh [--rounds 2] [--messages 2000] [--replicas 1] [--perf DIR] [--only one|cluster] [--node BIN] [--syscalls]
 #
 # Prints per round the deliveries per server CPU-second (nodes and every Redis
 # process), the CPU-seconds of nodes and Redis, and each master's share of the
 # commands. --replicas 0 runs the cluster without replicas. --perf DIR records
-# the first node of each run with `perf record -g` into DIR.
+# the first node of each run with `perf record -g` into DIR; --syscalls counts
+# the first node's read and write system calls (`perf stat`).
 # The machine is shared and noisy: compare figures of one sitting only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,7 @@ messages=2000
 replicas=1
 perf_dir=
 only=
+syscalls=
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds=$2; shift 2 ;;
@@ -28,6 +30,7 @@ while [ $# -gt 0 ]; do
         --perf) perf_dir=$2; shift 2 ;;
         --only) only=$2; shift 2 ;;
         --node) node=$2; shift 2 ;;
+        --syscalls) syscalls=1; shift ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -110,10 +113,20 @@ run() {
         perf record -g -F 499 -p "${node_pids[0]}" -o "$perf_dir/$shape-$round.data" > /dev/null 2>&1 &
         recorder=$!
     fi
+    local counter=
+    if [ -n "$syscalls" ]; then
+        perf stat -e 'syscalls:sys_enter_read,syscalls:sys_enter_write,syscalls:sys_enter_writev' -p "${node_pids[0]}" \
+            -o "$work/syscalls.txt" > /dev/null 2>&1 &
+        counter=$!
+    fi
     local output
     output=$("$bench" fanout --ports "${node_ports[@]}" --clients 3000 --rooms 300 --subprotocol chat.v3.json \
         --senders 30 --messages "$messages" --rate 100000 --pids "${node_pids[@]}" 2>&1)
     [ -n "$recorder" ] && { kill -INT "$recorder"; wait "$recorder" || true; }
+    if [ -n "$counter" ]; then
+        kill -INT "$counter"; wait "$counter" || true
+        echo "  $shape: first node's system calls: $(awk '/sys_enter/{gsub("syscalls:sys_enter_", "", $2); printf "%s %s  ", $2, $1}' "$work/syscalls.txt")"
+    fi
     local redis_used
     redis_used=$(echo "$(redis_cpu) - $redis_before" | bc)
     local delivered node_cpu
