@@ -1,6 +1,10 @@
 import Foundation
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The real `chat-node` executable, run as a child process by a test.
 public final class NodeProcess: Sendable {
     /// What a finished process printed and how it exited.
@@ -45,27 +49,37 @@ public final class NodeProcess: Sendable {
         process.standardInput = FileHandle.nullDevice
         self.process = process
         let lines = stdoutLines
-        stdout.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard !data.isEmpty else {
-                handle.readabilityHandler = nil
-                return
-            }
-            let text = String(decoding: data, as: UTF8.self)
+        Self.read(stdout.fileHandleForReading) { [weak self] text in
             self?.output.withLock { $0.stdout += text }
             for line in text.split(separator: "\n") { lines.push(String(line)) }
         }
-        stderr.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard !data.isEmpty else {
-                handle.readabilityHandler = nil
-                return
-            }
-            self?.output.withLock { $0.stderr += String(decoding: data, as: UTF8.self) }
+        Self.read(stderr.fileHandleForReading) { [weak self] text in
+            self?.output.withLock { $0.stderr += text }
         }
         let finished = self.finished
         process.terminationHandler = { process in finished.push(process.terminationStatus) }
         try process.run()
+    }
+
+    /// Reads `handle` to its end on a thread of its own, handing each chunk
+    /// to `received`, then closes it. Not `readabilityHandler`: tearing down
+    /// its dispatch read source when a child exits intermittently crashes
+    /// libdispatch on Linux (`_dispatch_event_loop_drain`, a dangling epoll
+    /// registration), which takes the whole test process down.
+    private static func read(_ handle: FileHandle, _ received: @escaping @Sendable (String) -> Void) {
+        let thread = Thread {
+            var buffer = [UInt8](repeating: 0, count: 16_384)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { Glibc.read(handle.fileDescriptor, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    received(String(decoding: buffer[..<count], as: UTF8.self))
+                } else if count == 0 || errno != EINTR {
+                    break
+                }
+            }
+            try? handle.close()
+        }
+        thread.start()
     }
 
     /// Waits for `listening on http://HOST:PORT` and returns the port.
