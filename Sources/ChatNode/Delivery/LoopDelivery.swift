@@ -39,11 +39,23 @@ final class LoopDelivery {
         var runStart: (bytes: Int, events: Int) { (run.readableBytes, runEvents) }
     }
 
-    /// One room's members on this loop, by kind.
+    /// One room's members on this loop, by kind: the group of a kind is at
+    /// its `position`, and only as many groups exist as the kinds present
+    /// need (a room of plain v3 clients, the usual case, has one).
     private struct RoomRecipients {
-        var groups = Array(repeating: RecipientGroup(), count: RecipientKind.count)
+        var groups: [RecipientGroup] = []
         var count = 0
         var hasRun = false
+    }
+
+    /// Where the group of `kind` sits in a room's groups: v3 first, then v2, then v1.
+    private static func position(of kind: RecipientKind) -> Int {
+        RecipientKind.count - 2 - kind.index / 2 * 2 + kind.index % 2
+    }
+
+    /// The kind whose group sits at `position`.
+    private static func kind(at position: Int) -> RecipientKind {
+        RecipientKind(index: RecipientKind.count - 2 - position / 2 * 2 + position % 2)
     }
 
     let eventLoop: any EventLoop
@@ -74,8 +86,9 @@ final class LoopDelivery {
     /// Starts delivering `room`'s broadcasts to `buffer`'s connection.
     func addRecipient(_ buffer: OutboundBuffer, room: RoomName) {
         guard buffer.roomSlots[room] == nil else { return }
-        let index = buffer.kind.index
+        let index = Self.position(of: buffer.kind)
         rooms[room, default: RoomRecipients()].count += 1
+        while rooms[room]!.groups.count <= index { rooms[room]!.groups.append(RecipientGroup()) }
         let start = rooms[room]!.groups[index].runStart
         buffer.roomSlots[room] = rooms[room]!.groups[index].recipients.count
         rooms[room]!.groups[index].recipients.append(buffer)
@@ -87,7 +100,7 @@ final class LoopDelivery {
     /// (handing it a slice would make the next append copy the run).
     func removeRecipient(_ buffer: OutboundBuffer, room: RoomName) {
         guard let slot = buffer.roomSlots.removeValue(forKey: room) else { return }
-        let index = buffer.kind.index
+        let index = Self.position(of: buffer.kind)
         rooms[room]!.groups[index].runStarts.swapAt(slot, rooms[room]!.groups[index].runStarts.count - 1)
         rooms[room]!.groups[index].runStarts.removeLast()
         let last = rooms[room]!.groups[index].recipients.removeLast()
@@ -127,8 +140,8 @@ final class LoopDelivery {
     ) {
         guard rooms[room] != nil else { return }
         var appended = false
-        for index in 0..<RecipientKind.count where !rooms[room]!.groups[index].recipients.isEmpty {
-            let kind = RecipientKind(index: index)
+        for index in rooms[room]!.groups.indices where !rooms[room]!.groups[index].recipients.isEmpty {
+            let kind = Self.kind(at: index)
             guard audience.includes(kind) else { continue }
             let senderSlot = excluded?.kind == kind ? excluded?.roomSlots[room] : nil
             if let senderSlot { catchUp(room: room, index: index, slot: senderSlot) }
@@ -151,7 +164,7 @@ final class LoopDelivery {
     /// was broadcast before.
     func catchUp(_ buffer: OutboundBuffer) {
         for (room, slot) in buffer.roomSlots where rooms[room]?.hasRun == true {
-            catchUp(room: room, index: buffer.kind.index, slot: slot)
+            catchUp(room: room, index: Self.position(of: buffer.kind), slot: slot)
         }
     }
 

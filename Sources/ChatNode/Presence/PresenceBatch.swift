@@ -31,9 +31,11 @@ struct PresenceBatch {
         changes.append((nick.key, .left(nick.canonical, reason)))
     }
 
-    /// Forgets every change: they have been sent.
+    /// Forgets every change: they have been sent. The storage goes too: most
+    /// rooms are small and quiet, and each keeping its busiest batch's
+    /// capacity would cost every node that holds it about a kilobyte.
     mutating func removeAll() {
-        changes.removeAll(keepingCapacity: true)
+        changes.removeAll()
     }
 
     /// The net changes from `start` on, as one event carries them: a user
