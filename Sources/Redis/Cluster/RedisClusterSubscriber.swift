@@ -170,10 +170,10 @@ public actor RedisClusterSubscriber: RedisSubscription {
             if let old = homes[name] { shards[old]?.unsubscribeFromEventLoop([name]) }
             homes[name] = master
         }
-        // Once the moved channels are subscribed at their new masters, their shards are back.
         for (master, names) in Dictionary(grouping: moved, by: \.1) {
-            shard(at: master).subscribeFromEventLoop(names.map(\.0)).whenComplete { _ in
-                self.assumeIsolated { $0.tell(.recovered(master)) }
+            let channels = names.map(\.0)
+            shard(at: master).subscribeFromEventLoop(channels).whenComplete { result in
+                self.assumeIsolated { $0.subscribed(channels, at: master, result) }
             }
         }
         if !moved.isEmpty { logger.info("sharded subscriptions moved to new masters", metadata: ["channels": "\(moved.count)"]) }
@@ -187,6 +187,29 @@ public actor RedisClusterSubscriber: RedisSubscription {
             Task { await shard.shutdown() }
         }
         publishState()
+    }
+
+    /// Once moved channels are subscribed at their new master, its shard is
+    /// back. A refusal (the master is still importing the slot and answers
+    /// `MOVED`, say) must not leave them looking subscribed: they are nowhere
+    /// again, the shard counts as lost, and the map is asked for again shortly.
+    private func subscribed(_ names: [String], at master: RedisServerAddress, _ result: Result<Void, any Error>) {
+        guard !isShutDown else { return }
+        switch result {
+        case .success:
+            tell(.recovered(master))
+        case .failure(let error):
+            logger.debug("sharded subscription refused; asking for the slot map again", metadata: [
+                "master": "\(master)", "error": "\(NetworkFailure.sentence(for: error))",
+            ])
+            for name in names where homes[name] == master { homes[name] = Self.nowhere }
+            tell(.lost(master))
+            Task {
+                try? await Task.sleep(for: .milliseconds(200))
+                try? await client.refreshSlotMap()
+                rehome()
+            }
+        }
     }
 
     /// The subscriber at `master`, made and kept up on first use.
