@@ -47,6 +47,15 @@ struct EventLoopDeliveries: Sendable {
         return total
     }
 
+    /// How many WebSocket connections of the node are still open, summed over the loops.
+    func openConnections() async -> Int {
+        var total = 0
+        for delivery in byLoop.values {
+            total += (try? await delivery.eventLoop.submit({ delivery.value.connectionCount }).get()) ?? 0
+        }
+        return total
+    }
+
     /// Closes every WebSocket connection of the node with `code`.
     func closeAll(_ code: WebSocketErrorCode, reason: String) {
         for delivery in byLoop.values {

@@ -296,6 +296,9 @@ final class LoopDelivery {
         }
     }
 
+    /// How many WebSocket connections of this loop are open.
+    var connectionCount: Int { connections.count }
+
     /// Forgets a closed WebSocket connection.
     func unregister(_ connection: WebSocketConnectionHandler) {
         connections[ObjectIdentifier(connection)] = nil

@@ -70,6 +70,13 @@ public final class ChatNode: Sendable {
         let bus = self.bus
         _ = await awaitShutdownStep(within: configuration.drainBusTimeout) { await bus.drain() }
         deliveries.closeAll(.goingAway, reason: "node shutting down")
+        // Wait for the closing handshakes (each connection gives up after `closeTimeout`):
+        // a process that exits while a client's close reply lies unread makes the kernel
+        // reset that connection, and the client can lose the close frame it was sent.
+        let deadline = ContinuousClock.now + configuration.closeTimeout
+        while ContinuousClock.now < deadline, await deliveries.openConnections() > 0 {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
         if wasServing { logger.info("every connection told to reconnect elsewhere") }
     }
 
