@@ -28,11 +28,18 @@ public protocol RedisSubscription: Actor {
     /// On a Redis Cluster: calls `observer` when one shard's subscriptions
     /// are cut or subscribed again while others go on (`connectionStates` stays up meanwhile).
     func onShardChange(_ observer: @escaping @Sendable (ShardChange) -> Void)
+    /// On a Redis Cluster: calls `observer`, on the event loop and before any
+    /// message that follows the change, when single channels are cut or
+    /// confirmed subscribed again.
+    func onChannelChange(_ observer: @escaping @Sendable (ChannelChange) -> Void)
 }
 
 extension RedisSubscription {
     /// One Redis server has no shards: its outages are `connectionStates`'.
     public func onShardChange(_ observer: @escaping @Sendable (ShardChange) -> Void) {}
+
+    /// One Redis server cuts all channels at once: its outages are `connectionStates`'.
+    public func onChannelChange(_ observer: @escaping @Sendable (ChannelChange) -> Void) {}
 }
 
 extension RedisSubscriber: RedisSubscription {}

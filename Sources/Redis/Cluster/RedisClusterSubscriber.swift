@@ -11,7 +11,9 @@ import NIOCore
 /// again at its new master. A shard whose subscriber is down, or whose
 /// channels moved, is reported lost and then recovered (`onShardChange`),
 /// so the node catches up that shard's rooms from history while the other
-/// shards' channels go on.
+/// shards' channels go on. Each channel is also reported cut, and resumed
+/// once its master confirmed it again (`onChannelChange`), so a consumer can
+/// hold that channel's later messages until it has caught up.
 ///
 /// Runs on the event loop of the `RedisClusterClient` whose slot map it follows.
 public actor RedisClusterSubscriber: RedisSubscription {
@@ -31,6 +33,10 @@ public actor RedisClusterSubscriber: RedisSubscription {
     private var isShutDown = false
     /// Called on the event loop when a shard's subscriptions are cut or subscribed again.
     private var shardObservers: [@Sendable (ShardChange) -> Void] = []
+    /// Channels cut and not yet confirmed at their home.
+    private var cut: Set<String> = []
+    /// Called on the event loop when channels are cut or confirmed again.
+    private var channelObservers: [@Sendable (ChannelChange) -> Void] = []
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         eventLoop.executor.asUnownedSerialExecutor()
@@ -100,6 +106,25 @@ public actor RedisClusterSubscriber: RedisSubscription {
         for observer in shardObservers { observer(change) }
     }
 
+    /// Calls `observer` on the event loop when channels are cut, and again
+    /// when their master confirms them, before any of their messages that follow.
+    public func onChannelChange(_ observer: @escaping @Sendable (ChannelChange) -> Void) {
+        channelObservers.append(observer)
+    }
+
+    /// Marks channels as cut (told once, until they are confirmed again).
+    private func cutOff(_ names: some Sequence<String>) {
+        let newlyCut = names.filter { cut.insert($0).inserted }
+        guard !newlyCut.isEmpty else { return }
+        for observer in channelObservers { observer(.cut(newlyCut)) }
+    }
+
+    /// `master` confirmed `name`: if that is its home and it was cut, it is resumed.
+    private func confirmed(_ name: String, at master: RedisServerAddress) {
+        guard homes[name] == master, cut.remove(name) != nil else { return }
+        for observer in channelObservers { observer(.resumed([name])) }
+    }
+
     private func publishState() {
         let now = isUp
         guard now != lastPublished else { return }
@@ -132,6 +157,7 @@ public actor RedisClusterSubscriber: RedisSubscription {
     public nonisolated func unsubscribeFromEventLoop(_ names: [String]) {
         assumeIsolated { subscription in
             for name in names {
+                subscription.cut.remove(name)
                 guard let home = subscription.homes.removeValue(forKey: name) else { continue }
                 subscription.shards[home]?.unsubscribeFromEventLoop([name])
             }
@@ -149,6 +175,7 @@ public actor RedisClusterSubscriber: RedisSubscription {
             guard let master = slots.master(for: HashSlot(key: name)) else {
                 client.assumeIsolated { $0.refreshSlotMapSoon() }
                 homes[name] = Self.nowhere  // subscribed once the map names a master
+                cutOff([name])
                 continue
             }
             homes[name] = master
@@ -170,6 +197,7 @@ public actor RedisClusterSubscriber: RedisSubscription {
             if let old = homes[name] { shards[old]?.unsubscribeFromEventLoop([name]) }
             homes[name] = master
         }
+        cutOff(moved.map(\.0))
         for (master, names) in Dictionary(grouping: moved, by: \.1) {
             let channels = names.map(\.0)
             shard(at: master).subscribeFromEventLoop(channels).whenComplete { result in
@@ -230,6 +258,10 @@ public actor RedisClusterSubscriber: RedisSubscription {
                 guard let self else { return }
                 self.assumeIsolated { $0.dropped(name) }
             }
+            subscriber.onChannelConfirmed { [weak self] name in
+                guard let self else { return }
+                self.assumeIsolated { $0.confirmed(name, at: master) }
+            }
         }
         return shard
     }
@@ -252,6 +284,7 @@ public actor RedisClusterSubscriber: RedisSubscription {
     private func dropped(_ name: String) {
         guard let home = homes[name] else { return }
         homes[name] = Self.nowhere
+        cutOff([name])
         tell(.lost(home))
         publishState()
         Task {
@@ -268,6 +301,7 @@ public actor RedisClusterSubscriber: RedisSubscription {
         if isUp {
             if shardsUp.insert(master).inserted { tell(.recovered(master)) }
         } else {
+            cutOff(homes.filter { $0.value == master }.keys)
             if shardsUp.remove(master) != nil { tell(.lost(master)) }
             client.assumeIsolated { $0.refreshSlotMapSoon() }
         }

@@ -24,6 +24,9 @@ public actor RedisSubscriber: ReconnectingConnection {
     /// Called (on the event loop) with a channel the server dropped while
     /// still subscribed: in sharded pub/sub, its slot moved to another node.
     private var onDropped: (@Sendable (String) -> Void)?
+    /// Called (on the event loop) with each channel Redis confirms
+    /// subscribed, on every connection: messages published from then on arrive.
+    private var onConfirmed: (@Sendable (String) -> Void)?
     /// Every message received, across reconnections.
     public nonisolated let messages: Messages
     /// The event loop the connection and this actor run on.
@@ -107,6 +110,12 @@ public actor RedisSubscriber: ReconnectingConnection {
     /// Calls `handler` with each channel the server drops while subscribed (sharded pub/sub).
     public func onChannelDropped(_ handler: @escaping @Sendable (String) -> Void) {
         onDropped = handler
+    }
+
+    /// Calls `handler` with each channel Redis confirms subscribed, after a
+    /// reconnection too, before any message of that channel that follows.
+    public func onChannelConfirmed(_ handler: @escaping @Sendable (String) -> Void) {
+        onConfirmed = handler
     }
 
     private var subscribeCommand: String { isSharded ? "SSUBSCRIBE" : "SUBSCRIBE" }
@@ -234,6 +243,7 @@ public actor RedisSubscriber: ReconnectingConnection {
             case .dropped: return true
             }
         case .subscribed(let name):
+            onConfirmed?(name)
             for index in confirmationWaiters.indices.reversed() {
                 confirmationWaiters[index].remaining.remove(name)
                 if confirmationWaiters[index].remaining.isEmpty {

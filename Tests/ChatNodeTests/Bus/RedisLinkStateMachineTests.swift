@@ -130,6 +130,39 @@ struct RedisLinkStateMachineTests {
         #expect(machine.connection(.commands, isUp: true) == [.startResynchronisation])
     }
 
+    @Test("a line from the subscriber's new connection that comes before the machine heard of it waits for the run's catch-up too")
+    func linesHeldBeforeReconnectionIsKnown() {
+        var machine = Self.connected()
+        _ = machine.connection(.subscriber, isUp: false)
+        #expect(machine.received(.message(Self.line)) == .hold)
+        #expect(machine.received(.joined(nick: "bob", owner: "i/1", ts: 1)) == .apply)
+        #expect(machine.connection(.subscriber, isUp: true) == [.startResynchronisation])
+        machine.beginCatchUp()
+        #expect(machine.endCatchUp() == [Self.line])
+    }
+
+    @Test("while only the command connection is down, nothing was missed: live lines apply at once")
+    func commandOutageAppliesLines() {
+        var machine = Self.connected()
+        _ = machine.connection(.commands, isUp: false)
+        #expect(machine.received(.message(Self.line)) == .apply)
+    }
+
+    @Test("the subscriber back while a cut-short run still ends: live lines wait for the next run's catch-up")
+    func linesHeldForNextRun() {
+        var machine = Self.connected()
+        _ = machine.reaped()
+        machine.beginCatchUp()
+        #expect(machine.endCatchUp() == [])
+        _ = machine.connection(.subscriber, isUp: false)
+        #expect(machine.connection(.subscriber, isUp: true) == [])
+        #expect(machine.received(.message(Self.line)) == .hold)
+        #expect(machine.resynchronisationFinished(succeeded: false) == [.startResynchronisation])
+        machine.beginCatchUp()
+        #expect(machine.endCatchUp() == [Self.line])
+        #expect(machine.received(.message(Self.line)) == .apply)
+    }
+
     @Test("during a catch-up live lines are held and come out after the missed ones; other events apply at once")
     func catchUpHoldsLines() {
         var machine = Self.connected()

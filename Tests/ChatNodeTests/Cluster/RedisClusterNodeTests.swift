@@ -251,23 +251,23 @@ struct RedisClusterNodeTests {
             let sending = Task {
                 var echoed: [String] = []
                 var refused: [String] = []
-                for number in 1...60 {
+                for number in 1...150 {
                     try await ann.send(#"{"type":"say","room":"\#(room)","text":"line \#(number)","ref":"s\#(number)"}"#)
                     while let event = await ann.nextMessage(timeout: .seconds(5)) {
                         guard event.string("ref") == "s\(number)" else { continue }
                         if event.string("type") == "message" { echoed.append("line \(number)") } else { refused.append(event.string("code") ?? "") }
                         break
                     }
-                    try await Task.sleep(for: .milliseconds(40))
+                    try await Task.sleep(for: .milliseconds(10))
                 }
                 return (echoed, refused)
             }
             try await Task.sleep(for: .milliseconds(500))
             try await cluster.migrate(slot, from: source, to: target)
             let (echoed, refused) = try await sending.value
-            #expect(echoed.count + refused.count == 60)
+            #expect(echoed.count + refused.count == 150)
             #expect(refused.allSatisfy { $0 == "unavailable" }, "\(refused)")
-            #expect(echoed.count >= 30, "most lines went through: \(refused.count) refused")
+            #expect(echoed.count >= 75, "most lines went through: \(refused.count) refused")
             var received: [String] = []
             while received.count < echoed.count, let event = await ben.nextMessage(timeout: .seconds(10)) {
                 if event.string("type") == "message", let text = event.string("text") { received.append(text) }

@@ -118,6 +118,36 @@ struct RedisClusterClientTests {
         await client.shutdown()
     }
 
+    @Test("a sharded subscription whose slot moves reports its channel cut, then resumed once the new master confirmed it; what is published there from then on arrives")
+    func subscriptionFollowsSlot() async throws {
+        let cluster = try RedisClusterDeployment()
+        let client = try await connectedClient(to: cluster)
+        let subscriber = RedisClusterSubscriber(client: client, logger: logger)
+        try await subscriber.connect()
+        enum Seen: Sendable, Equatable {
+            case change(ChannelChange)
+            case message(String)
+        }
+        let seen = EventQueue<Seen>()
+        await subscriber.onChannelChange { seen.push(.change($0)) }
+        await subscriber.deliverMessages { seen.push(.message(String(decoding: $0.payload, as: UTF8.self))) }
+        let channel = "chat:room:{moving}:events"
+        let slot = HashSlot(key: channel)
+        try await subscriber.subscribe([channel])
+        let source = try await cluster.master(of: slot).port
+        let target = try #require(try await cluster.masterPorts().first { $0 != source })
+        _ = try await cluster.ask(source, ["SPUBLISH", channel, "before"])
+        #expect(await seen.next(timeout: .seconds(5)) == .message("before"))
+
+        try await cluster.migrate(slot, from: source, to: target)
+        #expect(await seen.next(timeout: .seconds(5)) == .change(.cut([channel])))
+        #expect(await seen.next(timeout: .seconds(10)) == .change(.resumed([channel])))
+        _ = try await cluster.ask(target, ["SPUBLISH", channel, "after"])
+        #expect(await seen.next(timeout: .seconds(5)) == .message("after"))
+        await subscriber.shutdown()
+        await client.shutdown()
+    }
+
     @Test("a cluster URL whose seeds do not answer is refused with one sentence naming them")
     func unreachableSeeds() async throws {
         let port = try FreePort.find()

@@ -27,6 +27,13 @@ struct ClusterKeys: Sendable {
     /// Channel of one room's events (messages, joins, leaves): a node
     /// subscribes to it only while it holds the room.
     func channel(_ room: RoomName) -> String { "\(prefix):room:{\(room.value)}:events" }
+    /// The room whose events `channel` carries; nil for another channel.
+    func room(ofChannel channel: String) -> RoomName? {
+        let head = "\(prefix):room:{"
+        let tail = "}:events"
+        guard channel.hasPrefix(head), channel.hasSuffix(tail), channel.utf8.count > head.utf8.count + tail.utf8.count else { return nil }
+        return RoomName(validating: String(channel.dropFirst(head.count).dropLast(tail.count)))
+    }
     /// Counter numbering one room's events, so a node that starts holding
     /// the room can tell the events its snapshot already shows.
     func sequence(_ room: RoomName) -> String { "\(prefix):room:{\(room.value)}:seq" }

@@ -62,11 +62,18 @@ extension RedisBus {
 
     /// Applies one cluster event, this node's own included: the stream's
     /// order is the order every node delivers in. A room's events wait
-    /// while the room loads; those of rooms this node does not hold are dropped.
+    /// while the room loads or catches up after its channel was cut; those of
+    /// rooms this node does not hold are dropped.
     func apply(_ event: ClusterEnvelope.Event, sequence: Int64? = nil) {
-        if let room = event.room, roomLoads[room] != nil {
-            roomLoads[room]!.held.append((event, sequence))
-            return
+        if let room = event.room {
+            if roomLoads[room] != nil {
+                roomLoads[room]!.held.append((event, sequence))
+                return
+            }
+            if roomCatchUps[room] != nil {
+                roomCatchUps[room]!.hold(event, sequence: sequence)
+                return
+            }
         }
         switch event {
         case .message(let line):

@@ -72,6 +72,10 @@ actor RedisBus: ChatBus {
     var linesInFlight: [String: LineInFlight] = [:]
     /// Rooms being loaded, with their events that arrived meanwhile.
     var roomLoads: [RoomName: RoomLoad] = [:]
+    /// Held rooms whose channel was cut, with their events that arrived since.
+    var roomCatchUps: [RoomName: RoomCatchUp] = [:]
+    /// Snapshots read to catch rooms up so far (numbers each attempt).
+    var snapshotAttempts = 0
     /// How many joins of each room wait for Redis: the room stays held meanwhile.
     var entering: [RoomName: Int] = [:]
 
@@ -139,6 +143,9 @@ actor RedisBus: ChatBus {
         )
         await subscriber.deliverMessages { message in
             bus.assumeIsolated { $0.receive(message) }
+        }
+        await subscriber.onChannelChange { change in
+            bus.assumeIsolated { $0.channelsChanged(change) }
         }
         do {
             try await subscriber.subscribe([bus.keys.inbox(bus.instance)])
@@ -530,11 +537,7 @@ actor RedisBus: ChatBus {
         if let loading = roomLoads[room] { return loading.loaded.futureResult }
         let loaded = redisLoop.makePromise(of: Void.self)
         roomLoads[room] = RoomLoad(loaded: loaded)
-        let snapshot = scriptCommand(
-            ClusterScripts.roomSnapshot,
-            keys: [keys.members(room), keys.history(room), keys.sequence(room)],
-            arguments: [Array(String(core.historyRetention).utf8)]
-        )
+        let snapshot = snapshotCommand(room)
         subscriber.subscribeFromEventLoop([keys.channel(room)]).flatMap {
             self.assumeIsolated { $0.batchOnLoop([snapshot]) }
         }.whenComplete { result in
@@ -550,18 +553,16 @@ actor RedisBus: ChatBus {
 
     private func finishLoading(_ room: RoomName, _ result: Result<[RedisReply], BusError>) {
         guard let loading = roomLoads.removeValue(forKey: room) else { return }
-        guard case .success(let replies) = result, case .array(let parts) = replies.first, parts.count == 3,
-            let snapshotSequence = parts[0].integer
-        else {
+        guard case .success(let replies) = result, let snapshot = StoredRoomSnapshot(replies.first) else {
             let error: BusError
             if case .failure(let failure) = result { error = failure } else { error = failure("the room snapshot was refused: \(result)") }
             subscriber.unsubscribeFromEventLoop([keys.channel(room)])
             loading.loaded.fail(error)
             return
         }
-        arrange(core.reconcile(room, with: Self.members(in: parts[1]), ts: Clock.milliseconds()))
-        core.loadHistory(Self.lines(in: parts[2]), of: room)
-        for (event, sequence) in loading.held where sequence.map({ $0 > snapshotSequence }) ?? true {
+        arrange(core.reconcile(room, with: Self.members(in: snapshot.members), ts: Clock.milliseconds()))
+        core.loadHistory(Self.lines(in: snapshot.history), of: room)
+        for (event, sequence) in loading.held where sequence.map({ $0 > snapshot.sequence }) ?? true {
             apply(event)
         }
         loading.loaded.succeed(())
@@ -571,6 +572,7 @@ actor RedisBus: ChatBus {
     func closeIfUnused(_ room: RoomName) {
         guard core.holds(room), core.localMemberCount(of: room) == 0, entering[room] == nil, roomLoads[room] == nil else { return }
         core.close(room)
+        roomCatchUps[room] = nil
         subscriber.unsubscribeFromEventLoop([keys.channel(room)])
     }
 

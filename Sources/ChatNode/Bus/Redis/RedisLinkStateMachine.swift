@@ -45,6 +45,9 @@ struct RedisLinkStateMachine {
         var haveClaimsGoneOut = false
         /// Start another run when this one ends.
         var isNeededAgain = false
+        /// The subscriber came back while this run was ending: the live lines
+        /// since then wait for the next run's catch-up, which delivers the missed ones first.
+        var heldForNextRun: [ChatLine]?
     }
 
     /// An outage: which connections are up, and the run it cut short, if
@@ -53,7 +56,16 @@ struct RedisLinkStateMachine {
         var isCommandConnectionUp: Bool
         var isSubscriberUp: Bool
         var unfinished: Resynchronisation?
+        /// The subscriber was down: lines were missed, and the live lines
+        /// received from its return on (`held`) wait for the catch-up.
+        var wasSubscriberCut: Bool
+        var held: [ChatLine] = []
     }
+
+    /// Live lines held beyond this many are dropped oldest first (a catch-up
+    /// delivers them from each room's history), so an outage of the command
+    /// connection alone cannot grow a node's memory without limit.
+    static let heldLinesLimit = 10_000
 
     /// One of the node's two connections to Redis.
     enum Link {
@@ -121,12 +133,19 @@ struct RedisLinkStateMachine {
             guard !isUp else { return [] }
             var unfinished: Resynchronisation?
             if case .resynchronising(let run) = state { unfinished = run }
-            state = .detached(Detachment(isCommandConnectionUp: link != .commands, isSubscriberUp: link != .subscriber, unfinished: unfinished))
+            state = .detached(Detachment(
+                isCommandConnectionUp: link != .commands,
+                isSubscriberUp: link != .subscriber,
+                unfinished: unfinished,
+                wasSubscriberCut: link == .subscriber
+            ))
             return link == .subscriber ? [.reportUnreachable, .releaseLinesInFlight] : [.reportUnreachable]
         case .detached(var detachment):
             switch link {
             case .commands: detachment.isCommandConnectionUp = isUp
-            case .subscriber: detachment.isSubscriberUp = isUp
+            case .subscriber:
+                detachment.isSubscriberUp = isUp
+                if !isUp { detachment.wasSubscriberCut = true }
             }
             let released: [Action] = link == .subscriber && !isUp ? [.releaseLinesInFlight] : []
             guard detachment.isCommandConnectionUp, detachment.isSubscriberUp else {
@@ -136,10 +155,11 @@ struct RedisLinkStateMachine {
             // Back: whatever happened meanwhile, the view must be checked again.
             if var unfinished = detachment.unfinished {
                 unfinished.isNeededAgain = true
+                unfinished.heldForNextRun = detachment.held
                 state = .resynchronising(unfinished)
                 return released
             }
-            state = .resynchronising(Resynchronisation())
+            state = .resynchronising(Resynchronisation(snapshot: .catchingUp(held: detachment.held)))
             return released + [.startResynchronisation]
         case .stopping, .stopped, .modifying:
             return []
@@ -197,7 +217,7 @@ struct RedisLinkStateMachine {
         switch state {
         case .resynchronising(let run):
             if run.isNeededAgain {
-                state = .resynchronising(Resynchronisation())
+                state = .resynchronising(Resynchronisation(snapshot: .catchingUp(held: run.heldForNextRun ?? [])))
                 return [.startResynchronisation]
             }
             state = .connected
@@ -249,8 +269,23 @@ struct RedisLinkStateMachine {
         switch state {
         case .connected, .stopping, .stopped, .modifying:
             return .apply
+        case .detached(var detachment) where detachment.wasSubscriberCut:
+            // Back before the inbox heard of it, or while the commands are down: older lines are missing.
+            guard case .message(let line) = event else { return .apply }
+            state = .modifying
+            detachment.held.append(line)
+            Self.bound(&detachment.held)
+            state = .detached(detachment)
+            return .hold
         case .resynchronising, .detached:
             return modifyRun { run -> MessageAction in
+                if var held = run.heldForNextRun, case .message(let line) = event {
+                    run.heldForNextRun = nil
+                    held.append(line)
+                    Self.bound(&held)
+                    run.heldForNextRun = held
+                    return .hold
+                }
                 switch run.snapshot {
                 case .none:
                     return .apply
@@ -259,6 +294,7 @@ struct RedisLinkStateMachine {
                     guard case .message(let line) = event else { return .apply }
                     run.snapshot = .none
                     held.append(line)
+                    Self.bound(&held)
                     run.snapshot = .catchingUp(held: held)
                     return .hold
                 case .reconciling(var seen):
@@ -269,6 +305,10 @@ struct RedisLinkStateMachine {
                 }
             } ?? .apply
         }
+    }
+
+    private static func bound(_ held: inout [ChatLine]) {
+        if held.count > heldLinesLimit { held.removeFirst(held.count - heldLinesLimit) }
     }
 
     // MARK: Shutdown

@@ -1,0 +1,52 @@
+import Redis
+
+/// A held room whose channel was cut (its shard's master went away, or its
+/// slot moved): what was published meanwhile never arrives live. Its events
+/// wait here from the cut until a snapshot, read after the channel is
+/// confirmed subscribed again, has delivered what the node missed; then the
+/// waiting events the snapshot does not show yet follow, in the room's order.
+struct RoomCatchUp {
+    enum Phase: Equatable {
+        /// The channel is not subscribed: nothing to read yet.
+        case awaitingSubscription
+        /// The snapshot is on its way; `attempt` tells a stale answer from the current one.
+        case snapshotting(attempt: Int)
+        /// The snapshot failed (the shard is still unavailable); it is read again shortly.
+        case awaitingRetry
+    }
+
+    var phase = Phase.awaitingSubscription
+    /// Events that arrived since the cut, with their numbers in the room's sequence.
+    private(set) var held: [(event: ClusterEnvelope.Event, sequence: Int64?)] = []
+    /// Events beyond this many are dropped oldest first: a dropped line is
+    /// in the history the snapshot reads, and the snapshot's member list
+    /// stands in for a dropped join or leave.
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    mutating func hold(_ event: ClusterEnvelope.Event, sequence: Int64?) {
+        if held.count >= capacity { held.removeFirst(held.count - capacity + 1) }
+        held.append((event, sequence))
+    }
+}
+
+/// One room's members, recent history and event number, read at one point
+/// of its sequence by `ClusterScripts.roomSnapshot`.
+struct StoredRoomSnapshot {
+    /// The number of the room's last event the snapshot shows.
+    let sequence: Int64
+    /// The members hash, as `HGETALL` lists it.
+    let members: RedisReply
+    /// The history list, newest first, as `LRANGE` lists it.
+    let history: RedisReply
+
+    init?(_ reply: RedisReply?) {
+        guard case .array(let parts) = reply, parts.count == 3, let sequence = parts[0].integer else { return nil }
+        self.sequence = sequence
+        self.members = parts[1]
+        self.history = parts[2]
+    }
+}
