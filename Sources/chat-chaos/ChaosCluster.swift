@@ -81,7 +81,7 @@ final class ChaosCluster: @unchecked Sendable {
     private func startBalancer() throws {
         let port = try FreePort.find()
         let script = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("scripts/local-haproxy-config.sh")
-        let render = try ExternalCommand.run(["bash", script.path, String(port)] + ports.map(String.init))
+        let render = try ExternalCommand.runWaiting(["bash", script.path, String(port)] + ports.map(String.init))
         guard render.status == 0 else { throw ChaosFailure("cannot render the HAProxy configuration: \(render.output)") }
         let config = Data(render.output.utf8)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("chaos-haproxy-\(UUID().uuidString).cfg")

@@ -73,7 +73,7 @@ final class NetworkNamespace: @unchecked Sendable {
 
     @discardableResult
     private static func run(_ arguments: [String]) throws -> String {
-        let result = try ExternalCommand.run(arguments)
+        let result = try ExternalCommand.runWaiting(arguments)
         guard result.status == 0 else {
             throw ChaosFailure("\(arguments.joined(separator: " ")) failed: \(result.output)")
         }

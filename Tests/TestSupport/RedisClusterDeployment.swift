@@ -18,7 +18,7 @@ public final class RedisClusterDeployment: @unchecked Sendable {
     /// Starts `masters * (1 + replicasPerMaster)` servers with cluster mode on
     /// (a node counts as failed after 3 s; the other shards keep serving
     /// while one has no master) and joins them into one cluster.
-    public init(masters: Int = 3, replicasPerMaster: Int = 1, password: String? = nil, tls: TestCertificates.Server? = nil) throws {
+    public init(masters: Int = 3, replicasPerMaster: Int = 1, password: String? = nil, tls: TestCertificates.Server? = nil) async throws {
         self.password = password
         self.tls = tls
         let tlsArguments = tls == nil ? [] : ["--tls-cluster", "yes", "--tls-replication", "yes"]
@@ -31,7 +31,7 @@ public final class RedisClusterDeployment: @unchecked Sendable {
                 "--cluster-require-full-coverage", "no",
             ])
         }
-        let create = try ExternalCommand.run(
+        let create = try await ExternalCommand.run(
             ["redis-cli"] + (password.map { ["-a", $0, "--no-auth-warning"] } ?? []) + (tls.map { ["--tls", "--cacert", $0.authority] } ?? [])
                 + ["--cluster", "create"] + servers.map { "127.0.0.1:\($0.port)" }
                 + ["--cluster-replicas", String(replicasPerMaster), "--cluster-yes"]

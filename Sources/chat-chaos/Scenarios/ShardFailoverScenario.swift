@@ -14,7 +14,7 @@ struct ShardFailoverScenario {
     var roomsPerShard: Int
 
     func run() async throws -> ScenarioReport {
-        let redis = try RedisClusterDeployment()
+        let redis = try await RedisClusterDeployment()
         defer { for server in redis.servers { server.stop() } }
         try await redis.waitUntilReady()
         let nodes = try (0..<3).map { index in

@@ -17,7 +17,7 @@ struct ClusterScriptSlotTests {
 
     @Test("every script but the v1/v2 claim-into-lobby runs within one hash slot, with the keys the node passes it")
     func scriptsStayInOneSlot() async throws {
-        let cluster = try RedisClusterDeployment()
+        let cluster = try await RedisClusterDeployment()
         try await cluster.waitUntilReady()
         let client = RedisClusterClient(url: try RedisURL(parsing: cluster.url), scripts: ClusterScripts.allSharded, logger: Logger(label: "test"))
         try await client.connect()

@@ -13,7 +13,7 @@ func withRedisCluster<T>(
     _ configure: (inout NodeConfiguration) -> Void = { _ in },
     _ body: (RedisClusterDeployment, [TestNode]) async throws -> T
 ) async throws -> T {
-    let cluster = try RedisClusterDeployment()
+    let cluster = try await RedisClusterDeployment()
     try await cluster.waitUntilReady()
     return try await withRunningNodes(nodeConfigurations(count, redisURL: cluster.url, configure)) { nodes in try await body(cluster, nodes) }
 }
@@ -124,7 +124,7 @@ struct RedisClusterNodeTests {
 
     @Test("a node that dies on a Redis Cluster: its users leave every room with node_down and their nicks are free again")
     func deadNodeIsReaped() async throws {
-        let cluster = try RedisClusterDeployment()
+        let cluster = try await RedisClusterDeployment()
         try await cluster.waitUntilReady()
         let doomed = try NodeProcess(arguments: ["--port", "0", "--redis", cluster.url, "--node-ttl", "1"])
         let doomedPort = try await doomed.waitUntilListening()
@@ -283,7 +283,7 @@ struct RedisClusterNodeTests {
 
     @Test("a password-protected cluster: a node with the password serves and comes back after a restart with the room's history; a wrong password is one line and exit 1")
     func passwordAndRestart() async throws {
-        let cluster = try RedisClusterDeployment(password: "cluster-secret")
+        let cluster = try await RedisClusterDeployment(password: "cluster-secret")
         try await cluster.waitUntilReady()
         let wrong = cluster.url.replacingOccurrences(of: ":cluster-secret@", with: ":wrong@")
         let refused = try await NodeProcess(arguments: ["--port", "0", "--redis", wrong]).waitForExit(timeout: .seconds(30))
@@ -320,7 +320,7 @@ struct RedisClusterNodeTests {
     @Test("rediss-cluster:// speaks TLS to every master, checked against --redis-ca; another authority is one sentence and exit 1")
     func clusterOverTLS() async throws {
         let certificates = try await TestCertificates.make()
-        let cluster = try RedisClusterDeployment(tls: certificates)
+        let cluster = try await RedisClusterDeployment(tls: certificates)
         try await cluster.waitUntilReady()
         let otherAuthority = try await TestCertificates.make().authority
         let refused = try await NodeProcess(arguments: ["--port", "0", "--redis", cluster.url, "--redis-ca", otherAuthority])

@@ -7,21 +7,21 @@ private let repositoryRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// Runs a command from the repository root; returns its exit status and output.
-private func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    try ExternalCommand.run(arguments, in: repositoryRoot)
+private func run(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    try await ExternalCommand.run(arguments, in: repositoryRoot)
 }
 
 @Suite("Deployment files")
 struct DeploymentFilesTests {
     @Test("docker-compose.yml is valid (docker-compose config)")
-    func composeFile() throws {
-        let result = try run(["docker-compose", "-f", "docker-compose.yml", "config", "-q"])
+    func composeFile() async throws {
+        let result = try await run(["docker-compose", "-f", "docker-compose.yml", "config", "-q"])
         #expect(result.status == 0, "\(result.output)")
     }
 
     @Test("the compose file publishes only the load balancer and lets chat scale")
-    func composeShape() throws {
-        let result = try run(["docker-compose", "-f", "docker-compose.yml", "config"])
+    func composeShape() async throws {
+        let result = try await run(["docker-compose", "-f", "docker-compose.yml", "config"])
         #expect(result.status == 0)
         let config = result.output
         #expect(config.contains("published: 8080") || config.contains("8080:8080"))
@@ -30,8 +30,8 @@ struct DeploymentFilesTests {
     }
 
     @Test("docker-compose.cluster.yml: a Redis Cluster of six persistent servers that keeps serving when a shard fails, found by the nodes from seeds")
-    func clusterComposeFile() throws {
-        let result = try run(["docker-compose", "-f", "docker-compose.cluster.yml", "config"])
+    func clusterComposeFile() async throws {
+        let result = try await run(["docker-compose", "-f", "docker-compose.cluster.yml", "config"])
         #expect(result.status == 0, "\(result.output)")
         let config = result.output
         #expect(config.contains("CHAT_REDIS: redis-cluster://redis-1:6379,redis-2:6379,redis-3:6379"))
@@ -43,19 +43,19 @@ struct DeploymentFilesTests {
     }
 
     @Test("the alert rules are valid and fire as their unit tests say (promtool check rules, promtool test rules)")
-    func alertRules() throws {
-        let check = try run(["promtool", "check", "rules", "deploy/prometheus/alerts.yml"])
+    func alertRules() async throws {
+        let check = try await run(["promtool", "check", "rules", "deploy/prometheus/alerts.yml"])
         #expect(check.status == 0, "\(check.output)")
         #expect(check.output.contains("7 rules found"))
-        let tests = try ExternalCommand.run(["promtool", "test", "rules", "alerts.test.yml"], in: repositoryRoot.appendingPathComponent("deploy/prometheus"))
+        let tests = try await ExternalCommand.run(["promtool", "test", "rules", "alerts.test.yml"], in: repositoryRoot.appendingPathComponent("deploy/prometheus"))
         #expect(tests.status == 0, "\(tests.output)")
-        let config = try run(["promtool", "check", "config", "deploy/prometheus/prometheus.yml"])
+        let config = try await run(["promtool", "check", "config", "deploy/prometheus/prometheus.yml"])
         #expect(config.status == 0, "\(config.output)")
     }
 
     @Test("chat nodes and the load balancer may open enough files for 10,000 connections per node")
-    func composeFileLimits() throws {
-        let result = try run(["docker-compose", "-f", "docker-compose.yml", "config"])
+    func composeFileLimits() async throws {
+        let result = try await run(["docker-compose", "-f", "docker-compose.yml", "config"])
         #expect(result.status == 0)
         /// The soft `nofile` limit in one service's section of the rendered file.
         func nofile(of service: String) -> Int? {
@@ -70,8 +70,8 @@ struct DeploymentFilesTests {
     }
 
     @Test("the HAProxy configuration of the compose deployment passes haproxy -c")
-    func composeHAProxy() throws {
-        let result = try run(["haproxy", "-c", "-f", "deploy/haproxy/haproxy.cfg"])
+    func composeHAProxy() async throws {
+        let result = try await run(["haproxy", "-c", "-f", "deploy/haproxy/haproxy.cfg"])
         #expect(result.status == 0, "\(result.output)")
         let config = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/haproxy/haproxy.cfg"), encoding: .utf8)
         #expect(config.contains("balance leastconn"))
@@ -92,52 +92,52 @@ struct DeploymentFilesTests {
             .replacingOccurrences(of: "/usr/local/etc/haproxy/certs/chat.pem", with: folder.appendingPathComponent("chat.pem").path)
         let tlsFile = folder.appendingPathComponent("tls.cfg")
         try tls.write(to: tlsFile, atomically: true, encoding: .utf8)
-        let checked = try run(["haproxy", "-c", "-f", "deploy/haproxy/haproxy.cfg", "-f", tlsFile.path])
+        let checked = try await run(["haproxy", "-c", "-f", "deploy/haproxy/haproxy.cfg", "-f", tlsFile.path])
         #expect(checked.status == 0, "\(checked.output)")
         #expect(tls.contains("ssl-min-ver TLSv1.2") && tls.contains("Strict-Transport-Security") && tls.contains("alpn http/1.1"))
-        let composed = try run(["docker-compose", "-f", "docker-compose.yml", "-f", "docker-compose.tls.yml", "config"])
+        let composed = try await run(["docker-compose", "-f", "docker-compose.yml", "-f", "docker-compose.tls.yml", "config"])
         #expect(composed.status == 0, "\(composed.output)")
         #expect(composed.output.contains("tls.cfg"))
     }
 
     @Test("compose checks each node's health with chat-node ready, which the rolling restart waits for; the script parses")
-    func rollingRestart() throws {
-        let composed = try run(["docker-compose", "-f", "docker-compose.yml", "config"])
+    func rollingRestart() async throws {
+        let composed = try await run(["docker-compose", "-f", "docker-compose.yml", "config"])
         #expect(composed.status == 0)
         #expect(composed.output.contains("chat-node") && composed.output.contains("ready"), "\(composed.output)")
         let script = try String(contentsOf: repositoryRoot.appendingPathComponent("scripts/rolling-restart.sh"), encoding: .utf8)
         #expect(script.contains("State.Health.Status") && script.contains("docker stop -t 15"))
-        #expect(try run(["bash", "-n", "scripts/rolling-restart.sh"]).status == 0)
+        #expect(try await run(["bash", "-n", "scripts/rolling-restart.sh"]).status == 0)
     }
 
     @Test("the compose files pass the node ceiling to HAProxy")
-    func nodeCeiling() throws {
+    func nodeCeiling() async throws {
         for file in ["docker-compose.yml", "docker-compose.cluster.yml"] {
-            let result = try run(["docker-compose", "-f", file, "config"])
+            let result = try await run(["docker-compose", "-f", file, "config"])
             #expect(result.status == 0, "\(file): \(result.output)")
             #expect(result.output.contains("CHAT_MAX_NODES: '100'") || result.output.contains("CHAT_MAX_NODES: \"100\"") || result.output.contains("CHAT_MAX_NODES: 100"), "\(file)")
         }
     }
 
     @Test("the local cluster's generated HAProxy configuration passes haproxy -c")
-    func localHAProxy() throws {
-        let rendered = try run(["bash", "scripts/local-haproxy-config.sh", "18080", "18081", "18082", "18083"])
+    func localHAProxy() async throws {
+        let rendered = try await run(["bash", "scripts/local-haproxy-config.sh", "18080", "18081", "18082", "18083"])
         #expect(rendered.status == 0)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("chat-local-\(UUID().uuidString).cfg")
         try rendered.output.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
-        let result = try run(["haproxy", "-c", "-f", file.path])
+        let result = try await run(["haproxy", "-c", "-f", file.path])
         #expect(result.status == 0, "\(result.output)")
         #expect(rendered.output.contains("server node-3 127.0.0.1:18083 check"))
     }
 
     @Test("the monitoring file adds Prometheus and Grafana with the dashboard provisioned, on loopback, with a required admin password")
-    func monitoringFile() throws {
+    func monitoringFile() async throws {
         let files = ["-f", "docker-compose.yml", "-f", "docker-compose.monitoring.yml", "config"]
-        let withoutPassword = try run(["env", "-u", "GRAFANA_ADMIN_PASSWORD", "docker-compose"] + files)
+        let withoutPassword = try await run(["env", "-u", "GRAFANA_ADMIN_PASSWORD", "docker-compose"] + files)
         #expect(withoutPassword.status != 0)
         #expect(withoutPassword.output.contains("set GRAFANA_ADMIN_PASSWORD"))
-        let result = try run(["env", "GRAFANA_ADMIN_PASSWORD=s3cret", "docker-compose"] + files)
+        let result = try await run(["env", "GRAFANA_ADMIN_PASSWORD=s3cret", "docker-compose"] + files)
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("GF_SECURITY_ADMIN_PASSWORD: s3cret"))
         #expect(result.output.contains("127.0.0.1:3000:3000"))
@@ -150,8 +150,8 @@ struct DeploymentFilesTests {
     }
 
     @Test("the Sentinel variant adds a replica and three Sentinels, and points the nodes at them")
-    func sentinelVariant() throws {
-        let result = try run(["docker-compose", "-f", "docker-compose.yml", "-f", "docker-compose.sentinel.yml", "config"])
+    func sentinelVariant() async throws {
+        let result = try await run(["docker-compose", "-f", "docker-compose.yml", "-f", "docker-compose.sentinel.yml", "config"])
         #expect(result.status == 0, "\(result.output)")
         for service in ["redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"] {
             #expect(result.output.contains("\n  \(service):\n"), "no service \(service)")
@@ -164,8 +164,8 @@ struct DeploymentFilesTests {
     }
 
     @Test("compose's Redis persists (append-only) on a named volume")
-    func durableRedis() throws {
-        let result = try run(["docker-compose", "-f", "docker-compose.yml", "config"])
+    func durableRedis() async throws {
+        let result = try await run(["docker-compose", "-f", "docker-compose.yml", "config"])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("redis-data:/data"))
         #expect(result.output.contains("- --appendonly\n    - \"yes\""), "\(result.output)")
@@ -190,14 +190,14 @@ struct DeploymentFilesTests {
         var answer = ""
         for _ in 0..<50 where !answer.contains(String(redis.port)) {
             try await Task.sleep(for: .milliseconds(100))
-            answer = try run(["redis-cli", "-p", String(port), "SENTINEL", "get-master-addr-by-name", "chat"]).output
+            answer = try await run(["redis-cli", "-p", String(port), "SENTINEL", "get-master-addr-by-name", "chat"]).output
         }
         #expect(answer.contains(String(redis.port)), "Sentinel answered: \(answer)")
     }
 
     @Test("Prometheus's scrape configuration passes promtool check config")
-    func prometheusConfig() throws {
-        let result = try run(["promtool", "check", "config", "deploy/prometheus/prometheus.yml"])
+    func prometheusConfig() async throws {
+        let result = try await run(["promtool", "check", "config", "deploy/prometheus/prometheus.yml"])
         #expect(result.status == 0, "\(result.output)")
     }
 
@@ -231,7 +231,7 @@ struct DeploymentFilesTests {
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("chat-metrics-\(UUID().uuidString).txt")
             try exposition.write(to: file, atomically: true, encoding: .utf8)
             defer { try? FileManager.default.removeItem(at: file) }
-            let result = try run(["sh", "-c", "promtool check metrics < '\(file.path)'"])
+            let result = try await run(["sh", "-c", "promtool check metrics < '\(file.path)'"])
             #expect(result.status == 0, "\(result.output)")
         }
     }

@@ -36,7 +36,7 @@ struct LoadBalancerTests {
     private func withBalancer(in nodePort: Int, environment: [String: String] = [:], _ body: (Int) async throws -> Void) async throws {
         let lbPort = try FreePort.find()
         let prefix = environment.map { "\($0.key)=\($0.value)" }
-        let rendered = try ExternalCommand.run(
+        let rendered = try await ExternalCommand.run(
             ["env"] + prefix + ["bash", "scripts/local-haproxy-config.sh", String(lbPort), String(nodePort)], in: Self.repositoryRoot
         )
         try #require(rendered.status == 0, "\(rendered.output)")
@@ -89,13 +89,13 @@ struct LoadBalancerTests {
                 // Health checks may hold the node back for a moment on a loaded machine.
                 var health = (status: Int32(-1), output: "")
                 for _ in 0..<25 {
-                    health = try ExternalCommand.run(["curl", "-s", "-i", "--cacert", certificates.authority, "--max-time", "5", base + "/healthz"])
+                    health = try await ExternalCommand.run(["curl", "-s", "-i", "--cacert", certificates.authority, "--max-time", "5", base + "/healthz"])
                     if health.output.contains(" 200") { break }
                     try await Task.sleep(for: .milliseconds(200))
                 }
                 #expect(health.status == 0 && health.output.contains("HTTP/1.1 200"), "\(health.output)")
                 #expect(health.output.lowercased().contains("strict-transport-security: max-age="), "\(health.output)")
-                let upgrade = try ExternalCommand.run([
+                let upgrade = try await ExternalCommand.run([
                     "curl", "-s", "-i", "--http1.1", "--cacert", certificates.authority, "--max-time", "2",
                     "-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "-H", "Sec-WebSocket-Version: 13",
                     "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "-H", "Sec-WebSocket-Protocol: chat.v3.json",
@@ -103,9 +103,9 @@ struct LoadBalancerTests {
                 ])
                 #expect(upgrade.output.contains("HTTP/1.1 101"), "\(upgrade.output)")
                 #expect(upgrade.output.contains("chat.v3.json"), "\(upgrade.output)")
-                let untrusted = try ExternalCommand.run(["curl", "-s", "--cacert", stranger.authority, "--max-time", "5", base + "/healthz"])
+                let untrusted = try await ExternalCommand.run(["curl", "-s", "--cacert", stranger.authority, "--max-time", "5", base + "/healthz"])
                 #expect(untrusted.status == 60, "curl's certificate-verification failure: \(untrusted.status)")
-                let plain = try ExternalCommand.run(["curl", "-s", "--max-time", "5", "http://127.0.0.1:\(lbPort)/healthz"])
+                let plain = try await ExternalCommand.run(["curl", "-s", "--max-time", "5", "http://127.0.0.1:\(lbPort)/healthz"])
                 #expect(!plain.output.contains("ok"), "no plain HTTP on the TLS port")
             }
         }

@@ -117,7 +117,7 @@ struct LoginVerifierTests {
 
     /// The JWK (kid `k1`, no `alg`) of a P-256 public key: its x and y from openssl's text dump.
     private func jwk(ofPEM path: String, keys: TestLoginKeys) async throws -> String {
-        let (status, output) = try ExternalCommand.run(["openssl", "pkey", "-pubin", "-in", path, "-text", "-noout"])
+        let (status, output) = try await ExternalCommand.run(["openssl", "pkey", "-pubin", "-in", path, "-text", "-noout"])
         try #require(status == 0)
         let hex = output.components(separatedBy: "pub:").last!.components(separatedBy: "ASN1").first!
             .filter { $0.isHexDigit }

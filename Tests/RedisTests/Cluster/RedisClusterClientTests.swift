@@ -25,7 +25,7 @@ struct RedisClusterClientTests {
 
     @Test("commands go to the master of their key's slot: 300 keys land on all three masters, and the slots agree with CLUSTER KEYSLOT")
     func routesBySlot() async throws {
-        let cluster = try RedisClusterDeployment()
+        let cluster = try await RedisClusterDeployment()
         let client = try await connectedClient(to: cluster)
         #expect(await client.masters.count == 3)
         for index in 0..<300 {
@@ -48,7 +48,7 @@ struct RedisClusterClientTests {
 
     @Test("a script runs by SHA on the master of its keys' one hash tag")
     func scriptsOnOneSlot() async throws {
-        let cluster = try RedisClusterDeployment()
+        let cluster = try await RedisClusterDeployment()
         let script = RedisScript("redis.call('SET', KEYS[1], ARGV[1]) return redis.call('INCR', KEYS[2])")
         let client = try await connectedClient(to: cluster, scripts: [script])
         for room in ["lobby", "swift", "rust", "go"] {
@@ -61,7 +61,7 @@ struct RedisClusterClientTests {
 
     @Test("after a slot moves to another master, MOVED sends the command there and the map follows")
     func followsMoved() async throws {
-        let cluster = try RedisClusterDeployment()
+        let cluster = try await RedisClusterDeployment()
         let client = try await connectedClient(to: cluster)
         let key = "moving-key"
         let slot = HashSlot(key: key)
@@ -79,7 +79,7 @@ struct RedisClusterClientTests {
 
     @Test("while a slot migrates, ASK sends one command to the importing master; the map stays")
     func followsAsk() async throws {
-        let cluster = try RedisClusterDeployment()
+        let cluster = try await RedisClusterDeployment()
         let client = try await connectedClient(to: cluster)
         let key = "halfway-key"
         let slot = HashSlot(key: key)
@@ -95,7 +95,7 @@ struct RedisClusterClientTests {
 
     @Test("when a master dies its replica is promoted; the client finds the new master within 10 s, other masters answer throughout")
     func followsFailover() async throws {
-        let cluster = try RedisClusterDeployment()
+        let cluster = try await RedisClusterDeployment()
         let client = try await connectedClient(to: cluster)
         let (doomedKey, otherKey) = try await keysOnTwoMasters(in: cluster)
         #expect(try await set(doomedKey, "kept", with: client).string == "OK")
@@ -120,7 +120,7 @@ struct RedisClusterClientTests {
 
     @Test("a sharded subscription whose slot moves reports its channel cut, then resumed once the new master confirmed it; what is published there from then on arrives")
     func subscriptionFollowsSlot() async throws {
-        let cluster = try RedisClusterDeployment()
+        let cluster = try await RedisClusterDeployment()
         let client = try await connectedClient(to: cluster)
         let subscriber = RedisClusterSubscriber(client: client, logger: logger)
         try await subscriber.connect()
