@@ -148,6 +148,40 @@ struct RedisClusterClientTests {
         await client.shutdown()
     }
 
+    @Test("a channel whose new master refuses it (the slot still importing there) stays cut and is tried again; it is resumed once the slot is that master's")
+    func refusedSubscriptionIsRetried() async throws {
+        let cluster = try await RedisClusterDeployment()
+        let client = try await connectedClient(to: cluster)
+        let subscriber = RedisClusterSubscriber(client: client, logger: logger)
+        try await subscriber.connect()
+        let changes = EventQueue<ChannelChange>()
+        await subscriber.onChannelChange { changes.push($0) }
+        let channel = "chat:room:{refused}:events"
+        let slot = HashSlot(key: channel)
+        try await subscriber.subscribe([channel])
+        let source = try await cluster.master(of: slot).port
+        let target = try #require(try await cluster.masterPorts().first { $0 != source })
+        let sourceID = try #require(try await cluster.ask(source, ["CLUSTER", "MYID"]).string)
+        let targetID = try #require(try await cluster.ask(target, ["CLUSTER", "MYID"]).string)
+        _ = try await cluster.ask(target, ["CLUSTER", "SETSLOT", String(slot.value), "IMPORTING", sourceID])
+        _ = try await cluster.ask(source, ["CLUSTER", "SETSLOT", String(slot.value), "MIGRATING", targetID])
+        // Only the source hands the slot over: it drops the channel, and the target, still importing, refuses it.
+        _ = try await cluster.ask(source, ["CLUSTER", "SETSLOT", String(slot.value), "NODE", targetID])
+        #expect(await changes.next(timeout: .seconds(5)) == .cut([channel]))
+        #expect(await changes.next(timeout: .seconds(1)) == nil, "not resumed while every master refuses it")
+
+        for master in try await cluster.masterPorts() {
+            _ = try await cluster.ask(master, ["CLUSTER", "SETSLOT", String(slot.value), "NODE", targetID])
+        }
+        #expect(await changes.next(timeout: .seconds(10)) == .resumed([channel]))
+        let received = EventQueue<String>()
+        await subscriber.deliverMessages { received.push(String(decoding: $0.payload, as: UTF8.self)) }
+        _ = try await cluster.ask(target, ["SPUBLISH", channel, "after"])
+        #expect(await received.next(timeout: .seconds(5)) == "after")
+        await subscriber.shutdown()
+        await client.shutdown()
+    }
+
     @Test("a cluster URL whose seeds do not answer is refused with one sentence naming them")
     func unreachableSeeds() async throws {
         let port = try FreePort.find()
