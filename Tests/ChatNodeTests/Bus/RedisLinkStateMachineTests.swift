@@ -56,6 +56,7 @@ struct RedisLinkStateMachineTests {
         var machine = Self.connected()
         _ = machine.connection(.subscriber, isUp: false)
         #expect(machine.connection(.subscriber, isUp: true) == [.startResynchronisation])
+        #expect(machine.runCatchesUp)
         // Before the run's first step has even started.
         #expect(machine.received(.message(Self.line)) == .hold)
         machine.beginCatchUp()
@@ -90,6 +91,8 @@ struct RedisLinkStateMachineTests {
         var machine = Self.connected()
         #expect(machine.shardRecovered() == [.startResynchronisation])
         #expect(machine.isAvailable)
+        #expect(!machine.runCatchesUp, "each cut room catches up by itself")
+        #expect(machine.received(.message(Self.line)) == .apply)
         #expect(machine.shardRecovered() == [], "the run under way covers a second shard")
         #expect(machine.resynchronisationFinished(succeeded: true) == [])
         _ = machine.connection(.commands, isUp: false)

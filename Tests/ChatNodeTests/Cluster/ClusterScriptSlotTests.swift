@@ -42,6 +42,7 @@ struct ClusterScriptSlotTests {
         let history = [keys.history(room), keys.channel(room), keys.sequence(room)]
         #expect(try await run(ClusterScripts.appendMessage, history, [#"{"v":1,"kind":"message"}"#, "1000"]).integer == 0)
         #expect(try await run(ClusterScripts.roomSnapshot, [keys.members(room), keys.history(room), keys.sequence(room)], ["50"]).array?.count == 3)
+        #expect(try await run(ClusterScripts.roomCatchUp, [keys.members(room), keys.history(room), keys.sequence(room)], ["50", "m1"]).array?.count == 3)
         let left = try await run(ClusterScripts.leaveRoom, roomKeys, [nick.value, record, envelope, "rust", "86400"])
         #expect(RoomChange(reply: left) == RoomChange(changed: 1, count: 0, sequence: 3, room: "rust"))
         _ = try await run(ClusterScripts.joinRoom, roomKeys, [nick.value, record, envelope, "rust"])

@@ -276,6 +276,29 @@ enum ClusterScripts {
         }
         """)
 
+    /// What a node whose channel of a room was cut reads to catch the room
+    /// up: the number of the last event, the members, and the lines newer
+    /// than the newest one the node has (all kept lines when it has none, or
+    /// when that line is gone), read 50 at a time so the cost follows what was missed.
+    /// KEYS: members, history, sequence. ARGV: how many lines at most, the id of the newest line known ('' for none).
+    static let roomCatchUp = RedisScript("""
+        local limit = tonumber(ARGV[1])
+        local known = nil
+        if ARGV[2] ~= '' then known = '"id":"' .. ARGV[2] .. '"' end
+        local lines = {}
+        local start = 0
+        while start < limit do
+          local chunk = redis.call('LRANGE', KEYS[2], start, math.min(start + 49, limit - 1))
+          for i = 1, #chunk do
+            if known and string.find(chunk[i], known, 1, true) then start = limit break end
+            lines[#lines + 1] = chunk[i]
+          end
+          if #chunk < 50 then break end
+          start = start + 50
+        end
+        return { tonumber(redis.call('GET', KEYS[3]) or '0'), redis.call('HGETALL', KEYS[1]), lines }
+        """)
+
     /// Removes a dead instance's users from one room, announced with
     /// `node_down` in one `left_many` message, exactly once, whichever node
     /// runs it first.
@@ -341,6 +364,6 @@ enum ClusterScripts {
     /// Every script, for the command connection to load whenever it connects.
     static let all = [
         adoptHistoryBeforeRooms, claim, joinRoom, claimIntoLobby, leaveRoom, leaveRoomMany, release, releaseOfInstance, appendMessage,
-        roomSnapshot, reapRoom, roomCount, appendServerMessage,
+        roomSnapshot, roomCatchUp, reapRoom, roomCount, appendServerMessage,
     ]
 }

@@ -117,6 +117,15 @@ extension RedisBus {
         for (id, inFlight) in linesInFlight where inFlight.isStored { releaseLine(id) }
     }
 
+    /// Tells the sender of a line that Redis acknowledged and then lost (its
+    /// master died before the replica that took over had it) that the line
+    /// went nowhere, so it can send it again.
+    func refuseLostLine(_ id: String) {
+        guard let inFlight = linesInFlight.removeValue(forKey: id) else { return }
+        let refusal = ServerEvent.error(code: .unavailable, message: "the line was lost in a Redis failover; send it again", ref: inFlight.ref)
+        inFlight.sender.outlet.sendOwnLine(LocalFanout.frame(refusal, for: inFlight.sender.kind.version))
+    }
+
     /// Gives the sender of a stored line its own copy, as it will not come back live.
     func releaseLine(_ id: String) {
         guard let inFlight = linesInFlight.removeValue(forKey: id) else { return }

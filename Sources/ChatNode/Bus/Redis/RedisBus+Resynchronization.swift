@@ -51,17 +51,18 @@ extension RedisBus {
         }
     }
 
-    /// One resynchronisation run, after an outage or a reaping (started and
-    /// ordered by `RedisLinkStateMachine`, one at a time): claims this node's
-    /// nicks and memberships again (Redis may have restarted empty),
-    /// delivers the lines it missed, removes records of users who left
+    /// One resynchronisation run, after an outage, a reaping or a Redis
+    /// Cluster shard's return (started and ordered by `RedisLinkStateMachine`,
+    /// one at a time): delivers the lines it missed (unless each cut room
+    /// catches up by itself), claims this node's nicks and memberships again
+    /// (Redis may have restarted empty), removes records of users who left
     /// meanwhile, then reconciles the views once the other nodes had time
     /// to do the same. Returns whether it succeeded; a failed run is retried on reconnection.
     func resynchronize() async -> Bool {
         metrics.redisResynchronisations.increment()
         do {
             // First, so the live lines held since the run began go out after the missed ones, even if the run fails.
-            try await catchUp()
+            if link.runCatchesUp { try await catchUp() }
             // The reply says whether another node had reaped this one; the claims below cover that either way.
             _ = try await batch(livenessCommands)
             link.claimsSent()
@@ -172,18 +173,20 @@ extension RedisBus {
 
     /// Makes each held room's view equal to its members in Redis (and
     /// loads its history at start-up or when the view has none), telling
-    /// local members about every difference.
+    /// local members about every difference. Only the histories it loads
+    /// are read: a run after an outage costs the rooms' members, not their lines.
     func reconcile(atStartUp: Bool = false) async throws(BusError) {
         link.beginReconciliation()
         let rooms = Array(core.rooms.keys)
+        let loadsHistory = rooms.map { atStartUp || core.view(of: $0)?.history.isEmpty == true }
         let replies: [RedisReply]
         do {
-            replies = try await batch(rooms.flatMap { room in
-                [
-                    RedisCommand(["HGETALL", keys.members(room)]),
-                    RedisCommand(["LRANGE", keys.history(room), "0", String(core.historyRetention - 1)]),
-                ]
-            })
+            replies = try await batch(
+                rooms.map { RedisCommand(["HGETALL", keys.members($0)]) }
+                    + zip(rooms, loadsHistory).filter(\.1).map { room, _ in
+                        RedisCommand(["LRANGE", keys.history(room), "0", String(core.historyRetention - 1)])
+                    }
+            )
         } catch {
             _ = link.endReconciliation()
             throw error
@@ -191,7 +194,7 @@ extension RedisBus {
         // Who is a member according to Redis, by room and key: nick and holder.
         var targets: [RoomName: [NickKey: (nick: Nick, owner: String)]] = [:]
         for (index, room) in rooms.enumerated() {
-            targets[room] = Self.members(in: replies[2 * index])
+            targets[room] = Self.members(in: replies[index])
         }
         // Events that arrived while the snapshot was in flight may be newer than it.
         func remove(_ nick: String, owner: String, from room: RoomName) {
@@ -210,13 +213,13 @@ extension RedisBus {
             }
         }
         let ts = Clock.milliseconds()
-        for (index, room) in rooms.enumerated() {
+        var histories = replies.dropFirst(rooms.count).makeIterator()
+        for (room, loadHistory) in zip(rooms, loadsHistory) {
+            let history = loadHistory ? histories.next() : nil
             guard let target = targets[room], core.holds(room) else { continue }
             arrange(core.reconcile(room, with: target, ts: ts))
             // After an outage the catch-up has already delivered what the view lacked.
-            if core.view(of: room)?.history.isEmpty == true || atStartUp {
-                core.loadHistory(Self.lines(in: replies[2 * index + 1]), of: room)
-            }
+            if let history { core.loadHistory(Self.lines(in: history), of: room) }
         }
     }
 }

@@ -11,6 +11,7 @@ extension RedisBus {
     func channelsChanged(_ change: ChannelChange) {
         switch change {
         case .cut(let channels):
+            // The room's lines in flight wait too: their echoes come with the catch-up, in the room's order.
             for room in channels.compactMap(keys.room(ofChannel:)) where core.holds(room) || roomLoads[room] != nil {
                 if roomCatchUps[room] == nil {
                     roomCatchUps[room] = RoomCatchUp(capacity: core.historyRetention)
@@ -26,12 +27,19 @@ extension RedisBus {
         }
     }
 
-    /// Reads `room`'s snapshot; a failure is retried after half a second while the room waits.
+    /// Reads what `room` missed (members, event number, the lines newer than
+    /// the node's newest); a failure is retried after half a second while the room waits.
     private func readSnapshot(toCatchUp room: RoomName) {
         snapshotAttempts += 1
         let attempt = snapshotAttempts
         roomCatchUps[room]?.phase = .snapshotting(attempt: attempt)
-        batchOnLoop([snapshotCommand(room)]).whenSuccess { result in
+        let newest = core.view(of: room)?.history.all.last?.id ?? ""
+        let command = scriptCommand(
+            ClusterScripts.roomCatchUp,
+            keys: [keys.members(room), keys.history(room), keys.sequence(room)],
+            arguments: [Array(String(core.historyRetention).utf8), Array(newest.utf8)]
+        )
+        batchOnLoop([command]).whenSuccess { result in
             self.assumeIsolated { bus in
                 guard bus.roomCatchUps[room]?.phase == .snapshotting(attempt: attempt) else { return }
                 guard case .success(let replies) = result, let snapshot = StoredRoomSnapshot(replies.first) else {
@@ -50,6 +58,11 @@ extension RedisBus {
 
     /// Delivers what the snapshot shows and the node missed (members, then
     /// lines oldest first), then the held events that are newer than it.
+    /// A line of this node that Redis had stored and the snapshot lacks was
+    /// lost with a master that died before its replica had it: its sender
+    /// is told, as nobody else gets it. (A line stored after the snapshot
+    /// cannot be taken for one: its answer follows the snapshot's on the
+    /// same connection.)
     private func finishCatchUp(_ room: RoomName, from snapshot: StoredRoomSnapshot) {
         guard let catchUp = roomCatchUps.removeValue(forKey: room) else { return }
         if core.holds(room) {
@@ -63,17 +76,12 @@ extension RedisBus {
         for (event, sequence) in catchUp.held where sequence.map({ $0 > snapshot.sequence }) ?? true {
             apply(event, sequence: sequence)
         }
-        if missed > 0 {
-            logger.info("delivered the lines a room's channel missed while it moved", metadata: ["room": "\(room)", "lines": "\(missed)"])
+        let lost = linesInFlight.filter { $0.value.isStored && $0.value.line.room == room }.keys
+        for id in lost { refuseLostLine(id) }
+        if missed > 0 || !lost.isEmpty {
+            logger.info("caught a room up after its channel was cut", metadata: [
+                "room": "\(room)", "lines": "\(missed)", "lines_lost_in_failover": "\(lost.count)",
+            ])
         }
-    }
-
-    /// The script call that reads `room`'s members, history and event number at one point of its sequence.
-    func snapshotCommand(_ room: RoomName) -> RedisCommand {
-        scriptCommand(
-            ClusterScripts.roomSnapshot,
-            keys: [keys.members(room), keys.history(room), keys.sequence(room)],
-            arguments: [Array(String(core.historyRetention).utf8)]
-        )
     }
 }

@@ -76,12 +76,11 @@ extension RedisBus {
         case .failover(let master):
             await perform(link.failover(to: master), in: &group)
         case .shard(.lost(let master)):
-            // Its rooms' lines and nicks answer `unavailable` until it is back; the echoes of
-            // lines it stored may not come: their senders get their copies now.
+            // Its rooms' lines and nicks answer `unavailable` until it is back; the lines in flight
+            // of its rooms went back to their senders when their channels were cut (`channelsChanged`).
             logger.warning("a Redis Cluster master is unreachable: what lives in its slots is unavailable until it is back", metadata: [
                 "master": "\(master)"
             ])
-            releaseLinesInFlight()
         case .shard(.recovered(let master)):
             logger.info("a Redis Cluster shard serves again; resynchronising", metadata: ["master": "\(master)"])
             await perform(link.shardRecovered(), in: &group)

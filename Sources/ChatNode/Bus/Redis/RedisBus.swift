@@ -389,8 +389,9 @@ actor RedisBus: ChatBus {
     }
 
     /// Whether the line with `id` was published. A stored line waits for its
-    /// echo, unless the link is down (the echo may never come): then its
-    /// sender gets its copy now. A refused or lost line is the sender's `unavailable`.
+    /// echo (after a cut channel, from its room's catch-up), unless the link
+    /// is down (the echo may never come): then its sender gets its copy now.
+    /// A refused or lost line is the sender's `unavailable`.
     private func settlePublication(of id: String, _ result: Result<[RedisReply], BusError>) -> Result<Void, any Error> {
         let failure: BusError
         switch result {
@@ -537,7 +538,11 @@ actor RedisBus: ChatBus {
         if let loading = roomLoads[room] { return loading.loaded.futureResult }
         let loaded = redisLoop.makePromise(of: Void.self)
         roomLoads[room] = RoomLoad(loaded: loaded)
-        let snapshot = snapshotCommand(room)
+        let snapshot = scriptCommand(
+            ClusterScripts.roomSnapshot,
+            keys: [keys.members(room), keys.history(room), keys.sequence(room)],
+            arguments: [Array(String(core.historyRetention).utf8)]
+        )
         subscriber.subscribeFromEventLoop([keys.channel(room)]).flatMap {
             self.assumeIsolated { $0.batchOnLoop([snapshot]) }
         }.whenComplete { result in

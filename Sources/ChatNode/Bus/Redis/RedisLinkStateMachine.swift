@@ -48,6 +48,10 @@ struct RedisLinkStateMachine {
         /// The subscriber came back while this run was ending: the live lines
         /// since then wait for the next run's catch-up, which delivers the missed ones first.
         var heldForNextRun: [ChatLine]?
+        /// The run starts with a catch-up of every held room's lines. A run
+        /// after a Redis Cluster shard came back needs none: each room whose
+        /// channel was cut catches up by itself (`RoomCatchUp`).
+        var catchesUp = true
     }
 
     /// An outage: which connections are up, and the run it cut short, if
@@ -173,17 +177,27 @@ struct RedisLinkStateMachine {
     }
 
     /// On a Redis Cluster, a shard that was lost serves again (its master is
-    /// back, or a replica took over): the view is brought back in step while
-    /// chat goes on, as after a reaping.
+    /// back, or a replica took over): the users are claimed again and the
+    /// views reconciled while chat goes on, as after a reaping, without the
+    /// catch-up of every room.
     mutating func shardRecovered() -> [Action] {
-        resynchronisationNeeded()
+        resynchronisationNeeded(catchingUp: false)
+    }
+
+    /// Whether the run under way starts with a catch-up.
+    var runCatchesUp: Bool {
+        switch state {
+        case .resynchronising(let run): run.catchesUp
+        case .detached(let detachment): detachment.unfinished?.catchesUp ?? false
+        case .connected, .stopping, .stopped, .modifying: false
+        }
     }
 
     /// Starts a run unless one under way will cover what happened.
-    private mutating func resynchronisationNeeded() -> [Action] {
+    private mutating func resynchronisationNeeded(catchingUp: Bool = true) -> [Action] {
         switch state {
         case .connected:
-            state = .resynchronising(Resynchronisation())
+            state = .resynchronising(catchingUp ? Resynchronisation() : Resynchronisation(snapshot: .none, catchesUp: false))
             return [.startResynchronisation]
         case .resynchronising(var run):
             // A run whose claims are still to go out covers what happened.

@@ -34,7 +34,8 @@ struct RoomCatchUp {
 }
 
 /// One room's members, recent history and event number, read at one point
-/// of its sequence by `ClusterScripts.roomSnapshot`.
+/// of its sequence by `ClusterScripts.roomSnapshot` (or, with only the lines
+/// a node missed, by `ClusterScripts.roomCatchUp`).
 struct StoredRoomSnapshot {
     /// The number of the room's last event the snapshot shows.
     let sequence: Int64
