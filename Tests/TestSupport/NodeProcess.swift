@@ -100,6 +100,8 @@ public final class NodeProcess: Sendable {
 
     /// Sends a signal, e.g. `SIGTERM` or `SIGKILL`.
     public func signal(_ signal: Int32) {
+        // Once the process has been reaped its id may belong to another test's process.
+        guard process.isRunning else { return }
         kill(process.processIdentifier, signal)
     }
 

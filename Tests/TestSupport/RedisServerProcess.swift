@@ -108,12 +108,13 @@ public final class RedisServerProcess: @unchecked Sendable {
 
     /// Freezes the server (SIGSTOP): connections stay open, nothing is answered.
     public func pause() {
-        if let process { kill(process.processIdentifier, SIGSTOP) }
+        // Once the process has been reaped its id may belong to another test's process.
+        if let process, process.isRunning { kill(process.processIdentifier, SIGSTOP) }
     }
 
     /// Lets a paused server go on (SIGCONT).
     public func resume() {
-        if let process { kill(process.processIdentifier, SIGCONT) }
+        if let process, process.isRunning { kill(process.processIdentifier, SIGCONT) }
     }
 
     private func waitUntilListening() throws {

@@ -29,12 +29,13 @@ struct RoomCatchUpTests {
         let connection = RedisConnection(url: try RedisURL(parsing: redis.url), scripts: ClusterScripts.all, logger: Logger(label: "test"))
         try await connection.connect()
         let room = RoomName(trusted: "team")
-        for id in 1...120 {
+        let envelopes = (1...120).map { id in
             let line = ChatLine(id: "m\(id)", from: "ann", text: #"say "id":"m1" \#(id)"#, ts: Int64(id), room: room)
-            let envelope = ClusterEnvelope(origin: "i1", event: .message(line)).encoded()
-            _ = try await connection.send(RedisCommand(["LPUSH", keys.history(room)] + [String(decoding: envelope, as: UTF8.self)]))
+            return String(decoding: ClusterEnvelope(origin: "i1", event: .message(line)).encoded(), as: UTF8.self)
         }
-        _ = try await connection.send(RedisCommand(["SET", keys.sequence(room), "120"]))
+        _ = try await connection.sendBatch([
+            RedisCommand(["LPUSH", keys.history(room)] + envelopes), RedisCommand(["SET", keys.sequence(room), "120"]),
+        ])
         func missed(after newest: String, limit: Int = 1000) async throws -> [String] {
             let reply = try await connection.send(ClusterScripts.roomCatchUp.command(
                 keys: [keys.members(room), keys.history(room), keys.sequence(room)].map { Array($0.utf8) },
