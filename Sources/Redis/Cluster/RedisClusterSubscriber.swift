@@ -179,6 +179,9 @@ public actor RedisClusterSubscriber: RedisSubscription {
                 continue
             }
             homes[name] = master
+            // A shard still connecting takes the channel now and subscribes it once connected:
+            // until Redis confirms it there, it counts as cut, so its room catches up then.
+            if !shardsUp.contains(master) { cutOff([name]) }
             confirmations.append(shard(at: master).subscribeFromEventLoop([name]))
         }
         publishState()

@@ -561,6 +561,8 @@ actor RedisBus: ChatBus {
         guard case .success(let replies) = result, let snapshot = StoredRoomSnapshot(replies.first) else {
             let error: BusError
             if case .failure(let failure) = result { error = failure } else { error = failure("the room snapshot was refused: \(result)") }
+            // No resumption will be reported for a channel given up: its events must not wait for one.
+            roomCatchUps[room] = nil
             subscriber.unsubscribeFromEventLoop([keys.channel(room)])
             loading.loaded.fail(error)
             return
