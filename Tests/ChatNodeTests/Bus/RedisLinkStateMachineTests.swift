@@ -89,15 +89,35 @@ struct RedisLinkStateMachineTests {
     @Test("a Redis Cluster shard back while connected: one run, chat served throughout; while detached, the reconnection's run covers it")
     func shardRecovered() {
         var machine = Self.connected()
-        #expect(machine.shardRecovered() == [.startResynchronisation])
+        #expect(machine.shardRecovered(Self.master) == [.startResynchronisation])
         #expect(machine.isAvailable)
         #expect(!machine.runCatchesUp, "each cut room catches up by itself")
         #expect(machine.received(.message(Self.line)) == .apply)
-        #expect(machine.shardRecovered() == [], "the run under way covers a second shard")
+        #expect(machine.shardRecovered(Self.master) == [], "the run under way covers a second shard")
         #expect(machine.resynchronisationFinished(succeeded: true) == [])
         _ = machine.connection(.commands, isUp: false)
-        #expect(machine.shardRecovered() == [])
+        #expect(machine.shardRecovered(Self.master) == [])
         #expect(!machine.isAvailable)
+    }
+
+    @Test("a shard's return claims again only what lives on it; another shard's return before the claims widens the run, a reaping widens it to everything")
+    func shardScope() {
+        let other = RedisServerAddress(host: "127.0.0.1", port: 7001)
+        var machine = Self.connected()
+        #expect(machine.shardRecovered(Self.master) == [.startResynchronisation])
+        #expect(machine.runScope == .shards([Self.master]))
+        #expect(machine.shardRecovered(other) == [])
+        #expect(machine.runScope == .shards([Self.master, other]))
+        #expect(machine.reaped() == [])
+        #expect(machine.runScope == .everything)
+
+        var late = Self.connected()
+        _ = late.shardRecovered(Self.master)
+        late.claimsSent()
+        #expect(late.shardRecovered(other) == [], "after the claims went out, another run follows")
+        #expect(late.runScope == .shards([Self.master]))
+        #expect(late.resynchronisationFinished(succeeded: true) == [.startResynchronisation])
+        #expect(late.runScope == .everything)
     }
 
     @Test("an empty restart while a run is under way: the cut-short run ends first, then exactly one more runs")

@@ -1,10 +1,11 @@
-import ChatNode
 import ChatProtocol
 import Foundation
 import Logging
 import Redis
 import TestSupport
 import Testing
+
+@testable import ChatNode
 
 /// Runs `body` against `count` nodes joined through a fresh Redis Cluster
 /// (3 masters, 3 replicas), then shuts them down.
@@ -279,6 +280,40 @@ struct RedisClusterNodeTests {
             let counts = try await cluster.ask(target, ["PUBSUB", "SHARDNUMSUB", "chat:room:{\(room)}:events"]).array
             #expect(counts?.last?.integer == 2, "both nodes subscribe at the new master: \(String(describing: counts))")
         }
+    }
+
+    @Test("a shard that comes back empty gets back what lives on it: the nick and the memberships hashed there are claimed again")
+    func shardBackEmpty() async throws {
+        try await withRedisCluster(nodes: 1) { cluster, nodes in
+            let rooms = try await roomsOnEveryShard(of: cluster)
+            let (ann, _) = try await nodes[0].joinV3("ann")
+            for room in rooms { _ = try await ann.enter(room) }
+            let nickKey = "chat:nick:{ann}"
+            let master = try await cluster.master(of: HashSlot(key: nickKey)).port
+            let roomThere = try #require(try await asyncFirst(rooms) { try await cluster.master(of: HashSlot(key: "chat:room:{\($0)}:members")).port == master })
+            #expect(try await cluster.ask(master, ["EXISTS", nickKey]).integer == 1)
+
+            // The shard loses everything, as a master restarted without its data would.
+            _ = try await cluster.ask(master, ["FLUSHALL"])
+            #expect(try await cluster.ask(master, ["EXISTS", nickKey]).integer == 0)
+            let bus = try #require(nodes[0].server.node.bus as? RedisBus)
+            bus.inbox.post(.shard(.recovered(RedisServerAddress(host: "127.0.0.1", port: master))))
+
+            let deadline = ContinuousClock.now + .seconds(10)
+            var restored = false
+            while !restored, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(200))
+                let nick = try await cluster.ask(master, ["EXISTS", nickKey]).integer
+                let member = try await cluster.ask(master, ["HEXISTS", "chat:room:{\(roomThere)}:members", "ann"]).integer
+                restored = nick == 1 && member == 1
+            }
+            #expect(restored, "ann's nick and membership are on the shard again")
+        }
+    }
+
+    private func asyncFirst(_ items: [String], where predicate: (String) async throws -> Bool) async throws -> String? {
+        for item in items where try await predicate(item) { return item }
+        return nil
     }
 
     @Test("a password-protected cluster: a node with the password serves and comes back after a restart with the room's history; a wrong password is one line and exit 1")

@@ -65,11 +65,13 @@ extension RedisBus {
             if link.runCatchesUp { try await catchUp() }
             // The reply says whether another node had reaped this one; the claims below cover that either way.
             _ = try await batch(livenessCommands)
+            // Read with `claimsSent`, in one step: from then on a new need starts another run.
+            let inScope = keyFilter(for: link.runScope)
             link.claimsSent()
-            try await reregisterLocalUsers()
-            try await removeStaleRecords()
+            try await reregisterLocalUsers(inScope)
+            try await removeStaleRecords(inScope)
             try? await Task.sleep(for: .milliseconds(1500))
-            try await reconcile()
+            try await reconcile(inScope)
             logger.info("resynchronised with Redis")
             return true
         } catch {
@@ -78,14 +80,22 @@ extension RedisBus {
         }
     }
 
-    /// Claims every local nick again in one pipelined batch (not one round
-    /// trip per user), checks in a second batch the nicks that were not
-    /// free (ours already, or taken by someone else meanwhile), then lists
-    /// every remaining user in its rooms again.
-    private func reregisterLocalUsers() async throws(BusError) {
-        let users = Array(core.users.values)
-        guard !users.isEmpty else { return }
-        let claims = try await batch(users.map { claimCommand(for: $0.member) } + [noteNicksCommand(users.map(\.member))]).dropLast()
+    /// Whether a key is among what a run claims again and reconciles: on a
+    /// Redis Cluster after a shard came back, the keys whose slots that
+    /// shard's master serves; otherwise every key.
+    private func keyFilter(for scope: RedisLinkStateMachine.Scope) -> @Sendable (String) -> Bool {
+        guard case .shards(let masters) = scope, let client = commands as? RedisClusterClient else { return { _ in true } }
+        let slots = client.assumeIsolated { $0.slots }
+        return { key in slots.master(for: HashSlot(key: key)).map(masters.contains) ?? true }
+    }
+
+    /// Claims every local nick in scope again in one pipelined batch (not
+    /// one round trip per user), checks in a second batch the nicks that
+    /// were not free (ours already, or taken by someone else meanwhile),
+    /// then lists every remaining user again in its rooms in scope.
+    private func reregisterLocalUsers(_ inScope: (String) -> Bool) async throws(BusError) {
+        let users = Array(core.users.values).filter { inScope(keys.nick($0.member.nick.key)) }
+        let claims = users.isEmpty ? [] : try await batch(users.map { claimCommand(for: $0.member) } + [noteNicksCommand(users.map(\.member))]).dropLast()
         if let refused = claims.first(where: { $0.integer == nil }) {
             throw failure("claim script failed: \(refused)")
         }
@@ -102,10 +112,13 @@ extension RedisBus {
             }
         }
         let ts = Clock.milliseconds()
-        let kept = users.filter { !lost.contains($0.member.connectionID) }
-        let memberships = kept.flatMap { user in user.rooms.map { joinRoomCommand($0, member: user.member, ts: ts) } }
+        // A user whose nick lives elsewhere may still be a member of a room here.
+        let kept = core.users.values.filter { !lost.contains($0.member.connectionID) }
+        let memberships = kept.flatMap { user in
+            user.rooms.filter { inScope(keys.members($0)) }.map { joinRoomCommand($0, member: user.member, ts: ts) }
+        }
         guard !memberships.isEmpty else { return }
-        let rooms = Set(kept.flatMap(\.rooms))
+        let rooms = Set(kept.flatMap { $0.rooms.filter { inScope(keys.members($0)) } })
         let replies = try await batch(memberships + [noteRoomsCommand(Array(rooms))])
         if let refused = replies.dropLast().first(where: { RoomChange(reply: $0) == nil }) {
             throw failure("room script failed: \(refused)")
@@ -115,10 +128,11 @@ extension RedisBus {
     /// Removes this instance's records of users and memberships that ended
     /// while Redis could not be told: a membership announces its `left`.
     /// Reads this instance's own sets, so it costs this node's users and rooms.
-    private func removeStaleRecords() async throws(BusError) {
+    private func removeStaleRecords(_ inScope: (String) -> Bool) async throws(BusError) {
         let sets = try await batch([RedisCommand(["SMEMBERS", keys.rooms(of: instance)]), RedisCommand(["SMEMBERS", keys.nicks(of: instance)])])
         let rooms = Array(Set((sets[0].array ?? []).compactMap(\.string).map(RoomName.init(trusted:))).union(core.rooms.keys))
-        let nickKeys = (sets[1].array ?? []).compactMap(\.string)
+            .filter { inScope(keys.members($0)) }
+        let nickKeys = (sets[1].array ?? []).compactMap(\.string).filter { inScope(keys.nick($0)) }
         let listings = try await batch(nickKeys.map { RedisCommand(["GET", keys.nick($0)]) } + rooms.map { RedisCommand(["HGETALL", keys.members($0)]) })
         var commands: [RedisCommand] = []
         var forgotten: [String] = []
@@ -175,9 +189,9 @@ extension RedisBus {
     /// loads its history at start-up or when the view has none), telling
     /// local members about every difference. Only the histories it loads
     /// are read: a run after an outage costs the rooms' members, not their lines.
-    func reconcile(atStartUp: Bool = false) async throws(BusError) {
+    func reconcile(_ inScope: (String) -> Bool = { _ in true }, atStartUp: Bool = false) async throws(BusError) {
         link.beginReconciliation()
-        let rooms = Array(core.rooms.keys)
+        let rooms = core.rooms.keys.filter { inScope(keys.members($0)) }
         let loadsHistory = rooms.map { atStartUp || core.view(of: $0)?.history.isEmpty == true }
         let replies: [RedisReply]
         do {

@@ -83,7 +83,7 @@ extension RedisBus {
             ])
         case .shard(.recovered(let master)):
             logger.info("a Redis Cluster shard serves again; resynchronising", metadata: ["master": "\(master)"])
-            await perform(link.shardRecovered(), in: &group)
+            await perform(link.shardRecovered(master), in: &group)
         case .resynchronisationFinished(let succeeded):
             await perform(link.resynchronisationFinished(succeeded: succeeded), in: &group)
         case .stop:

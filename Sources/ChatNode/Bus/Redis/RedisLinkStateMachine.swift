@@ -52,6 +52,17 @@ struct RedisLinkStateMachine {
         /// after a Redis Cluster shard came back needs none: each room whose
         /// channel was cut catches up by itself (`RoomCatchUp`).
         var catchesUp = true
+        /// What the run claims again and reconciles.
+        var scope = Scope.everything
+    }
+
+    /// What a run claims again and reconciles.
+    enum Scope: Equatable {
+        /// Every local user and held room: after an outage, a reaping, at start-up.
+        case everything
+        /// Only the nicks and rooms whose keys live on these Redis Cluster
+        /// masters, which came back: the other shards lost nothing.
+        case shards(Set<RedisServerAddress>)
     }
 
     /// An outage: which connections are up, and the run it cut short, if
@@ -172,16 +183,24 @@ struct RedisLinkStateMachine {
 
     /// The beacon found this instance reaped by another node (it looked dead).
     mutating func reaped() -> [Action] {
-        let actions = resynchronisationNeeded()
+        let actions = resynchronisationNeeded(.everything)
         return actions.isEmpty ? [] : [.reportPresumedDead] + actions
     }
 
     /// On a Redis Cluster, a shard that was lost serves again (its master is
-    /// back, or a replica took over): the users are claimed again and the
-    /// views reconciled while chat goes on, as after a reaping, without the
-    /// catch-up of every room.
-    mutating func shardRecovered() -> [Action] {
-        resynchronisationNeeded(catchingUp: false)
+    /// back, or a replica took over): what lives there is claimed again and
+    /// reconciled while chat goes on, without the catch-up of every room.
+    mutating func shardRecovered(_ master: RedisServerAddress) -> [Action] {
+        resynchronisationNeeded(.shards([master]))
+    }
+
+    /// What the run under way claims again and reconciles.
+    var runScope: Scope {
+        switch state {
+        case .resynchronising(let run): run.scope
+        case .detached(let detachment): detachment.unfinished?.scope ?? .everything
+        case .connected, .stopping, .stopped, .modifying: .everything
+        }
     }
 
     /// Whether the run under way starts with a catch-up.
@@ -194,14 +213,22 @@ struct RedisLinkStateMachine {
     }
 
     /// Starts a run unless one under way will cover what happened.
-    private mutating func resynchronisationNeeded(catchingUp: Bool = true) -> [Action] {
+    private mutating func resynchronisationNeeded(_ scope: Scope) -> [Action] {
         switch state {
         case .connected:
-            state = .resynchronising(catchingUp ? Resynchronisation() : Resynchronisation(snapshot: .none, catchesUp: false))
+            if case .shards = scope {
+                state = .resynchronising(Resynchronisation(snapshot: .none, catchesUp: false, scope: scope))
+            } else {
+                state = .resynchronising(Resynchronisation())
+            }
             return [.startResynchronisation]
         case .resynchronising(var run):
-            // A run whose claims are still to go out covers what happened.
-            guard run.haveClaimsGoneOut else { return [] }
+            // A run whose claims are still to go out covers what happened, once widened to it.
+            guard run.haveClaimsGoneOut else {
+                run.scope = run.scope.widened(to: scope)
+                state = .resynchronising(run)
+                return []
+            }
             run.isNeededAgain = true
             state = .resynchronising(run)
             return []
@@ -362,6 +389,16 @@ struct RedisLinkStateMachine {
             return result
         case .connected, .stopping, .stopped, .modifying:
             return nil
+        }
+    }
+}
+
+extension RedisLinkStateMachine.Scope {
+    /// This scope grown to cover `other` as well.
+    func widened(to other: Self) -> Self {
+        switch (self, other) {
+        case (.shards(let these), .shards(let those)): .shards(these.union(those))
+        default: .everything
         }
     }
 }
