@@ -37,6 +37,10 @@ struct ClusterKeys: Sendable {
     /// Counter numbering one room's events, so a node that starts holding
     /// the room can tell the events its snapshot already shows.
     func sequence(_ room: RoomName) -> String { "\(prefix):room:{\(room.value)}:seq" }
+    /// A room's keys as the snapshot scripts take them: members, history, sequence.
+    func roomSnapshotKeys(_ room: RoomName) -> [String] {
+        [members(room), history(room), sequence(room)]
+    }
     /// Set of the rooms an instance's users joined, for reaping it.
     func rooms(of instance: String) -> String { "\(prefix):inst:{\(instance)}:rooms" }
     /// Set of the nick keys an instance's users claimed, for reaping it and

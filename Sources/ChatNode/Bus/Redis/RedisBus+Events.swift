@@ -70,7 +70,8 @@ extension RedisBus {
                 roomLoads[room]!.held.append((event, sequence))
                 return
             }
-            if roomCatchUps[room] != nil {
+            // Usually empty: one check spares every event a lookup.
+            if !roomCatchUps.isEmpty, roomCatchUps[room] != nil {
                 roomCatchUps[room]!.hold(event, sequence: sequence)
                 return
             }

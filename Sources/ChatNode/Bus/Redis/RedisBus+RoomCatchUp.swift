@@ -36,7 +36,7 @@ extension RedisBus {
         let newest = core.view(of: room)?.history.all.last?.id ?? ""
         let command = scriptCommand(
             ClusterScripts.roomCatchUp,
-            keys: [keys.members(room), keys.history(room), keys.sequence(room)],
+            keys: keys.roomSnapshotKeys(room),
             arguments: [Array(String(core.historyRetention).utf8), Array(newest.utf8)]
         )
         batchOnLoop([command]).whenSuccess { result in

@@ -77,7 +77,7 @@ extension RedisBus {
             await perform(link.failover(to: master), in: &group)
         case .shard(.lost(let master)):
             // Its rooms' lines and nicks answer `unavailable` until it is back; the lines in flight
-            // of its rooms went back to their senders when their channels were cut (`channelsChanged`).
+            // of its rooms wait for each room's catch-up (`channelsChanged`).
             logger.warning("a Redis Cluster master is unreachable: what lives in its slots is unavailable until it is back", metadata: [
                 "master": "\(master)"
             ])

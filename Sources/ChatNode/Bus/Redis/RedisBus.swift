@@ -540,7 +540,7 @@ actor RedisBus: ChatBus {
         roomLoads[room] = RoomLoad(loaded: loaded)
         let snapshot = scriptCommand(
             ClusterScripts.roomSnapshot,
-            keys: [keys.members(room), keys.history(room), keys.sequence(room)],
+            keys: keys.roomSnapshotKeys(room),
             arguments: [Array(String(core.historyRetention).utf8)]
         )
         subscriber.subscribeFromEventLoop([keys.channel(room)]).flatMap {

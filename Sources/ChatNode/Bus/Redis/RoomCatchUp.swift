@@ -1,5 +1,3 @@
-import Redis
-
 /// A held room whose channel was cut (its shard's master went away, or its
 /// slot moved): what was published meanwhile never arrives live. Its events
 /// wait here from the cut until a snapshot, read after the channel is
@@ -30,24 +28,5 @@ struct RoomCatchUp {
     mutating func hold(_ event: ClusterEnvelope.Event, sequence: Int64?) {
         if held.count >= capacity { held.removeFirst(held.count - capacity + 1) }
         held.append((event, sequence))
-    }
-}
-
-/// One room's members, recent history and event number, read at one point
-/// of its sequence by `ClusterScripts.roomSnapshot` (or, with only the lines
-/// a node missed, by `ClusterScripts.roomCatchUp`).
-struct StoredRoomSnapshot {
-    /// The number of the room's last event the snapshot shows.
-    let sequence: Int64
-    /// The members hash, as `HGETALL` lists it.
-    let members: RedisReply
-    /// The history list, newest first, as `LRANGE` lists it.
-    let history: RedisReply
-
-    init?(_ reply: RedisReply?) {
-        guard case .array(let parts) = reply, parts.count == 3, let sequence = parts[0].integer else { return nil }
-        self.sequence = sequence
-        self.members = parts[1]
-        self.history = parts[2]
     }
 }
