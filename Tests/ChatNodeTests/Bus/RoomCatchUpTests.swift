@@ -54,6 +54,86 @@ struct RoomCatchUpTests {
         await connection.shutdown()
     }
 
+    @Test("a line sent while its room's channel is cut reaches every member once the channel is back, its sender with its ref")
+    func lineDuringCutArrivesAfterCatchUp() async throws {
+        try await withCutRoom { room, ann, bob, _, _ in
+            try await ann.send(#"{"type":"say","room":"team","text":"kept","ref":"r1"}"#)
+            #expect(await bob.next(ofType: "message", timeout: .milliseconds(500)) == nil, "held while the channel is cut")
+            try await room.resume()
+            let echo = try #require(await ann.next(ofType: "message"))
+            #expect(echo.string("text") == "kept" && echo.string("ref") == "r1")
+            #expect(await bob.next(ofType: "message")?.string("text") == "kept")
+            #expect(await bob.next(ofType: "message", timeout: .milliseconds(500)) == nil, "once")
+        }
+    }
+
+    @Test("a line Redis stored and then lost while the room's channel was cut (a master that died before its replica had it) is refused to its sender with unavailable and its ref, and reaches nobody")
+    func lostLineIsRefusedToItsSender() async throws {
+        try await withCutRoom { room, ann, bob, redis, keys in
+            try await ann.send(#"{"type":"say","room":"team","text":"lost","ref":"r1"}"#)
+            try await room.waitUntilStored(lines: 1)
+            // The promoted replica never had the line: the history lacks it, the event number is the one Redis gave it.
+            _ = try await redis.send(RedisCommand(["LPOP", keys.history(RoomName(trusted: "team"))]))
+            try await room.resume()
+            var answer: [String: JSONValue]?
+            while answer == nil, let event = await ann.nextMessage() {
+                #expect(event.string("type") != "message", "the sender gets no echo of the lost line: \(event)")
+                if event.string("type") == "error" { answer = event }
+            }
+            let refusal = try #require(answer)
+            #expect(refusal.string("code") == "unavailable")
+            #expect(refusal.string("ref") == "r1")
+            #expect(await bob.next(ofType: "message", timeout: .milliseconds(500)) == nil, "nobody gets the lost line")
+
+            try await ann.send(#"{"type":"say","room":"team","text":"again","ref":"r2"}"#)
+            #expect(await ann.next(ofType: "message")?.string("ref") == "r2", "the room works after the catch-up")
+            #expect(await bob.next(ofType: "message")?.string("text") == "again")
+        }
+    }
+
+    /// One node on a private Redis with ann and bob in `team`, whose channel
+    /// the node is told is cut (as a Redis Cluster's subscriber reports a
+    /// shard's loss); `body` resumes it when it likes.
+    private func withCutRoom(
+        _ body: (CutRoom, WebSocketTestClient, WebSocketTestClient, RedisConnection, ClusterKeys) async throws -> Void
+    ) async throws {
+        try await withCluster(nodes: 1) { cluster in
+            let node = cluster.nodes[0]
+            let (ann, _) = try await node.joinV3("ann")
+            let (bob, _) = try await node.joinV3("bob")
+            _ = try await ann.enter("team")
+            _ = try await bob.enter("team")
+            let bus = try #require(node.server.node.bus as? RedisBus)
+            let redis = RedisConnection(url: try RedisURL(parsing: cluster.redis.url), logger: Logger(label: "test"))
+            try await redis.connect()
+            let room = CutRoom(bus: bus, redis: redis, room: RoomName(trusted: "team"), keys: keys)
+            await bus.channelsChanged(.cut([keys.channel(room.room)]))
+            try await body(room, ann, bob, redis, keys)
+            await redis.shutdown()
+        }
+    }
+
+    /// A room whose channel a test has cut.
+    private struct CutRoom {
+        let bus: RedisBus
+        let redis: RedisConnection
+        let room: RoomName
+        let keys: ClusterKeys
+
+        func resume() async throws {
+            await bus.channelsChanged(.resumed([keys.channel(room)]))
+        }
+
+        /// Waits until Redis keeps `lines` lines of the room.
+        func waitUntilStored(lines: Int) async throws {
+            let deadline = ContinuousClock.now + .seconds(5)
+            while try await redis.send(RedisCommand(["LLEN", keys.history(room)])).integer != Int64(lines) {
+                try #require(ContinuousClock.now < deadline, "the line was not stored within 5 s")
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+    }
+
     @Test("held events are kept in arrival order; beyond capacity the oldest go (the snapshot's history and members stand in for them)")
     func holdsBoundedly() {
         var catchUp = RoomCatchUp(capacity: 3)
