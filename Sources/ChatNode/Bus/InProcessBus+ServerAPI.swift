@@ -29,7 +29,7 @@ extension InProcessBus: ServerAPIBus {
                 let view = bus.core.view(of: room)
                 let contents = RoomContents(
                     room: room,
-                    members: view?.users.values.map { Nick(trustedCanonical: $0.nick) } ?? [],
+                    members: view?.sortedUsers.map(Nick.init(trustedCanonical:)) ?? [],
                     history: view.map { Array($0.history.all) } ?? []
                 )
                 guard contents.exists else { throw ServerAPIFailure.noSuchRoom }

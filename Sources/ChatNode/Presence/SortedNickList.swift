@@ -119,6 +119,14 @@ struct SortedNickList {
         EncodedNickList(chunks: pages.map(\.json))
     }
 
+    /// The canonical nick listed under `key`, found by binary search.
+    func nick(for key: NickKey) -> String? {
+        let position = firstPosition(notPreceding: key.value)
+        guard position.page < pages.count else { return nil }
+        let entry = pages[position.page].entries[position.entry]
+        return entry.key == key.value ? entry.nick : nil
+    }
+
     /// The canonical nicks in list order.
     var nicks: [String] {
         pages.flatMap { $0.entries.map(\.nick) }

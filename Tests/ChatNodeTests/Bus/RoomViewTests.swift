@@ -31,6 +31,33 @@ struct RoomViewTests {
         #expect(!again)
         #expect(view.sortedUsers.isEmpty)
     }
+
+    @Test("a nick's owner is the same holder exactly when the owner strings are equal, whatever form they take", arguments: [
+        "3w5hk2j1l9x0/12345", "0/0", "zzzzzzzzzzzzz/18446744073709551615", "42", "~user-7", "~", "", "a/b/c", "/5", "5/",
+    ])
+    func ownersCompareAsTheirStrings(owner: String) {
+        #expect(NickOwner(owner) == NickOwner(String(owner)))
+        for other in ["3W5HK2J1L9X0/12345", "3w5hk2j1l9x0/012345", "3w5hk2j1l9x0/+12345", "03w5hk2j1l9x0/12345", "042", "+42", "~user-8", "0/00"] {
+            #expect((NickOwner(owner) == NickOwner(other)) == (owner == other), "\(owner) against \(other)")
+        }
+    }
+
+    @Test("a connection's owner takes no allocation of its own: instance and connection are numbers")
+    func connectionOwnersAreNumbers() {
+        #expect(NickOwner("3w5hk2j1l9x0/12345") == .connection(instance: UInt64("3w5hk2j1l9x0", radix: 36)!, id: 12345))
+        #expect(NickOwner("42") == .localConnection(42))
+        #expect(NickOwner("~ann") == .other("~ann"))
+    }
+
+    @Test("a new holder with another canonical form of the nick relists it under that form")
+    func relistsCanonicalForm() {
+        var view = RoomView(history: MessageHistory(retention: 10, welcomeLength: 5))
+        _ = view.insert(Nick(trustedCanonical: "Bob"), owner: "a/1")
+        _ = view.insert(Nick(trustedCanonical: "bob"), owner: "a/2")
+        #expect(view.sortedUsers == ["bob"])
+        #expect(view.nick(for: NickKey(lookingUp: "BOB")) == "bob")
+        #expect(view.nick(for: NickKey(lookingUp: "ann")) == nil)
+    }
 }
 
 @Suite("Message history")

@@ -235,8 +235,9 @@ struct BusCore {
     mutating func reconcile(_ room: RoomName, with target: [NickKey: (nick: Nick, owner: String)], ts: Int64) -> PresenceFollowUp {
         open(room)
         var departed: [Nick] = []
-        for (key, entry) in rooms[room]!.view.users where target[key] == nil {
-            if rooms[room]!.view.remove(key, owner: entry.owner) { departed.append(Nick(trustedCanonical: entry.nick)) }
+        for (key, owner) in rooms[room]!.view.users where target[key] == nil {
+            guard let nick = rooms[room]!.view.nick(for: key), rooms[room]!.view.remove(key, heldBy: owner) else { continue }
+            departed.append(Nick(trustedCanonical: nick))
         }
         var delivered = rooms[room]!.fanout.announceLeft(departed, ts: ts, reason: .quit)
         for entry in target.values where rooms[room]!.view.insert(entry.nick, owner: entry.owner) {

@@ -12,14 +12,8 @@ import ChatProtocol
 /// late `left` for an earlier holder cannot remove a user who took the
 /// nick again since.
 struct RoomView {
-    /// A user as the view lists them.
-    struct Entry: Equatable {
-        var nick: String
-        /// The connection holding the nick: `instance/connection`.
-        var owner: String
-    }
-
-    private(set) var users: [NickKey: Entry] = [:]
+    /// Who holds each listed nick.
+    private(set) var users: [NickKey: NickOwner] = [:]
     /// The same users in list order, ready to send.
     private(set) var list = SortedNickList()
     /// The room's messages in the order Redis published them.
@@ -32,20 +26,33 @@ struct RoomView {
     /// Adds a user held by `owner`; true when the nick was not listed, so
     /// clients must be told. A new holder of a listed nick replaces the old one silently.
     mutating func insert(_ nick: Nick, owner: String) -> Bool {
-        let previous = users.updateValue(Entry(nick: nick.canonical, owner: owner), forKey: nick.key)
-        if previous?.nick != nick.canonical {
-            if previous != nil { list.remove(nick.key) }
+        guard users.updateValue(NickOwner(owner), forKey: nick.key) != nil else {
+            list.insert(nick)
+            return true
+        }
+        if list.nick(for: nick.key) != nick.canonical {
+            list.remove(nick.key)
             list.insert(nick)
         }
-        return previous == nil
+        return false
     }
 
     /// Removes the user with this key if `owner` still holds the nick; true when clients must be told.
     mutating func remove(_ key: NickKey, owner: String) -> Bool {
-        guard users[key]?.owner == owner else { return false }
+        remove(key, heldBy: NickOwner(owner))
+    }
+
+    /// Removes the user with this key if `owner` still holds the nick; true when clients must be told.
+    mutating func remove(_ key: NickKey, heldBy owner: NickOwner) -> Bool {
+        guard users[key] == owner else { return false }
         users[key] = nil
         list.remove(key)
         return true
+    }
+
+    /// The canonical nick listed under `key`.
+    func nick(for key: NickKey) -> String? {
+        list.nick(for: key)
     }
 
     /// The users in the protocol's list order.
