@@ -1,26 +1,29 @@
 import ChatProtocol
 
 /// The joined nicks in the protocol's list order, kept sorted as users come
-/// and go, each nick encoded as JSON once.
+/// and go, each nick encoded as JSON once, with who holds each.
 ///
 /// `welcome` and `users` send the whole list, so it must never be sorted or
 /// normalised again per request. Entries live in pages of at most
 /// `maximumPageSize`, each page keeping its entries' JSON joined by commas:
-/// a change costs a binary search and one page's worth of work, and the
-/// whole list is encoded by copying one chunk of bytes per page. An entry
-/// is just two strings (inline for nicks up to 15 bytes), so a user costs
-/// the list no allocation of its own.
+/// a change or a lookup costs a binary search and one page's worth of work,
+/// and the whole list is encoded by copying one chunk of bytes per page.
+/// An entry is two strings (inline for nicks up to 15 bytes) and a
+/// fixed-size owner, so a user costs the list no allocation of its own.
 struct SortedNickList {
     /// One listed nick.
     struct Entry {
         /// The nick's key; its UTF-8 byte order is code-point order, the list order.
         let key: String
         /// The canonical nick.
-        let nick: String
+        var nick: String
+        /// Who holds the nick.
+        var owner: NickOwner
 
-        init(_ nick: Nick) {
+        init(_ nick: Nick, owner: NickOwner) {
             self.key = nick.key.value
             self.nick = nick.canonical
+            self.owner = owner
         }
 
         func precedes(_ other: String) -> Bool {
@@ -66,16 +69,27 @@ struct SortedNickList {
     /// How many nicks are listed.
     private(set) var count = 0
 
-    /// Lists `nick`. Its key must not be listed yet.
-    mutating func insert(_ nick: Nick) {
-        let entry = Entry(nick)
-        count += 1
+    /// Lists `nick` held by `owner`; true when its key was not listed. A
+    /// listed key takes the new holder, and the new canonical form if it differs.
+    @discardableResult
+    mutating func insert(_ nick: Nick, owner: NickOwner = .other("")) -> Bool {
+        let entry = Entry(nick, owner: owner)
         guard !pages.isEmpty else {
+            count += 1
             pages.append(Page([entry]))
-            return
+            return true
         }
         let pageIndex = min(self.pageIndex(for: entry.key), pages.count - 1)
         let index = pages[pageIndex].insertionIndex(entry.key)
+        if index < pages[pageIndex].entries.count, pages[pageIndex].entries[index].key == entry.key {
+            pages[pageIndex].entries[index].owner = owner
+            if pages[pageIndex].entries[index].nick != entry.nick {
+                pages[pageIndex].entries[index].nick = entry.nick
+                pages[pageIndex].reencode()
+            }
+            return false
+        }
+        count += 1
         pages[pageIndex].entries.insert(entry, at: index)
         if pages[pageIndex].entries.count > Self.maximumPageSize {
             let upper = Array(pages[pageIndex].entries[(Self.maximumPageSize / 2)...])
@@ -85,26 +99,33 @@ struct SortedNickList {
         } else {
             pages[pageIndex].reencode()
         }
+        return true
     }
 
-    /// Removes the nick whose key is `key`; false when it was not listed.
+    /// Removes the nick whose key is `key`, if `owner` (when given) holds
+    /// it; false when it was not listed or another holds it.
     @discardableResult
-    mutating func remove(_ key: NickKey) -> Bool {
-        let order = key.value
-        let pageIndex = self.pageIndex(for: order)
-        guard pageIndex < pages.count else { return false }
-        let index = pages[pageIndex].insertionIndex(order)
-        guard index < pages[pageIndex].entries.count, pages[pageIndex].entries[index].key.utf8.elementsEqual(order.utf8) else {
-            return false
-        }
-        pages[pageIndex].entries.remove(at: index)
+    mutating func remove(_ key: NickKey, heldBy owner: NickOwner? = nil) -> Bool {
+        guard let position = position(of: key) else { return false }
+        if let owner, pages[position.page].entries[position.entry].owner != owner { return false }
+        pages[position.page].entries.remove(at: position.entry)
         count -= 1
-        if pages[pageIndex].entries.isEmpty {
-            pages.remove(at: pageIndex)
+        if pages[position.page].entries.isEmpty {
+            pages.remove(at: position.page)
         } else {
-            pages[pageIndex].reencode()
+            pages[position.page].reencode()
         }
         return true
+    }
+
+    /// The entry listed under `key`.
+    subscript(key: NickKey) -> Entry? {
+        position(of: key).map { pages[$0.page].entries[$0.entry] }
+    }
+
+    /// Every entry in list order.
+    var entries: [Entry] {
+        pages.flatMap(\.entries)
     }
 
     /// Removes every nick.
@@ -117,14 +138,6 @@ struct SortedNickList {
     /// the pages' bytes, so taking it costs a reference per page, not a copy.
     var encoded: EncodedNickList {
         EncodedNickList(chunks: pages.map(\.json))
-    }
-
-    /// The canonical nick listed under `key`, found by binary search.
-    func nick(for key: NickKey) -> String? {
-        let position = firstPosition(notPreceding: key.value)
-        guard position.page < pages.count else { return nil }
-        let entry = pages[position.page].entries[position.entry]
-        return entry.key == key.value ? entry.nick : nil
     }
 
     /// The canonical nicks in list order.
@@ -167,6 +180,13 @@ struct SortedNickList {
     /// The first `limit` nicks in list order.
     func first(_ limit: Int) -> EncodedNickList {
         page(prefix: nil, after: nil, limit: limit).nicks
+    }
+
+    /// Where the entry listed under `key` is.
+    private func position(of key: NickKey) -> (page: Int, entry: Int)? {
+        let position = firstPosition(notPreceding: key.value)
+        guard position.page < pages.count, pages[position.page].entries[position.entry].key == key.value else { return nil }
+        return position
     }
 
     /// Where the first entry whose key does not precede `order` is (`pages.count` when none).

@@ -235,9 +235,9 @@ struct BusCore {
     mutating func reconcile(_ room: RoomName, with target: [NickKey: (nick: Nick, owner: String)], ts: Int64) -> PresenceFollowUp {
         open(room)
         var departed: [Nick] = []
-        for (key, owner) in rooms[room]!.view.users where target[key] == nil {
-            guard let nick = rooms[room]!.view.nick(for: key), rooms[room]!.view.remove(key, heldBy: owner) else { continue }
-            departed.append(Nick(trustedCanonical: nick))
+        for entry in rooms[room]!.view.list.entries {
+            let nick = Nick(trustedCanonical: entry.nick)
+            if target[nick.key] == nil, rooms[room]!.view.remove(nick.key, heldBy: entry.owner) { departed.append(nick) }
         }
         var delivered = rooms[room]!.fanout.announceLeft(departed, ts: ts, reason: .quit)
         for entry in target.values where rooms[room]!.view.insert(entry.nick, owner: entry.owner) {

@@ -12,9 +12,7 @@ import ChatProtocol
 /// late `left` for an earlier holder cannot remove a user who took the
 /// nick again since.
 struct RoomView {
-    /// Who holds each listed nick.
-    private(set) var users: [NickKey: NickOwner] = [:]
-    /// The same users in list order, ready to send.
+    /// The listed users in list order with who holds each, ready to send.
     private(set) var list = SortedNickList()
     /// The room's messages in the order Redis published them.
     var history: MessageHistory
@@ -26,38 +24,27 @@ struct RoomView {
     /// Adds a user held by `owner`; true when the nick was not listed, so
     /// clients must be told. A new holder of a listed nick replaces the old one silently.
     mutating func insert(_ nick: Nick, owner: String) -> Bool {
-        guard users.updateValue(NickOwner(owner), forKey: nick.key) != nil else {
-            list.insert(nick)
-            return true
-        }
-        if list.nick(for: nick.key) != nick.canonical {
-            list.remove(nick.key)
-            list.insert(nick)
-        }
-        return false
+        list.insert(nick, owner: NickOwner(owner))
     }
 
     /// Removes the user with this key if `owner` still holds the nick; true when clients must be told.
     mutating func remove(_ key: NickKey, owner: String) -> Bool {
-        remove(key, heldBy: NickOwner(owner))
+        list.remove(key, heldBy: NickOwner(owner))
     }
 
     /// Removes the user with this key if `owner` still holds the nick; true when clients must be told.
     mutating func remove(_ key: NickKey, heldBy owner: NickOwner) -> Bool {
-        guard users[key] == owner else { return false }
-        users[key] = nil
-        list.remove(key)
-        return true
+        list.remove(key, heldBy: owner)
     }
 
     /// The canonical nick listed under `key`.
     func nick(for key: NickKey) -> String? {
-        list.nick(for: key)
+        list[key]?.nick
     }
 
     /// The users in the protocol's list order.
     var sortedUsers: [String] { list.nicks }
 
     /// How many users are listed.
-    var count: Int { users.count }
+    var count: Int { list.count }
 }
