@@ -7,7 +7,9 @@
 #   many-rooms  3 000 users in 300 rooms of 10, each room's members on one
 #               node, 30 senders (10 per node) as fast as possible, against
 #               300 users in one room with 10 senders; deliveries per server
-#               CPU-second, and how many events each node received from Redis
+#               CPU-second, and how many events each node received from Redis;
+#               then the same two shapes against `chat-bench minimal-rooms-server`
+#               (one process relaying lines to rooms, no Redis: the floor)
 #
 #   scripts/bench-rooms.sh [--node BIN] [--messages 2000]
 #
@@ -73,5 +75,15 @@ for shape in "one room:300:1:10" "many rooms:3000:300:30"; do
     for port in "${ports[@]}"; do
         echo "  node $port received $(( $(events_received "$port") - ${before[$port]} )) events from Redis"
     done
+    cleanup
+done
+
+for shape in "one room:300:1:10" "many rooms:3000:300:30"; do
+    IFS=: read -r name clients rooms senders <<< "$shape"
+    echo "== floor, $name: minimal-rooms-server, $clients users in $rooms room(s), $senders senders x $messages lines"
+    "$bench" minimal-rooms-server --port 18492 > /dev/null 2>&1 & pids+=($!)
+    wait_for_port 18492
+    "$bench" fanout --ports 18492 --clients "$clients" --rooms "$rooms" --subprotocol chat.v3.json \
+        --senders "$senders" --messages "$messages" --rate 100000 --pids "${pids[@]}" 2>&1 | grep -E 'fan-out|server CPU'
     cleanup
 done

@@ -11,7 +11,7 @@ struct ChatBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat-bench",
         abstract: "Measures the Redis client and a running chat node or cluster.",
-        subcommands: [PublishBenchmark.self, FanoutBenchmark.self, StormBenchmark.self, APIPublishBenchmark.self, BaselineServer.self, MinimalV2Server.self]
+        subcommands: [PublishBenchmark.self, FanoutBenchmark.self, StormBenchmark.self, APIPublishBenchmark.self, BaselineServer.self, MinimalV2Server.self, MinimalRoomsServer.self]
     )
 }
 
