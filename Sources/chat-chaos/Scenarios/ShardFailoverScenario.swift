@@ -123,17 +123,29 @@ struct ShardFailoverScenario {
         report.check("no silent loss", unaccounted == 0, "\(unaccounted) lines neither echoed nor refused")
         report.check("every member's streams intact", broken == 0, "\(streams - broken)/\(streams)")
 
-        // Every room's list complete.
-        var incomplete = 0
+        // Every room's list complete: PROTOCOL.md promises it within 10 s of the shard's return.
+        var incomplete: [String] = []
         for (room, clients) in members {
             let truth = clients.map(\.nick).sortedAsUserList()
             let asker = clients[clients.count - 1]
-            await asker.transcript.clearUserLists()
-            await asker.send(#"{"type":"who","room":"\#(room)","limit":1000}"#)
-            try? await Task.sleep(for: .milliseconds(300))
-            if await asker.transcript.userLists.last != truth { incomplete += 1 }
+            var seen: [String]?
+            let complete = await waitFor(timeout: .seconds(10)) {
+                await asker.transcript.clearUserLists()
+                await asker.send(#"{"type":"who","room":"\#(room)","limit":1000}"#)
+                try? await Task.sleep(for: .milliseconds(300))
+                seen = await asker.transcript.userLists.last
+                return seen == truth
+            }
+            if complete == nil {
+                let missing = Set(truth).subtracting(seen ?? []).sorted()
+                let extra = Set(seen ?? []).subtracting(truth).sorted()
+                incomplete.append("\(room): " + (seen == nil ? "no answer to who" : "missing \(missing), extra \(extra)"))
+            }
         }
-        report.check("every room's list complete after", incomplete == 0, "\(rooms.count - incomplete)/\(rooms.count) rooms")
+        report.check(
+            "every room's list complete after", incomplete.isEmpty,
+            "\(rooms.count - incomplete.count)/\(rooms.count) rooms" + (incomplete.isEmpty ? "" : "; " + incomplete.joined(separator: "; "))
+        )
         report.check("no node crashed", nodes.allSatisfy(\.isRunning), "\(nodes.filter(\.isRunning).count)/3 running")
         return report
     }
