@@ -56,7 +56,7 @@ struct RoomCatchUpTests {
 
     @Test("a line sent while its room's channel is cut reaches every member once the channel is back, its sender with its ref")
     func lineDuringCutArrivesAfterCatchUp() async throws {
-        try await withCutRoom { room, ann, bob, _, _ in
+        try await withCutRoom { room, ann, bob in
             try await ann.send(#"{"type":"say","room":"team","text":"kept","ref":"r1"}"#)
             #expect(await bob.next(ofType: "message", timeout: .milliseconds(500)) == nil, "held while the channel is cut")
             try await room.resume()
@@ -69,11 +69,11 @@ struct RoomCatchUpTests {
 
     @Test("a line Redis stored and then lost while the room's channel was cut (a master that died before its replica had it) is refused to its sender with unavailable and its ref, and reaches nobody")
     func lostLineIsRefusedToItsSender() async throws {
-        try await withCutRoom { room, ann, bob, redis, keys in
+        try await withCutRoom { room, ann, bob in
             try await ann.send(#"{"type":"say","room":"team","text":"lost","ref":"r1"}"#)
             try await room.waitUntilStored(lines: 1)
             // The promoted replica never had the line: the history lacks it, the event number is the one Redis gave it.
-            _ = try await redis.send(RedisCommand(["LPOP", keys.history(RoomName(trusted: "team"))]))
+            _ = try await room.redis.send(RedisCommand(["LPOP", room.keys.history(room.room)]))
             try await room.resume()
             var answer: [String: JSONValue]?
             while answer == nil, let event = await ann.nextMessage() {
@@ -95,7 +95,7 @@ struct RoomCatchUpTests {
     /// the node is told is cut (as a Redis Cluster's subscriber reports a
     /// shard's loss); `body` resumes it when it likes.
     private func withCutRoom(
-        _ body: (CutRoom, WebSocketTestClient, WebSocketTestClient, RedisConnection, ClusterKeys) async throws -> Void
+        _ body: (CutRoom, WebSocketTestClient, WebSocketTestClient) async throws -> Void
     ) async throws {
         try await withCluster(nodes: 1) { cluster in
             let node = cluster.nodes[0]
@@ -108,7 +108,7 @@ struct RoomCatchUpTests {
             try await redis.connect()
             let room = CutRoom(bus: bus, redis: redis, room: RoomName(trusted: "team"), keys: keys)
             await bus.channelsChanged(.cut([keys.channel(room.room)]))
-            try await body(room, ann, bob, redis, keys)
+            try await body(room, ann, bob)
             await redis.shutdown()
         }
     }

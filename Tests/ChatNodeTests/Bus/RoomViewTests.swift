@@ -55,8 +55,8 @@ struct RoomViewTests {
         _ = view.insert(Nick(trustedCanonical: "Bob"), owner: "a/1")
         _ = view.insert(Nick(trustedCanonical: "bob"), owner: "a/2")
         #expect(view.sortedUsers == ["bob"])
-        #expect(view.nick(for: NickKey(lookingUp: "BOB")) == "bob")
-        #expect(view.nick(for: NickKey(lookingUp: "ann")) == nil)
+        #expect(view.list[NickKey(lookingUp: "BOB")]?.nick == "bob")
+        #expect(view.list[NickKey(lookingUp: "ann")] == nil)
     }
 }
 

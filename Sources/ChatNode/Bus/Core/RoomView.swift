@@ -37,11 +37,6 @@ struct RoomView {
         list.remove(key, heldBy: owner)
     }
 
-    /// The canonical nick listed under `key`.
-    func nick(for key: NickKey) -> String? {
-        list[key]?.nick
-    }
-
     /// The users in the protocol's list order.
     var sortedUsers: [String] { list.nicks }
 
