@@ -92,10 +92,13 @@ struct SortedNickList {
         count += 1
         pages[pageIndex].entries.insert(entry, at: index)
         if pages[pageIndex].entries.count > Self.maximumPageSize {
-            let upper = Array(pages[pageIndex].entries[(Self.maximumPageSize / 2)...])
-            pages[pageIndex].entries.removeLast(upper.count)
-            pages[pageIndex].reencode()
-            pages.insert(Page(upper), at: pageIndex + 1)
+            // Both halves are copied to arrays of their own size: the full
+            // page's array has grown to twice the maximum, and keeping it
+            // would leave most of every page's storage empty for good.
+            let entries = pages[pageIndex].entries
+            let half = Self.maximumPageSize / 2
+            pages[pageIndex] = Page(Array(entries[..<half]))
+            pages.insert(Page(Array(entries[half...])), at: pageIndex + 1)
         } else {
             pages[pageIndex].reencode()
         }
