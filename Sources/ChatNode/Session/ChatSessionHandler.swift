@@ -63,6 +63,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         ownLines.onSettled = { [unowned self] in ownLinesSettled() }
+        ownLines.onRefusal = { [unowned self] refusal in reply(refusal) }
         outlet.notices.value.onRemovedFromRoom = { [unowned self] room in machine.left(room) }
         node.metrics.connections.increment()
         helloTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(node.configuration.helloTimeout)) { [self] in
@@ -118,7 +119,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     }
 
     private func processInbox() {
-        while !isBusy, actionAfterOwnLines == nil, !membership.hasEnded, let payload = inbox.next() {
+        while !isBusy, !ownLines.isFull, actionAfterOwnLines == nil, !membership.hasEnded, let payload = inbox.next() {
             handle(payload)
         }
         if inbox.resumeReading(), let context { context.read() }
@@ -138,11 +139,14 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         carryOut(action)
     }
 
+    /// The lines in flight are all back, or there is room for more: what
+    /// waited for them goes on.
     private func ownLinesSettled() {
-        guard let action = actionAfterOwnLines else { return }
-        actionAfterOwnLines = nil
-        guard !membership.hasEnded, !node.isDraining else { return }
-        carryOut(action)
+        if ownLines.count == 0, let action = actionAfterOwnLines {
+            actionAfterOwnLines = nil
+            guard !membership.hasEnded, !node.isDraining else { return }
+            carryOut(action)
+        }
         processInbox()
     }
 
@@ -201,31 +205,35 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Publishes a line without waiting for Redis: the next lines go out
+    /// meanwhile (up to `OwnLinesInFlight.limit`), and only a refusal comes
+    /// back to this loop, after the lines sent before it.
     private func say(_ text: String, in room: RoomName, ref: String?) {
-        guard let member = membership.member else { return }
+        guard let member = membership.member, let context else { return }
         let line = ChatLine(id: node.messageIDs.next(), from: member.nick.canonical, text: text, ts: Clock.milliseconds(), room: room)
-        ownLines.published()
-        perform(node.bus.broadcast(line, from: member, ref: ref, receivedAt: .now())) { [self] result in
-            let refusal: ErrorCode
-            switch result {
-            case .success(.done):
-                return
-            case .success(.notInRoom):
-                refusal = .notInRoom
-            case .failure(let error):
-                node.logger.debug("bus unavailable", metadata: ["error": "\(error.message)"])
-                node.metrics.busFailures.increment()
-                refusal = .unavailable
-            }
-            // The line was not published, so it will not come back; the
-            // refusal waits for the lines that will.
-            ownLines.settled()
-            if ownLines.count > 0 {
-                actionAfterOwnLines = .reply(.error(refusal, ref: ref))
-            } else {
-                reply(.error(refusal, ref: ref))
-            }
+        ownLines.published(line.id)
+        let session = NIOLoopBound(self, eventLoop: context.eventLoop)
+        node.bus.broadcast(line, from: member, ref: ref, receivedAt: .now()).whenComplete { result in
+            if case .success(.done) = result { return }
+            session.eventLoop.execute { session.value.refused(line.id, result, ref: ref) }
         }
+    }
+
+    /// A line was not published, so it will not come back: its refusal
+    /// follows the copies of the lines sent before it.
+    private func refused(_ id: String, _ result: Result<RoomOutcome, any Error>, ref: String?) {
+        let refusal: ErrorCode
+        switch result {
+        case .success(.done):
+            return
+        case .success(.notInRoom):
+            refusal = .notInRoom
+        case .failure(let error):
+            node.logger.debug("bus unavailable", metadata: ["error": "\((error as? BusError)?.message ?? "\(error)")"])
+            node.metrics.busFailures.increment()
+            refusal = .unavailable
+        }
+        ownLines.refused(id, with: .error(refusal, ref: ref))
     }
 
     private func whisper(_ text: String, to recipient: NickKey, ref: String?) {

@@ -18,6 +18,8 @@ struct ChatSessionHandlerTests {
     init() throws {
         var configuration = NodeConfiguration(nodeID: "embedded")
         configuration.helloTimeout = .seconds(10)
+        // The flood test sends more than a burst; the rate limit has tests of its own.
+        configuration.rate = 0
         let metrics = ChatMetrics()
         let delivery = LoopDelivery(eventLoop: loop, pingInterval: .seconds(30))
         bus = EchoBus(loop: loop)
@@ -103,6 +105,60 @@ struct ChatSessionHandlerTests {
         #expect(frames.last?.contains(#""ref":"s""#) == true)
     }
 
+    @Test("lines go to the bus without waiting for the ones before them to come back")
+    func linesInFlight() throws {
+        bus.holdsEchoes.withLockedValue { $0 = true }
+        try send(#"{"type":"hello","nick":"erin"}"#)
+        for ref in ["1", "2", "3"] { try send(#"{"type":"say","text":"hi","ref":"\#(ref)"}"#) }
+        #expect(bus.published.withLockedValue { $0 } == 3)
+        #expect(types(try received()) == ["welcome"])
+        for _ in 1...3 { bus.releaseEcho() }
+        let frames = try received()
+        #expect(types(frames) == ["message", "message", "message"])
+        #expect(frames.last?.contains(#""ref":"3""#) == true)
+    }
+
+    @Test("a refused line's error comes after the lines sent before it and before those sent after it")
+    func refusalInOrder() throws {
+        bus.holdsEchoes.withLockedValue { $0 = true }
+        try send(#"{"type":"hello","nick":"fay"}"#)
+        try send(#"{"type":"say","text":"first","ref":"1"}"#)
+        try send(#"{"type":"say","text":"refuse me","ref":"2"}"#)
+        try send(#"{"type":"say","text":"third","ref":"3"}"#)
+        #expect(types(try received()) == ["welcome"])
+        bus.releaseEcho()
+        let afterFirst = try received()
+        #expect(types(afterFirst) == ["message", "error"])
+        #expect(afterFirst.last?.contains(#""code":"unavailable""#) == true)
+        #expect(afterFirst.last?.contains(#""ref":"2""#) == true)
+        bus.releaseEcho()
+        #expect(types(try received()) == ["message"])
+    }
+
+    @Test("other replies wait until every line in flight is back")
+    func repliesAfterLines() throws {
+        bus.holdsEchoes.withLockedValue { $0 = true }
+        try send(#"{"type":"hello","nick":"gus"}"#)
+        try send(#"{"type":"say","text":"hi"}"#)
+        try send(#"{"type":"ping","ref":"p"}"#)
+        #expect(types(try received()) == ["welcome"])
+        bus.releaseEcho()
+        #expect(types(try received()) == ["message", "pong"])
+    }
+
+    @Test("a session takes no more lines while its limit of them (64) are in flight, and goes on as they come back")
+    func linesInFlightAreBounded() throws {
+        bus.holdsEchoes.withLockedValue { $0 = true }
+        try send(#"{"type":"hello","nick":"hal"}"#)
+        for _ in 0..<(OwnLinesInFlight.limit + 6) { try send(#"{"type":"say","text":"flood"}"#) }
+        #expect(bus.published.withLockedValue { $0 } == OwnLinesInFlight.limit)
+        bus.releaseEcho()
+        #expect(bus.published.withLockedValue { $0 } == OwnLinesInFlight.limit + 1)
+        for _ in 0..<(OwnLinesInFlight.limit + 5) { bus.releaseEcho() }
+        #expect(bus.published.withLockedValue { $0 } == OwnLinesInFlight.limit + 6)
+        #expect(types(try received()).filter { $0 == "message" }.count == OwnLinesInFlight.limit + 6)
+    }
+
     @Test("a malformed message gets an error and the session goes on")
     func malformed() throws {
         try send("{not json")
@@ -135,7 +191,23 @@ struct ChatSessionHandlerTests {
 final class EchoBus: ChatBus {
     let loop: EmbeddedEventLoop
     let departures = NIOLockedValueBox<[String]>([])
+    /// How many lines sessions handed to the bus.
+    let published = NIOLockedValueBox(0)
+    /// Whether lines come back only when the test releases them (`releaseEcho`).
+    let holdsEchoes = NIOLockedValueBox(false)
+    private let heldEchoes = NIOLockedValueBox<[LineEcho]>([])
     private let joined = NIOLockedValueBox<[String]>([])
+
+    /// A line's copy on its way back to its sender.
+    struct LineEcho {
+        let sender: LocalMember
+        let line: ChatLine
+        let ref: String?
+
+        func send() {
+            sender.outlet.sendOwnLine(LocalFanout.frame(.message(line, ref: ref), for: .v2), id: line.id)
+        }
+    }
 
     init(loop: EmbeddedEventLoop) {
         self.loop = loop
@@ -164,8 +236,23 @@ final class EchoBus: ChatBus {
     }
 
     func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> EventLoopFuture<RoomOutcome> {
-        sender.outlet.sendOwnLine(LocalFanout.frame(.message(line, ref: ref), for: .v2))
+        published.withLockedValue { $0 += 1 }
+        if line.text == "refuse me" {
+            return loop.submit { throw BusError.unavailable("the test bus refuses this line") }
+        }
+        let echo = LineEcho(sender: sender, line: line, ref: ref)
+        if holdsEchoes.withLockedValue({ $0 }) {
+            heldEchoes.withLockedValue { $0.append(echo) }
+        } else {
+            echo.send()
+        }
         return loop.submit { .done }
+    }
+
+    /// Sends the oldest held line back to its sender.
+    func releaseEcho() {
+        heldEchoes.withLockedValue { $0.removeFirst() }.send()
+        loop.run()
     }
 
     func whisper(_ draft: DirectDraft, to recipient: NickKey, from sender: LocalMember, ref: String?) -> EventLoopFuture<WhisperOutcome> {

@@ -271,7 +271,7 @@ struct BusCore {
         case .elsewhere:
             metrics.eventsDelivered.increment(by: Int64(rooms[room]!.fanout.broadcast(frames, receivedAt: .now())))
         case .sender(let sender, let ref, let receivedAt):
-            sender.outlet.sendOwnLine(LocalFanout.frame(.message(line, ref: ref), for: sender.kind.version))
+            sender.outlet.sendOwnLine(LocalFanout.frame(.message(line, ref: ref), for: sender.kind.version), id: line.id)
             let delivered = rooms[room]!.fanout.broadcast(frames, excluding: sender, receivedAt: receivedAt)
             metrics.eventsDelivered.increment(by: Int64(delivered + 1))
         case .senderServedAlready(let sender):

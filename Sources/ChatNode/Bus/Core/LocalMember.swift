@@ -75,12 +75,13 @@ final class ConnectionOutlet: Sendable {
         eventLoop.execute { buffer.value.enqueue(frame()) }
     }
 
-    /// Queues the client's own copy of a line it sent, and tells its session the line is back.
-    func sendOwnLine(_ frame: ByteBuffer) {
+    /// Queues the client's own copy of the line `id` it sent (or the error
+    /// that stands for it), and tells its session the line is back.
+    func sendOwnLine(_ frame: ByteBuffer, id: String) {
         let (buffer, ownLines) = (self.buffer, self.ownLines)
         eventLoop.execute {
             buffer.value.enqueue(frame)
-            ownLines.value.settled()
+            ownLines.value.cameBack(id)
         }
     }
 

@@ -124,14 +124,14 @@ extension RedisBus {
     func refuseLostLine(_ id: String) {
         guard let inFlight = linesInFlight.removeValue(forKey: id) else { return }
         let refusal = ServerEvent.error(code: .unavailable, message: "the line was lost in a Redis failover; send it again", ref: inFlight.ref)
-        inFlight.sender.outlet.sendOwnLine(LocalFanout.frame(refusal, for: inFlight.sender.kind.version))
+        inFlight.sender.outlet.sendOwnLine(LocalFanout.frame(refusal, for: inFlight.sender.kind.version), id: id)
     }
 
     /// Gives the sender of a stored line its own copy, as it will not come back live.
     func releaseLine(_ id: String) {
         guard let inFlight = linesInFlight.removeValue(forKey: id) else { return }
         let sender = inFlight.sender
-        sender.outlet.sendOwnLine(LocalFanout.frame(.message(inFlight.line, ref: inFlight.ref), for: sender.kind.version))
+        sender.outlet.sendOwnLine(LocalFanout.frame(.message(inFlight.line, ref: inFlight.ref), for: sender.kind.version), id: id)
         // It may still come back (the catch-up, or a subscriber that stayed up): then for everyone but its sender.
         linesReleased[inFlight.line.id] = inFlight.sender
     }
