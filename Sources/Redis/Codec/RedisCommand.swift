@@ -16,14 +16,49 @@ public struct RedisCommand: Sendable {
 
     /// Formats a command from binary-safe arguments.
     public init(_ arguments: [[UInt8]]) {
-        var output: UnsafeMutablePointer<CChar>?
-        let length: Int32 = withArgv(arguments) { argv, lengths in
-            redisFormatCommandArgv(&output, Int32(arguments.count), argv, lengths)
+        self.init(arguments, slot: Self.routingKey(of: arguments).map(HashSlot.init(key:)))
+    }
+
+    /// Formats a command that a Redis Cluster routes by `key` (for a
+    /// script, its first key), so the arguments need not be parsed for it.
+    public init(_ arguments: [[UInt8]], routedBy key: [UInt8]?) {
+        self.init(arguments, slot: key.map(HashSlot.init(key:)))
+    }
+
+    private init(_ arguments: [[UInt8]], slot: HashSlot?) {
+        self.bytes = Self.format(arguments)
+        self.slot = slot
+    }
+
+    /// RESP for `arguments`, formatted by hiredis. The arguments are laid
+    /// out in one block, with their pointers and lengths, in temporary
+    /// storage (on the stack for a command of ordinary size): this runs
+    /// for every command, a chat line's included.
+    private static func format(_ arguments: [[UInt8]]) -> ByteBuffer {
+        let count = arguments.count
+        var total = 0
+        for argument in arguments { total += argument.count }
+        return withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: count) { argv in
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: count) { lengths in
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(total, 1)) { block in
+                    var offset = 0
+                    for (index, argument) in arguments.enumerated() {
+                        let start = block.baseAddress! + offset
+                        argument.withUnsafeBufferPointer { source in
+                            if let base = source.baseAddress { start.initialize(from: base, count: source.count) }
+                        }
+                        argv[index] = UnsafeRawPointer(start).assumingMemoryBound(to: CChar.self)
+                        lengths[index] = argument.count
+                        offset += argument.count
+                    }
+                    var output: UnsafeMutablePointer<CChar>?
+                    let length = redisFormatCommandArgv(&output, Int32(count), argv.baseAddress!, lengths.baseAddress!)
+                    guard length >= 0, let output else { fatalError("hiredis: out of memory formatting a command") }
+                    defer { redisFreeCommand(output) }
+                    return ByteBuffer(bytes: UnsafeRawBufferPointer(start: output, count: Int(length)))
+                }
+            }
         }
-        guard length >= 0, let output else { fatalError("hiredis: out of memory formatting a command") }
-        defer { redisFreeCommand(output) }
-        self.bytes = ByteBuffer(bytes: UnsafeRawBufferPointer(start: output, count: Int(length)))
-        self.slot = Self.routingKey(of: arguments).map(HashSlot.init(key:))
     }
 
     /// Commands that touch no key (or, like `SCRIPT LOAD`, none a cluster routes by).
@@ -46,29 +81,5 @@ public struct RedisCommand: Sendable {
             return arguments[3]
         }
         return keyless.contains(name) ? nil : arguments[1]
-    }
-}
-
-private func withArgv<Result>(
-    _ arguments: [[UInt8]],
-    _ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> Result
-) -> Result {
-    // Copy every argument into one contiguous block so the pointers stay valid for the call.
-    var storage: [UInt8] = []
-    var offsets: [Int] = []
-    for argument in arguments {
-        offsets.append(storage.count)
-        storage.append(contentsOf: argument)
-    }
-    storage.append(0)
-    let lengths = arguments.map(\.count)
-    return storage.withUnsafeBufferPointer { block in
-        let base = UnsafeRawPointer(block.baseAddress!).assumingMemoryBound(to: CChar.self)
-        var argv: [UnsafePointer<CChar>?] = offsets.map { base + $0 }
-        return argv.withUnsafeMutableBufferPointer { argvBuffer in
-            lengths.withUnsafeBufferPointer { lengthBuffer in
-                body(argvBuffer.baseAddress!, lengthBuffer.baseAddress!)
-            }
-        }
     }
 }

@@ -8,15 +8,28 @@ public struct RedisScript: Sendable, Hashable {
     /// The lowercase hex SHA-1 of the source: the name Redis caches it under.
     public let sha1: String
 
+    /// `sha1` as the bytes a command carries.
+    private let sha1Bytes: [UInt8]
+
     public init(_ source: String) {
         self.source = source
         self.sha1 = SHA1.hexDigest(of: Array(source.utf8))
+        self.sha1Bytes = Array(sha1.utf8)
     }
 
-    /// `EVALSHA sha1 numkeys keys… arguments…`.
+    /// `EVALSHA sha1 numkeys keys… arguments…`, routed by its first key in a Redis Cluster.
     public func command(keys: [[UInt8]], arguments: [[UInt8]]) -> RedisCommand {
-        RedisCommand([Array("EVALSHA".utf8), Array(sha1.utf8), Array(String(keys.count).utf8)] + keys + arguments)
+        var all: [[UInt8]] = []
+        all.reserveCapacity(3 + keys.count + arguments.count)
+        all.append(Self.evalSHA)
+        all.append(sha1Bytes)
+        all.append(Array(String(keys.count).utf8))
+        all.append(contentsOf: keys)
+        all.append(contentsOf: arguments)
+        return RedisCommand(all, routedBy: keys.first)
     }
+
+    private static let evalSHA = Array("EVALSHA".utf8)
 
     /// `EVAL source numkeys keys… arguments…`, for a server that lost its script cache.
     public func sourceCommand(keys: [[UInt8]], arguments: [[UInt8]]) -> RedisCommand {
