@@ -69,6 +69,32 @@ struct TotalOrderTests {
         }
     }
 
+    @Test("lines sent without waiting: a refused one's error comes between the lines sent before and after it")
+    func refusalBetweenPipelinedLines() async throws {
+        try await withCluster(nodes: 2, { $0.rate = 0 }) { cluster in
+            let (sender, _) = try await cluster.nodes[0].joinV3("sender")
+            let (other, _) = try await cluster.nodes[1].joinV3("other")
+            _ = try await sender.enter("talk")
+            _ = try await other.enter("talk")
+            for round in 0..<3 {
+                for line in 0..<30 {
+                    try await sender.send(#"{"type":"say","room":"talk","text":"\#(round)-\#(line)","ref":"a\#(line)"}"#)
+                }
+                try await sender.send(#"{"type":"say","room":"elsewhere","text":"lost","ref":"refused"}"#)
+                for line in 30..<60 {
+                    try await sender.send(#"{"type":"say","room":"talk","text":"\#(round)-\#(line)","ref":"a\#(line)"}"#)
+                }
+                var seen: [String] = []
+                while seen.count < 61, let event = await sender.nextMessage(timeout: .seconds(5)) {
+                    if event.string("type") == "presence" { continue }
+                    seen.append(event.string("code") ?? event.string("ref") ?? "?")
+                }
+                #expect(seen == (0..<30).map { "a\($0)" } + ["not_in_room"] + (30..<60).map { "a\($0)" }, "round \(round)")
+                for line in 0..<60 { #expect(await other.next(ofType: "message")?.string("text") == "\(round)-\(line)") }
+            }
+        }
+    }
+
     @Test("a client that reconnects to another node with since misses and repeats nothing")
     func resumeOnAnotherNode() async throws {
         try await withCluster(nodes: 2, { $0.rate = 0 }) { cluster in
