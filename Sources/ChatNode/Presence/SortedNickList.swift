@@ -6,7 +6,8 @@ import ChatProtocol
 /// `welcome` and `users` send the whole list, so it must never be sorted or
 /// normalised again per request. Entries live in pages of at most
 /// `maximumPageSize`, each page keeping its entries' JSON joined by commas:
-/// a change or a lookup costs a binary search and one page's worth of work,
+/// a change or a lookup costs a binary search and one page's worth of work
+/// (a change encodes only its own nick and splices its bytes in or out),
 /// and the whole list is encoded by copying one chunk of bytes per page.
 /// An entry is two strings (inline for nicks up to 15 bytes) and a
 /// fixed-size owner, so a user costs the list no allocation of its own.
@@ -19,11 +20,15 @@ struct SortedNickList {
         var nick: String
         /// Who holds the nick.
         var owner: NickOwner
+        /// How many bytes the nick takes in the page's JSON, quotes included
+        /// (it fits in the entry's padding: the entry is no larger for it).
+        fileprivate(set) var encodedLength: UInt16
 
-        init(_ nick: Nick, owner: NickOwner) {
+        fileprivate init(_ nick: Nick, owner: NickOwner, encodedLength: Int) {
             self.key = nick.key.value
             self.nick = nick.canonical
             self.owner = owner
+            self.encodedLength = UInt16(encodedLength)
         }
 
         func precedes(_ other: String) -> Bool {
@@ -44,10 +49,47 @@ struct SortedNickList {
         mutating func reencode() {
             // A welcome may still share the old bytes: then this allocates afresh, once.
             json.removeAll(keepingCapacity: true)
-            for (index, entry) in entries.enumerated() {
+            for index in entries.indices {
                 if index > 0 { json.append(UInt8(ascii: ",")) }
-                JSONWriter.appendEncodedString(entry.nick, to: &json)
+                let start = json.count
+                JSONWriter.appendEncodedString(entries[index].nick, to: &json)
+                entries[index].encodedLength = UInt16(json.count - start)
             }
+        }
+
+        /// Inserts `entry`, whose nick encodes as `encoded`, at `index`, and
+        /// splices its bytes into the JSON instead of encoding the page again.
+        mutating func insert(_ entry: Entry, encoded: [UInt8], at index: Int) {
+            if entries.isEmpty {
+                json = encoded
+            } else if index == entries.count {
+                json.append(UInt8(ascii: ","))
+                json.append(contentsOf: encoded)
+            } else {
+                json.insert(contentsOf: encoded + [UInt8(ascii: ",")], at: jsonOffset(of: index))
+            }
+            entries.insert(entry, at: index)
+        }
+
+        /// Removes the entry at `index` and its bytes from the JSON.
+        mutating func remove(at index: Int) {
+            let start = jsonOffset(of: index)
+            let length = Int(entries[index].encodedLength)
+            if entries.count == 1 {
+                json.removeAll()
+            } else if index < entries.count - 1 {
+                json.removeSubrange(start..<(start + length + 1))
+            } else {
+                json.removeSubrange((start - 1)..<(start + length))
+            }
+            entries.remove(at: index)
+        }
+
+        /// Where the entry at `index` starts in the JSON.
+        private func jsonOffset(of index: Int) -> Int {
+            var offset = 0
+            for entry in entries[..<index] { offset += Int(entry.encodedLength) + 1 }
+            return offset
         }
 
         /// The index of the first entry not preceding `order`.
@@ -73,7 +115,9 @@ struct SortedNickList {
     /// listed key takes the new holder, and the new canonical form if it differs.
     @discardableResult
     mutating func insert(_ nick: Nick, owner: NickOwner = .other("")) -> Bool {
-        let entry = Entry(nick, owner: owner)
+        var encoded: [UInt8] = []
+        JSONWriter.appendEncodedString(nick.canonical, to: &encoded)
+        let entry = Entry(nick, owner: owner, encodedLength: encoded.count)
         guard !pages.isEmpty else {
             count += 1
             pages.append(Page([entry]))
@@ -90,7 +134,7 @@ struct SortedNickList {
             return false
         }
         count += 1
-        pages[pageIndex].entries.insert(entry, at: index)
+        pages[pageIndex].insert(entry, encoded: encoded, at: index)
         if pages[pageIndex].entries.count > Self.maximumPageSize {
             // Both halves are copied to arrays of their own size: the full
             // page's array has grown to twice the maximum, and keeping it
@@ -99,8 +143,6 @@ struct SortedNickList {
             let half = Self.maximumPageSize / 2
             pages[pageIndex] = Page(Array(entries[..<half]))
             pages.insert(Page(Array(entries[half...])), at: pageIndex + 1)
-        } else {
-            pages[pageIndex].reencode()
         }
         return true
     }
@@ -111,13 +153,9 @@ struct SortedNickList {
     mutating func remove(_ key: NickKey, heldBy owner: NickOwner? = nil) -> Bool {
         guard let position = position(of: key) else { return false }
         if let owner, pages[position.page].entries[position.entry].owner != owner { return false }
-        pages[position.page].entries.remove(at: position.entry)
+        pages[position.page].remove(at: position.entry)
         count -= 1
-        if pages[position.page].entries.isEmpty {
-            pages.remove(at: position.page)
-        } else {
-            pages[position.page].reencode()
-        }
+        if pages[position.page].entries.isEmpty { pages.remove(at: position.page) }
         return true
     }
 
