@@ -85,6 +85,11 @@ struct SortedNickList {
             entries.remove(at: index)
         }
 
+        /// Where the JSON of the first `count` entries ends (their last one's closing quote included).
+        func jsonEnd(ofFirst count: Int) -> Int {
+            jsonOffset(of: count) - 1
+        }
+
         /// Where the entry at `index` starts in the JSON.
         private func jsonOffset(of index: Int) -> Int {
             var offset = 0
@@ -218,9 +223,21 @@ struct SortedNickList {
         return (EncodedNickList(nicks), hasMore ? nicks.last : nil)
     }
 
-    /// The first `limit` nicks in list order.
+    /// The first `limit` nicks in list order, cut from the pages' JSON
+    /// (a large room's `room` event lists them at every join).
     func first(_ limit: Int) -> EncodedNickList {
-        page(prefix: nil, after: nil, limit: limit).nicks
+        var chunks: [[UInt8]] = []
+        var remaining = limit
+        for page in pages where remaining > 0 {
+            if page.entries.count <= remaining {
+                chunks.append(page.json)
+                remaining -= page.entries.count
+            } else {
+                chunks.append(Array(page.json[..<page.jsonEnd(ofFirst: remaining)]))
+                remaining = 0
+            }
+        }
+        return EncodedNickList(chunks: chunks)
     }
 
     /// Where the entry listed under `key` is.

@@ -48,6 +48,20 @@ struct SortedNickListTests {
         #expect(list.encoded.nicks == expected)
     }
 
+    @Test("the first n nicks are the list's first n, within a page, across pages and beyond the end", arguments: [0, 1, 63, 64, 65, 100, 128, 129, 299, 300, 500])
+    func firstNicks(limit: Int) {
+        var generator = SystemRandomNumberGenerator()
+        var list = SortedNickList()
+        var nicks: Set<String> = []
+        while nicks.count < 300 {
+            let nick = randomNick(&generator)
+            if list.insert(nick) { nicks.insert(nick.canonical) }
+        }
+        let expected = Array(list.nicks.prefix(limit))
+        #expect(list.first(limit).json == EncodedNickList(expected).json)
+        #expect(list.first(limit).nicks == expected)
+    }
+
     @Test("removing a nick that is not listed changes nothing")
     func removeUnknown() {
         var list = SortedNickList()
