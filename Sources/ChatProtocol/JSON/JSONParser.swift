@@ -84,6 +84,9 @@ public struct JSONParser {
             index += 1
             return .object(members)
         }
+        // Room for the members of a client message or a cluster envelope at
+        // once, instead of growing (and rehashing) from one member up.
+        members.reserveCapacity(8)
         while true {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else { throw error("expected a member name") }
