@@ -78,6 +78,9 @@ actor RedisBus: ChatBus {
     var snapshotAttempts = 0
     /// How many joins of each room wait for Redis: the room stays held meanwhile.
     var entering: [RoomName: Int] = [:]
+    /// The newest change of each room not yet written to the room directory;
+    /// written once per tick of the Redis loop (`writeRoomDirectory`).
+    var roomDirectoryChanges: [String: RoomChange] = [:]
 
     init(
         configuration: NodeConfiguration,
@@ -740,22 +743,40 @@ actor RedisBus: ChatBus {
     /// writes each room change the replies report to the room directory.
     private func noteReplies(_ replies: [RedisReply], started: ContinuousClock.Instant?) -> [RedisReply] {
         if let started { metrics.redisRoundTrip.record(ContinuousClock.now - started) }
-        var directory: [RedisCommand] = []
         for reply in replies {
             if case .error(let text) = reply {
                 metrics.redisRefusedCommands.increment()
                 refusals.note(text, logger: logger)
                 if text.hasPrefix("NOSCRIPT") { reloadScripts() }
             } else if let change = RoomChange(reply: reply), change.changed > 0 {
-                directory.append(scriptCommand(
-                    ClusterScripts.roomCount, keys: [keys.rooms, keys.roomSequences],
-                    arguments: [Array(change.room.utf8), Array(String(change.count).utf8), Array(String(change.sequence).utf8)]
-                ))
+                noteRoomDirectoryChange(change)
             }
         }
+        return replies
+    }
+
+    /// Keeps `change` for the room directory unless a newer one of its room
+    /// waits already: the directory keeps only a room's latest count, so a
+    /// storm of joins into one room costs one write per tick, not one per join.
+    private func noteRoomDirectoryChange(_ change: RoomChange) {
+        if let waiting = roomDirectoryChanges[change.room], waiting.sequence >= change.sequence { return }
+        if roomDirectoryChanges.isEmpty {
+            redisLoop.execute { self.assumeIsolated { $0.writeRoomDirectory() } }
+        }
+        roomDirectoryChanges[change.room] = change
+    }
+
+    /// Writes the waiting room directory changes in one batch.
+    private func writeRoomDirectory() {
+        let directory = roomDirectoryChanges.values.map { change in
+            scriptCommand(
+                ClusterScripts.roomCount, keys: [keys.rooms, keys.roomSequences],
+                arguments: [Array(change.room.utf8), Array(String(change.count).utf8), Array(String(change.sequence).utf8)]
+            )
+        }
+        roomDirectoryChanges.removeAll()
         // Not awaited: a lost write is corrected by the room's next change.
         if !directory.isEmpty { commands.sendBatchFromEventLoop(directory).whenComplete { _ in } }
-        return replies
     }
 
     /// Loads the scripts again after Redis answered `NOSCRIPT` (someone ran
