@@ -365,17 +365,22 @@ actor RedisBus: ChatBus {
     }
 
     nonisolated func broadcast(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> EventLoopFuture<RoomOutcome> {
-        redisLoop.flatSubmit {
-            self.assumeIsolated { $0.publish(line, from: sender, ref: ref, receivedAt: receivedAt) }
+        // One promise per line, completed where the outcome is known: a line is the hottest path there is.
+        let outcome = redisLoop.makePromise(of: RoomOutcome.self)
+        redisLoop.execute {
+            self.assumeIsolated { $0.publish(line, from: sender, ref: ref, receivedAt: receivedAt, outcome: outcome) }
         }
+        return outcome.futureResult
     }
 
     /// Appends the line to its room's history and publishes it in one
     /// script. The line reaches this node's clients, its sender included,
     /// when it comes back through the event stream.
-    private func publish(_ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline) -> EventLoopFuture<RoomOutcome> {
-        guard isAvailable else { return redisLoop.makeFailedFuture(failure("not connected to Redis")) }
-        guard core.isMember(sender, of: line.room) else { return redisLoop.makeSucceededFuture(.notInRoom) }
+    private func publish(
+        _ line: ChatLine, from sender: LocalMember, ref: String?, receivedAt: NIODeadline, outcome: EventLoopPromise<RoomOutcome>
+    ) {
+        guard isAvailable else { return outcome.fail(failure("not connected to Redis")) }
+        guard core.isMember(sender, of: line.room) else { return outcome.succeed(.notInRoom) }
         linesInFlight[line.id] = LineInFlight(line: line, sender: sender, ref: ref, receivedAt: receivedAt)
         let envelope = ClusterEnvelope(origin: instance, event: .message(line)).encoded()
         let command = scriptCommand(
@@ -383,12 +388,10 @@ actor RedisBus: ChatBus {
             keys: [keys.history(line.room), keys.channel(line.room), keys.sequence(line.room)],
             arguments: [envelope, Array(String(core.historyRetention).utf8)]
         )
-        let published = redisLoop.makePromise(of: RoomOutcome.self)
         let id = line.id
-        batchOnLoop([command]).whenSuccess { result in
-            self.assumeIsolated { bus in published.completeWith(bus.settlePublication(of: id, result).map { .done }) }
+        batchOnLoop([command]) { bus, result in
+            outcome.completeWith(bus.settlePublication(of: id, result).map { .done })
         }
-        return published.futureResult
     }
 
     /// Whether the line with `id` was published. A stored line waits for its
@@ -729,13 +732,24 @@ actor RedisBus: ChatBus {
     /// commands are written at once and the future, which never fails,
     /// completes on this loop.
     func batchOnLoop(_ commands: [RedisCommand]) -> EventLoopFuture<Result<[RedisReply], BusError>> {
-        guard !link.isStopped else { return redisLoop.makeSucceededFuture(.failure(.unavailable("the node is shutting down"))) }
+        let answered = redisLoop.makePromise(of: Result<[RedisReply], BusError>.self)
+        batchOnLoop(commands) { _, result in answered.succeed(result) }
+        return answered.futureResult
+    }
+
+    /// `batchOnLoop` for the hottest callers: `body` runs on this loop with
+    /// the bus and the outcome, with no future in between.
+    func batchOnLoop(_ commands: [RedisCommand], then body: @escaping @Sendable (isolated RedisBus, Result<[RedisReply], BusError>) -> Void) {
+        guard !link.isStopped else { return body(self, .failure(.unavailable("the node is shutting down"))) }
         batchesSent &+= 1
         let started: ContinuousClock.Instant? = batchesSent % 8 == 0 ? .now : nil
-        return self.commands.sendBatchFromEventLoop(commands).map { replies in
-            .success(self.assumeIsolated { $0.noteReplies(replies, started: started) })
-        }.recover { error in
-            .failure(self.failure((error as? RedisError)?.message ?? "\(error)"))
+        self.commands.sendBatchFromEventLoop(commands).whenComplete { result in
+            self.assumeIsolated { bus in
+                switch result {
+                case .success(let replies): body(bus, .success(bus.noteReplies(replies, started: started)))
+                case .failure(let error): body(bus, .failure(bus.failure((error as? RedisError)?.message ?? "\(error)")))
+                }
+            }
         }
     }
 
