@@ -63,8 +63,14 @@ extension RedisBus {
         do {
             // First, so the live lines held since the run began go out after the missed ones, even if the run fails.
             if link.runCatchesUp { try await catchUp() }
-            // The reply says whether another node had reaped this one; the claims below cover that either way.
-            _ = try await batch(livenessCommands)
+            // The reply says whether another node had reaped this one (it looked dead, say while the shard
+            // holding its liveness key failed over). The reaper removed its users from every room, so a run
+            // scoped to the shard that came back must claim everything: the beacon never sees this reply.
+            let liveness = try await batch(livenessCommands)
+            if liveness.last?.integer == 1 {
+                logger.warning("another node had reaped this one; claiming every user again")
+                _ = link.reaped()
+            }
             // Read with `claimsSent`, in one step: from then on a new need starts another run.
             let inScope = keyFilter(for: link.runScope)
             link.claimsSent()
