@@ -120,24 +120,26 @@ struct SortedNickList {
     /// listed key takes the new holder, and the new canonical form if it differs.
     @discardableResult
     mutating func insert(_ nick: Nick, owner: NickOwner = .other("")) -> Bool {
-        var encoded: [UInt8] = []
-        JSONWriter.appendEncodedString(nick.canonical, to: &encoded)
-        let entry = Entry(nick, owner: owner, encodedLength: encoded.count)
         guard !pages.isEmpty else {
             count += 1
-            pages.append(Page([entry]))
+            pages.append(Page([Entry(nick, owner: owner, encodedLength: 0)]))
             return true
         }
-        let pageIndex = min(self.pageIndex(for: entry.key), pages.count - 1)
-        let index = pages[pageIndex].insertionIndex(entry.key)
-        if index < pages[pageIndex].entries.count, pages[pageIndex].entries[index].key == entry.key {
+        let key = nick.key.value
+        let pageIndex = min(self.pageIndex(for: key), pages.count - 1)
+        let index = pages[pageIndex].insertionIndex(key)
+        if index < pages[pageIndex].entries.count, pages[pageIndex].entries[index].key == key {
             pages[pageIndex].entries[index].owner = owner
-            if pages[pageIndex].entries[index].nick != entry.nick {
-                pages[pageIndex].entries[index].nick = entry.nick
+            if pages[pageIndex].entries[index].nick != nick.canonical {
+                pages[pageIndex].entries[index].nick = nick.canonical
                 pages[pageIndex].reencode()
             }
             return false
         }
+        // Encoded only for a nick new to the list: a listed one's new holder needs no bytes.
+        var encoded: [UInt8] = []
+        JSONWriter.appendEncodedString(nick.canonical, to: &encoded)
+        let entry = Entry(nick, owner: owner, encodedLength: encoded.count)
         count += 1
         pages[pageIndex].insert(entry, encoded: encoded, at: index)
         if pages[pageIndex].entries.count > Self.maximumPageSize {
