@@ -192,6 +192,8 @@ final class ChatSessionHandler: ChannelDuplexHandler {
             case .success(.joined):
                 machine.joined(as: nick, identity: identity)
                 helloTimer?.cancel()
+                // The cancelled task's promise would otherwise stay with the session for good.
+                helloTimer = nil
                 if let identity { scheduleLoginDeadline(identity) }
                 // Leaves at once if the connection ended while the join was in flight.
                 apply(membership.joined(candidate))

@@ -37,9 +37,7 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
             // handlers that run next read the decision from here.
             let decision = NIOLoopBoundBox<HandshakeDecision?>(nil, eventLoop: channel.eventLoop)
             let isCompressed = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
-            let upgrader = NIOTypedWebSocketServerUpgrader<Connection>(
-                maxFrameSize: node.configuration.maximumMessageBytes,
-                enableAutomaticErrorHandling: false,
+            let upgrader = WebSocketHandshake<Connection>(
                 shouldUpgrade: { channel, head in
                     let decided = decide(head)
                     decision.value = decided
@@ -55,7 +53,7 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
                     }
                     return channel.eventLoop.makeSucceededFuture(headers)
                 },
-                upgradePipelineHandler: { channel, _ in
+                upgradePipeline: { channel, _ in
                     channel.eventLoop.makeCompletedFuture {
                         guard case .upgrade(let version) = decision.value else { throw ChannelError.inappropriateOperationForState }
                         try addChatHandlers(to: channel, version: version, isCompressed: isCompressed.value)
@@ -128,11 +126,13 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
     }
 
     /// Turns an upgraded channel into a chat connection: the outbound buffer
-    /// next to the head (after NIO's frame encoder, which frames control
-    /// frames into it), then the transport rules, then the session.
+    /// next to the head, then the transport (frames and their rules), then
+    /// the session. Nothing else stays: every handler costs each connection.
     private func addChatHandlers(to channel: any Channel, version: ProtocolVersion, isCompressed: Bool) throws {
         let configuration = node.configuration
         let operations = channel.pipeline.syncOperations
+        // Past the handshake there are no HTTP parse errors to close on.
+        try operations.removeHandler(context: operations.context(handlerType: MalformedRequestCloser.self), promise: nil)
         try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(configuration.socketSendBufferBytes))
         let delivery = node.deliveries.delivery(on: channel.eventLoop)
         let connectionID = node.nextConnectionID()

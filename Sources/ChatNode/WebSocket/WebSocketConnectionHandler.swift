@@ -1,17 +1,17 @@
 import NIOCore
 import NIOWebSocket
 
-/// Owns one WebSocket connection's transport on its event loop: assembles
-/// text messages, enforces the transport rules (1003, 1007, 1009), runs the
-/// heartbeat and the close handshake.
+/// Owns one WebSocket connection's transport on its event loop: parses its
+/// frames, assembles text messages, enforces the transport rules (1002,
+/// 1003, 1007, 1009), runs the heartbeat and the close handshake.
 ///
 /// Outbound events do not pass through it: the fan-out hands them to the
 /// connection's `OutboundBuffer`. The control frames it writes (pong, ping,
 /// close) travel the pipeline into that same buffer, so they keep their place.
 final class WebSocketConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = WebSocketFrame
+    typealias InboundIn = ByteBuffer
     typealias InboundOut = ConnectionEvent
-    typealias OutboundOut = WebSocketFrame
+    typealias OutboundOut = ByteBuffer
 
     /// The limits and intervals a connection runs with.
     struct Settings {
@@ -23,8 +23,14 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     }
 
     private let settings: Settings
+    private let parser: WebSocketFrameParser
     private let delivery: LoopDelivery
     private var context: ChannelHandlerContext?
+    /// The start of a frame whose bytes have not all arrived; nil between
+    /// frames, so an idle connection holds no buffer here.
+    private var unparsed: ByteBuffer?
+    /// Set once the bytes stop being frames: the rest is ignored while the close handshake runs.
+    private var isUnparsable = false
     private var fragments: ByteBuffer?
     /// Whether the message being assembled is compressed (RSV1 on its first frame).
     private var isFragmentedMessageCompressed = false
@@ -35,6 +41,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
 
     init(settings: Settings, delivery: LoopDelivery) {
         self.settings = settings
+        self.parser = WebSocketFrameParser(maximumFrameBytes: settings.maximumMessageBytes)
         self.delivery = delivery
     }
 
@@ -78,8 +85,31 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
+        guard !isUnparsable else { return }
+        var bytes = unwrapInboundIn(data)
+        if var partial = unparsed {
+            unparsed = nil
+            partial.writeBuffer(&bytes)
+            bytes = partial
+        }
         lastHeard = .now()
+        do {
+            while let frame = try parser.nextFrame(from: &bytes) {
+                received(frame, context: context)
+            }
+        } catch {
+            // A frame the parser refused (too big, bad control frame). Answer with
+            // the matching close code and wait for the timeout: closing at once
+            // would reset the connection and lose the close frame.
+            isUnparsable = true
+            let code: WebSocketErrorCode = error == .frameTooLarge ? .messageTooLarge : .protocolError
+            return close(context: context, code: code, reason: error == .frameTooLarge ? "message too big" : "protocol error")
+        }
+        // At most one frame's bytes wait here: the parser refuses a longer one from its header.
+        if bytes.readableBytes > 0 { unparsed = bytes }
+    }
+
+    private func received(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
         // Clients must mask every frame (RFC 6455 §5.1).
         guard frame.maskKey != nil else {
             return close(context: context, code: .protocolError, reason: "client frames must be masked")
@@ -118,7 +148,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         case .binary where !isClosing:
             close(context: context, code: .unacceptableData, reason: "binary frames are not supported")
         case .ping where !isClosing:
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+            send(.pong, payload: frame.unmaskedData, context: context)
         case .connectionClose:
             receivedClose(frame, context: context)
         case .pong, .text, .continuation, .binary, .ping:
@@ -152,18 +182,6 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         context.fireChannelRead(wrapInboundOut(.message(bytes)))
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard let error = error as? NIOWebSocketError else {
-            context.fireErrorCaught(error)
-            return
-        }
-        // A frame the decoder refused (too big, bad control frame). Answer with
-        // the matching close code and keep reading until the client's close or the
-        // timeout: closing at once would reset the connection and lose the frame.
-        let code: WebSocketErrorCode = error == .invalidFrameLength ? .messageTooLarge : .protocolError
-        close(context: context, code: code, reason: code == .messageTooLarge ? "message too big" : "protocol error")
-    }
-
     private func receivedClose(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
         if isClosing {
             // The client answered our close frame: the handshake is complete.
@@ -186,7 +204,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         }
         var reply = context.channel.allocator.buffer(capacity: 2)
         reply.write(webSocketErrorCode: code)
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: reply)))
+        send(.connectionClose, payload: reply, context: context)
             .assumeIsolated()
             .whenComplete { _ in context.close(promise: nil) }
     }
@@ -227,7 +245,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         }
         heartbeatTicks += 1
         if heartbeatTicks % 2 == 0 {
-            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .ping, data: ByteBuffer())), promise: nil)
+            send(.ping, payload: ByteBuffer(), context: context)
         }
     }
 
@@ -244,9 +262,16 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         var data = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
         data.write(webSocketErrorCode: code)
         data.writeString(reason)
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)), promise: nil)
+        send(.connectionClose, payload: data, context: context)
         closeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: settings.closeTimeout) {
             context.close(promise: nil)
         }
+    }
+
+    /// Writes and flushes a control frame.
+    @discardableResult
+    private func send(_ opcode: WebSocketOpcode, payload: ByteBuffer, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+        let frame = WebSocketFrameParser.controlFrame(opcode, payload: payload, allocator: context.channel.allocator)
+        return context.writeAndFlush(wrapOutboundOut(frame))
     }
 }

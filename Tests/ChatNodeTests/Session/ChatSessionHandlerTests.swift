@@ -31,7 +31,6 @@ struct ChatSessionHandlerTests {
         channel = EmbeddedChannel(loop: loop)
         let operations = channel.pipeline.syncOperations
         try operations.addHandler(connection.buffer)
-        try operations.addHandler(WebSocketFrameEncoder())
         try operations.addHandler(connection.transport)
         try operations.addHandler(ChatSessionHandler(node: node, connectionID: 1, version: .v2, outlet: connection.outlet))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
@@ -39,10 +38,7 @@ struct ChatSessionHandlerTests {
 
     /// Sends one client text message, masked as a client must.
     private func send(_ text: String) throws {
-        let key = WebSocketMaskingKey([1, 2, 3, 4])!
-        var data = ByteBuffer(string: text)
-        data.webSocketMask(key)
-        try channel.writeInbound(WebSocketFrame(fin: true, opcode: .text, maskKey: key, data: data))
+        try channel.writeInbound(ClientFrame.text(text))
         loop.run()
     }
 
@@ -84,11 +80,8 @@ struct ChatSessionHandlerTests {
 
     @Test("messages before the hello is answered wait in order behind it")
     func orderBehindTheJoin() throws {
-        let key = WebSocketMaskingKey([1, 2, 3, 4])!
         for text in [#"{"type":"hello","nick":"bob"}"#, #"{"type":"ping","ref":"1"}"#, #"{"type":"ping","ref":"2"}"#] {
-            var data = ByteBuffer(string: text)
-            data.webSocketMask(key)
-            try channel.writeInbound(WebSocketFrame(fin: true, opcode: .text, maskKey: key, data: data))
+            try channel.writeInbound(ClientFrame.text(text))
         }
         loop.run()
         let frames = try received()

@@ -25,15 +25,18 @@ struct WebSocketConnectionHandlerTests {
     }
 
     private func send(_ opcode: WebSocketOpcode, _ bytes: [UInt8], fin: Bool = true, masked: Bool = true) throws {
-        let key: WebSocketMaskingKey? = masked ? WebSocketMaskingKey([1, 2, 3, 4]) : nil
-        var data = ByteBuffer(bytes: bytes)
-        if let key { data.webSocketMask(key) }
-        try channel.writeInbound(WebSocketFrame(fin: fin, opcode: opcode, maskKey: key, data: data))
+        try channel.writeInbound(ClientFrame.bytes(opcode, bytes, fin: fin, masked: masked))
+    }
+
+    /// The next frame the handler wrote.
+    private func sentFrame() throws -> WebSocketFrame? {
+        guard var bytes = try channel.readOutbound(as: ByteBuffer.self) else { return nil }
+        return try WebSocketFrameParser(maximumFrameBytes: 125).nextFrame(from: &bytes)
     }
 
     /// The close frame the handler sent, as code and reason.
     private func sentClose() throws -> (code: Int, reason: String)? {
-        while let frame = try channel.readOutbound(as: WebSocketFrame.self) {
+        while let frame = try sentFrame() {
             guard frame.opcode == .connectionClose else { continue }
             var data = frame.data
             guard let code = data.readInteger(as: UInt16.self) else { return nil }
@@ -82,10 +85,37 @@ struct WebSocketConnectionHandlerTests {
         #expect(try sentClose()?.code == 1007)
     }
 
+    @Test("frames split across reads, and several in one read, arrive as they were sent")
+    func framesAcrossReads() throws {
+        var bytes = ClientFrame.bytes(.text, Array("hel".utf8), fin: false)
+        bytes.writeImmutableBuffer(ClientFrame.bytes(.continuation, Array("lo".utf8)))
+        bytes.writeImmutableBuffer(ClientFrame.text("again"))
+        while let byte = bytes.readSlice(length: 1) {
+            try channel.writeInbound(byte)
+        }
+        try channel.writeInbound(ClientFrame.text("a") + ClientFrame.text("b"))
+        #expect(received.messages == [Array("hello".utf8), Array("again".utf8), Array("a".utf8), Array("b".utf8)])
+    }
+
+    @Test("a frame declaring more than the limit closes with 1009 from its header, before its payload arrives")
+    func oversizedFrameHeader() throws {
+        var header = ClientFrame.bytes(.text, Array(repeating: 0x61, count: 17))
+        try channel.writeInbound(header.readSlice(length: 2)!)
+        #expect(try sentClose()?.code == 1009)
+    }
+
+    @Test("a fragmented or long control frame closes with 1002, and what follows is ignored")
+    func invalidControlFrames() throws {
+        try send(.ping, [1], fin: false)
+        #expect(try sentClose()?.code == 1002)
+        try send(.text, Array("ignored".utf8))
+        #expect(received.messages.isEmpty)
+    }
+
     @Test("a ping is answered with a pong carrying its data")
     func ping() throws {
         try send(.ping, [7, 8])
-        let pong = try channel.readOutbound(as: WebSocketFrame.self)
+        let pong = try sentFrame()
         #expect(pong?.opcode == .pong)
         #expect(pong.map { Array($0.data.readableBytesView) } == [7, 8])
     }
@@ -108,7 +138,7 @@ struct WebSocketConnectionHandlerTests {
         let start = NIODeadline.now()
         handler.heartbeat(now: start + .milliseconds(500))
         handler.heartbeat(now: start + .milliseconds(1000))
-        #expect(try channel.readOutbound(as: WebSocketFrame.self)?.opcode == .ping)
+        #expect(try sentFrame()?.opcode == .ping)
         #expect(channel.isActive)
         handler.heartbeat(now: start + .seconds(3))
         #expect(received.timedOut)
