@@ -62,13 +62,27 @@ struct SortedNickList {
         mutating func insert(_ entry: Entry, encoded: [UInt8], at index: Int) {
             if entries.isEmpty {
                 json = encoded
-            } else if index == entries.count {
-                json.append(UInt8(ascii: ","))
-                json.append(contentsOf: encoded)
             } else {
-                json.insert(contentsOf: encoded + [UInt8(ascii: ",")], at: jsonOffset(of: index))
+                Self.makeRoom(for: encoded.count + 1, in: &json)
+                if index == entries.count {
+                    json.append(UInt8(ascii: ","))
+                    json.append(contentsOf: encoded)
+                } else {
+                    json.insert(contentsOf: encoded + [UInt8(ascii: ",")], at: jsonOffset(of: index))
+                }
             }
+            Self.makeRoom(for: 1, in: &entries)
             entries.insert(entry, at: index)
+        }
+
+        /// Grows a full array by a quarter instead of doubling it: a node
+        /// holds the lists of every room its users are in, mostly small and
+        /// grown one member at a time, and doubling leaves a third of that
+        /// storage empty for good.
+        private static func makeRoom<Element>(for added: Int, in array: inout [Element]) {
+            let needed = array.count + added
+            guard needed > array.capacity else { return }
+            array.reserveCapacity(max(needed, array.count + array.count / 4, 4))
         }
 
         /// Removes the entry at `index` and its bytes from the JSON.

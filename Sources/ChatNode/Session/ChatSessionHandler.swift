@@ -30,17 +30,18 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     private let buffer: OutboundBuffer
     private let transport: WebSocketConnectionHandler
     private let ownLines: OwnLinesInFlight
-    /// An action that must wait until the client's own lines are back.
-    private var actionAfterOwnLines: SessionStateMachine.Action?
+    /// An action that must wait until the client's own lines are back; boxed
+    /// because it is rare and an action inline would cost every session 113 bytes.
+    private var actionAfterOwnLines: WaitingAction?
     private var machine: SessionStateMachine
     private var membership = SessionMembership()
     private var context: ChannelHandlerContext?
     /// Messages waiting for the bus operation in flight; empty (and free) when idle.
     private var inbox = SessionInbox(highWatermark: ChatSessionHandler.inboxHighWatermark)
     private var isBusy = false
-    private var helloTimer: Scheduled<Void>?
-    /// Closes the connection when its login token has expired and no newer one came (§7).
-    private var loginDeadline: Scheduled<Void>?
+    /// The connection's one deadline: for the hello until the join, then for
+    /// the login token's expiry when it has one and no newer one came (§7).
+    private var deadline: Scheduled<Void>?
     private var leaveReason = LeaveReason.quit
 
     /// Made on the connection's event loop, which `outlet`'s handlers belong to.
@@ -66,7 +67,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         ownLines.onRefusal = { [unowned self] refusal in reply(refusal) }
         outlet.notices.value.onRemovedFromRoom = { [unowned self] room in machine.left(room) }
         node.metrics.connections.increment()
-        helloTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(node.configuration.helloTimeout)) { [self] in
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(node.configuration.helloTimeout)) { [self] in
             helloTimedOut()
         }
     }
@@ -83,8 +84,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     private func end() {
         guard let action = membership.connectionEnded() else { return }
         context = nil
-        helloTimer?.cancel()
-        loginDeadline?.cancel()
+        deadline?.cancel()
         inbox.removeAll()
         node.metrics.connections.decrement()
         apply(action)
@@ -133,7 +133,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         if case .say = action {
             // Lines are published in order without waiting for the previous ones to come back.
         } else if ownLines.count > 0 {
-            actionAfterOwnLines = action
+            actionAfterOwnLines = WaitingAction(action)
             return
         }
         carryOut(action)
@@ -142,7 +142,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     /// The lines in flight are all back, or there is room for more: what
     /// waited for them goes on.
     private func ownLinesSettled() {
-        if ownLines.count == 0, let action = actionAfterOwnLines {
+        if ownLines.count == 0, let action = actionAfterOwnLines?.action {
             actionAfterOwnLines = nil
             guard !membership.hasEnded, !node.isDraining else { return }
             carryOut(action)
@@ -191,9 +191,9 @@ final class ChatSessionHandler: ChannelDuplexHandler {
             switch result {
             case .success(.joined):
                 machine.joined(as: nick, identity: identity)
-                helloTimer?.cancel()
+                deadline?.cancel()
                 // The cancelled task's promise would otherwise stay with the session for good.
-                helloTimer = nil
+                deadline = nil
                 if let identity { scheduleLoginDeadline(identity) }
                 // Leaves at once if the connection ended while the join was in flight.
                 apply(membership.joined(candidate))
@@ -323,10 +323,10 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     /// A connection has until `loginGrace` (30 s) after its token's `exp` to send a newer one (§7).
     private func scheduleLoginDeadline(_ identity: UserIdentity) {
         guard let context else { return }
-        loginDeadline?.cancel()
+        deadline?.cancel()
         let grace = Double(node.configuration.loginGrace.components.seconds) + Double(node.configuration.loginGrace.components.attoseconds) / 1e18
         let remaining = identity.expiresAt + grace - Date().timeIntervalSince1970
-        loginDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(max(0, remaining) * 1e9))) { [self] in
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(max(0, remaining) * 1e9))) { [self] in
             node.metrics.loginsExpired.increment()
             reply(.error(code: .unauthorized, message: "the login token expired; reconnect with a new one", ref: nil))
             transport.close(code: .policyViolation, reason: "login token expired")
@@ -343,5 +343,14 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     private func reply(_ event: ServerEvent) {
         buffer.enqueue(ServerFrame.text(codec.encode(event)))
         node.metrics.eventsDelivered.increment()
+    }
+}
+
+/// A session's action that waits for its lines in flight.
+private final class WaitingAction {
+    let action: SessionStateMachine.Action
+
+    init(_ action: SessionStateMachine.Action) {
+        self.action = action
     }
 }
