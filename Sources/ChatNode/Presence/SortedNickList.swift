@@ -9,27 +9,27 @@ import ChatProtocol
 /// a change or a lookup costs a binary search and one page's worth of work
 /// (a change encodes only its own nick and splices its bytes in or out),
 /// and the whole list is encoded by copying one chunk of bytes per page.
-/// An entry is two strings (inline for nicks up to 15 bytes) and a
-/// fixed-size owner, so a user costs the list no allocation of its own.
+/// A nick's spelling lives only in that JSON; its slot holds the key (a
+/// string, inline up to 15 bytes) and a fixed-size owner, 40 bytes in all,
+/// so a user costs the list no allocation of its own.
 struct SortedNickList {
-    /// One listed nick.
+    /// One listed nick, as lookups and iteration return it.
     struct Entry {
         /// The nick's key; its UTF-8 byte order is code-point order, the list order.
         let key: String
         /// The canonical nick.
-        var nick: String
+        let nick: String
         /// Who holds the nick.
-        var owner: NickOwner
-        /// How many bytes the nick takes in the page's JSON, quotes included
-        /// (it fits in the entry's padding: the entry is no larger for it).
-        fileprivate(set) var encodedLength: UInt16
+        let owner: NickOwner
+    }
 
-        fileprivate init(_ nick: Nick, owner: NickOwner, encodedLength: Int) {
-            self.key = nick.key.value
-            self.nick = nick.canonical
-            self.owner = owner
-            self.encodedLength = UInt16(encodedLength)
-        }
+    /// One listed nick as a page stores it: every node keeps the lists of
+    /// its users' rooms, so the canonical spelling is not kept twice.
+    private struct Slot {
+        let key: String
+        var owner: NickOwner
+        /// How many bytes the nick takes in the page's JSON, quotes included.
+        var encodedLength: UInt16
 
         func precedes(_ other: String) -> Bool {
             key.utf8.lexicographicallyPrecedes(other.utf8)
@@ -37,42 +37,80 @@ struct SortedNickList {
     }
 
     private struct Page {
-        var entries: [Entry]
-        /// The entries' JSON joined by commas.
-        var json: [UInt8] = []
+        var slots: [Slot]
+        /// The slots' nicks as JSON strings joined by commas.
+        var json: [UInt8]
 
-        init(_ entries: [Entry]) {
-            self.entries = entries
-            reencode()
+        init(slots: [Slot], json: [UInt8]) {
+            self.slots = slots
+            self.json = json
         }
 
-        mutating func reencode() {
-            // A welcome may still share the old bytes: then this allocates afresh, once.
-            json.removeAll(keepingCapacity: true)
-            for index in entries.indices {
-                if index > 0 { json.append(UInt8(ascii: ",")) }
-                let start = json.count
-                JSONWriter.appendEncodedString(entries[index].nick, to: &json)
-                entries[index].encodedLength = UInt16(json.count - start)
-            }
-        }
-
-        /// Inserts `entry`, whose nick encodes as `encoded`, at `index`, and
+        /// Inserts `slot`, whose nick encodes as `encoded`, at `index`, and
         /// splices its bytes into the JSON instead of encoding the page again.
-        mutating func insert(_ entry: Entry, encoded: [UInt8], at index: Int) {
-            if entries.isEmpty {
+        mutating func insert(_ slot: Slot, encoded: [UInt8], at index: Int) {
+            if slots.isEmpty {
                 json = encoded
             } else {
                 Self.makeRoom(for: encoded.count + 1, in: &json)
-                if index == entries.count {
+                if index == slots.count {
                     json.append(UInt8(ascii: ","))
                     json.append(contentsOf: encoded)
                 } else {
                     json.insert(contentsOf: encoded + [UInt8(ascii: ",")], at: jsonOffset(of: index))
                 }
             }
-            Self.makeRoom(for: 1, in: &entries)
-            entries.insert(entry, at: index)
+            Self.makeRoom(for: 1, in: &slots)
+            slots.insert(slot, at: index)
+        }
+
+        /// Removes the slot at `index` and its bytes from the JSON.
+        mutating func remove(at index: Int) {
+            let start = jsonOffset(of: index)
+            let length = Int(slots[index].encodedLength)
+            if slots.count == 1 {
+                json.removeAll()
+            } else if index < slots.count - 1 {
+                json.removeSubrange(start..<(start + length + 1))
+            } else {
+                json.removeSubrange((start - 1)..<(start + length))
+            }
+            slots.remove(at: index)
+        }
+
+        /// Replaces the JSON of the nick at `index` with `encoded` (its new canonical spelling).
+        mutating func respell(at index: Int, encoded: [UInt8]) {
+            let start = jsonOffset(of: index)
+            json.replaceSubrange(start..<(start + Int(slots[index].encodedLength)), with: encoded)
+            slots[index].encodedLength = UInt16(encoded.count)
+        }
+
+        /// The canonical nick at `index`, read back from the JSON. A valid
+        /// nick has no character JSON escapes, so its bytes sit between the quotes.
+        func nick(at index: Int) -> String {
+            let start = jsonOffset(of: index)
+            let bytes = json[(start + 1)..<(start + Int(slots[index].encodedLength) - 1)]
+            guard bytes.contains(UInt8(ascii: "\\")) else { return String(decoding: bytes, as: UTF8.self) }
+            guard case .string(let nick) = try? JSONParser.parse(Array(json[start..<(start + Int(slots[index].encodedLength))])) else {
+                return String(decoding: bytes, as: UTF8.self)
+            }
+            return nick
+        }
+
+        /// The entry at `index`.
+        func entry(at index: Int) -> Entry {
+            Entry(key: slots[index].key, nick: nick(at: index), owner: slots[index].owner)
+        }
+
+        /// The page split at `index`: the slots before it and their JSON, then the rest.
+        func split(at index: Int) -> (Page, Page) {
+            let end = jsonOffset(of: index)
+            // Both halves get arrays of their own size: the full page's have
+            // grown past the maximum, and keeping them would leave storage empty for good.
+            return (
+                Page(slots: Array(slots[..<index]), json: Array(json[..<(end - 1)])),
+                Page(slots: Array(slots[index...]), json: Array(json[end...]))
+            )
         }
 
         /// Grows a full array by a quarter instead of doubling it: a node
@@ -85,39 +123,25 @@ struct SortedNickList {
             array.reserveCapacity(max(needed, array.count + array.count / 4, 4))
         }
 
-        /// Removes the entry at `index` and its bytes from the JSON.
-        mutating func remove(at index: Int) {
-            let start = jsonOffset(of: index)
-            let length = Int(entries[index].encodedLength)
-            if entries.count == 1 {
-                json.removeAll()
-            } else if index < entries.count - 1 {
-                json.removeSubrange(start..<(start + length + 1))
-            } else {
-                json.removeSubrange((start - 1)..<(start + length))
-            }
-            entries.remove(at: index)
-        }
-
-        /// Where the JSON of the first `count` entries ends (their last one's closing quote included).
+        /// Where the JSON of the first `count` slots ends (their last one's closing quote included).
         func jsonEnd(ofFirst count: Int) -> Int {
             jsonOffset(of: count) - 1
         }
 
-        /// Where the entry at `index` starts in the JSON.
-        private func jsonOffset(of index: Int) -> Int {
+        /// Where the nick at `index` starts in the JSON.
+        func jsonOffset(of index: Int) -> Int {
             var offset = 0
-            for entry in entries[..<index] { offset += Int(entry.encodedLength) + 1 }
+            for slot in slots[..<index] { offset += Int(slot.encodedLength) + 1 }
             return offset
         }
 
-        /// The index of the first entry not preceding `order`.
+        /// The index of the first slot not preceding `order`.
         func insertionIndex(_ order: String) -> Int {
             var low = 0
-            var high = entries.count
+            var high = slots.count
             while low < high {
                 let middle = (low + high) / 2
-                if entries[middle].precedes(order) { low = middle + 1 } else { high = middle }
+                if slots[middle].precedes(order) { low = middle + 1 } else { high = middle }
             }
             return low
         }
@@ -134,38 +158,37 @@ struct SortedNickList {
     /// listed key takes the new holder, and the new canonical form if it differs.
     @discardableResult
     mutating func insert(_ nick: Nick, owner: NickOwner = .other("")) -> Bool {
-        guard !pages.isEmpty else {
-            count += 1
-            pages.append(Page([Entry(nick, owner: owner, encodedLength: 0)]))
-            return true
-        }
         let key = nick.key.value
-        let pageIndex = min(self.pageIndex(for: key), pages.count - 1)
-        let index = pages[pageIndex].insertionIndex(key)
-        if index < pages[pageIndex].entries.count, pages[pageIndex].entries[index].key == key {
-            pages[pageIndex].entries[index].owner = owner
-            if pages[pageIndex].entries[index].nick != nick.canonical {
-                pages[pageIndex].entries[index].nick = nick.canonical
-                pages[pageIndex].reencode()
+        let pageIndex = pages.isEmpty ? 0 : min(self.pageIndex(for: key), pages.count - 1)
+        let index = pages.isEmpty ? 0 : pages[pageIndex].insertionIndex(key)
+        if index < (pages.isEmpty ? 0 : pages[pageIndex].slots.count), pages[pageIndex].slots[index].key == key {
+            pages[pageIndex].slots[index].owner = owner
+            if pages[pageIndex].nick(at: index) != nick.canonical {
+                pages[pageIndex].respell(at: index, encoded: Self.encode(nick))
             }
             return false
         }
         // Encoded only for a nick new to the list: a listed one's new holder needs no bytes.
-        var encoded: [UInt8] = []
-        JSONWriter.appendEncodedString(nick.canonical, to: &encoded)
-        let entry = Entry(nick, owner: owner, encodedLength: encoded.count)
+        let encoded = Self.encode(nick)
+        let slot = Slot(key: key, owner: owner, encodedLength: UInt16(encoded.count))
         count += 1
-        pages[pageIndex].insert(entry, encoded: encoded, at: index)
-        if pages[pageIndex].entries.count > Self.maximumPageSize {
-            // Both halves are copied to arrays of their own size: the full
-            // page's array has grown to twice the maximum, and keeping it
-            // would leave most of every page's storage empty for good.
-            let entries = pages[pageIndex].entries
-            let half = Self.maximumPageSize / 2
-            pages[pageIndex] = Page(Array(entries[..<half]))
-            pages.insert(Page(Array(entries[half...])), at: pageIndex + 1)
+        guard !pages.isEmpty else {
+            pages.append(Page(slots: [slot], json: encoded))
+            return true
+        }
+        pages[pageIndex].insert(slot, encoded: encoded, at: index)
+        if pages[pageIndex].slots.count > Self.maximumPageSize {
+            let (first, second) = pages[pageIndex].split(at: Self.maximumPageSize / 2)
+            pages[pageIndex] = first
+            pages.insert(second, at: pageIndex + 1)
         }
         return true
+    }
+
+    private static func encode(_ nick: Nick) -> [UInt8] {
+        var encoded: [UInt8] = []
+        JSONWriter.appendEncodedString(nick.canonical, to: &encoded)
+        return encoded
     }
 
     /// Removes the nick whose key is `key`, if `owner` (when given) holds
@@ -173,21 +196,21 @@ struct SortedNickList {
     @discardableResult
     mutating func remove(_ key: NickKey, heldBy owner: NickOwner? = nil) -> Bool {
         guard let position = position(of: key) else { return false }
-        if let owner, pages[position.page].entries[position.entry].owner != owner { return false }
+        if let owner, pages[position.page].slots[position.entry].owner != owner { return false }
         pages[position.page].remove(at: position.entry)
         count -= 1
-        if pages[position.page].entries.isEmpty { pages.remove(at: position.page) }
+        if pages[position.page].slots.isEmpty { pages.remove(at: position.page) }
         return true
     }
 
     /// The entry listed under `key`.
     subscript(key: NickKey) -> Entry? {
-        position(of: key).map { pages[$0.page].entries[$0.entry] }
+        position(of: key).map { pages[$0.page].entry(at: $0.entry) }
     }
 
     /// Every entry in list order.
     var entries: [Entry] {
-        pages.flatMap(\.entries)
+        pages.flatMap { page in page.slots.indices.map { page.entry(at: $0) } }
     }
 
     /// Removes every nick.
@@ -204,7 +227,7 @@ struct SortedNickList {
 
     /// The canonical nicks in list order.
     var nicks: [String] {
-        pages.flatMap { $0.entries.map(\.nick) }
+        entries.map(\.nick)
     }
 
     /// One page of `who` (PROTOCOL.md §6): up to `limit` nicks in list order
@@ -216,7 +239,7 @@ struct SortedNickList {
         var position = (page: 0, entry: 0)
         if let after {
             position = firstPosition(notPreceding: after.value)
-            if position.page < pages.count, pages[position.page].entries[position.entry].key == after.value {
+            if position.page < pages.count, pages[position.page].slots[position.entry].key == after.value {
                 position = self.position(after: position)
             }
         }
@@ -224,19 +247,30 @@ struct SortedNickList {
             let start = firstPosition(notPreceding: prefix.value)
             if (start.page, start.entry) > (position.page, position.entry) { position = start }
         }
-        var nicks: [String] = []
+        // The page's nicks as runs of consecutive slots, each cut from its page's JSON.
+        var runs: [(page: Int, slots: Range<Int>)] = []
+        var taken = 0
         var hasMore = false
         while position.page < pages.count {
-            let entry = pages[position.page].entries[position.entry]
-            guard entry.key.utf8.starts(with: prefixBytes) else { break }
-            guard nicks.count < limit else {
+            guard pages[position.page].slots[position.entry].key.utf8.starts(with: prefixBytes) else { break }
+            guard taken < limit else {
                 hasMore = true
                 break
             }
-            nicks.append(entry.nick)
+            if let last = runs.last, last.page == position.page {
+                runs[runs.count - 1].slots = last.slots.lowerBound..<(position.entry + 1)
+            } else {
+                runs.append((position.page, position.entry..<(position.entry + 1)))
+            }
+            taken += 1
             position = self.position(after: position)
         }
-        return (EncodedNickList(nicks), hasMore ? nicks.last : nil)
+        let chunks = runs.map { run in
+            let page = pages[run.page]
+            return Array(page.json[page.jsonOffset(of: run.slots.lowerBound)..<page.jsonEnd(ofFirst: run.slots.upperBound)])
+        }
+        let next = hasMore ? runs.last.map { pages[$0.page].nick(at: $0.slots.upperBound - 1) } : nil
+        return (EncodedNickList(chunks: chunks), next)
     }
 
     /// The first `limit` nicks in list order, cut from the pages' JSON
@@ -245,9 +279,9 @@ struct SortedNickList {
         var chunks: [[UInt8]] = []
         var remaining = limit
         for page in pages where remaining > 0 {
-            if page.entries.count <= remaining {
+            if page.slots.count <= remaining {
                 chunks.append(page.json)
-                remaining -= page.entries.count
+                remaining -= page.slots.count
             } else {
                 chunks.append(Array(page.json[..<page.jsonEnd(ofFirst: remaining)]))
                 remaining = 0
@@ -259,7 +293,7 @@ struct SortedNickList {
     /// Where the entry listed under `key` is.
     private func position(of key: NickKey) -> (page: Int, entry: Int)? {
         let position = firstPosition(notPreceding: key.value)
-        guard position.page < pages.count, pages[position.page].entries[position.entry].key == key.value else { return nil }
+        guard position.page < pages.count, pages[position.page].slots[position.entry].key == key.value else { return nil }
         return position
     }
 
@@ -271,7 +305,7 @@ struct SortedNickList {
     }
 
     private func position(after position: (page: Int, entry: Int)) -> (page: Int, entry: Int) {
-        position.entry + 1 < pages[position.page].entries.count ? (position.page, position.entry + 1) : (position.page + 1, 0)
+        position.entry + 1 < pages[position.page].slots.count ? (position.page, position.entry + 1) : (position.page + 1, 0)
     }
 
     /// The index of the first page whose last entry does not precede `order`
@@ -281,7 +315,7 @@ struct SortedNickList {
         var high = pages.count
         while low < high {
             let middle = (low + high) / 2
-            if pages[middle].entries[pages[middle].entries.count - 1].precedes(order) { low = middle + 1 } else { high = middle }
+            if pages[middle].slots[pages[middle].slots.count - 1].precedes(order) { low = middle + 1 } else { high = middle }
         }
         return low
     }

@@ -62,6 +62,29 @@ struct SortedNickListTests {
         #expect(list.first(limit).nicks == expected)
     }
 
+    @Test("a who page is the listed nicks after `after` with the prefix, up to the limit, across pages", arguments: [1, 7, 64, 100, 300])
+    func whoPages(limit: Int) {
+        var generator = SystemRandomNumberGenerator()
+        var list = SortedNickList()
+        while list.count < 400 { list.insert(randomNick(&generator)) }
+        let all = list.entries
+        for prefix in [nil, "a", "b", "å"] as [String?] {
+            let prefixKey = prefix.map { NickKey(lookingUp: $0) }
+            let matching = all.filter { prefixKey == nil || $0.key.hasPrefix(prefixKey!.value) }
+            var after: NickKey?
+            var seen: [String] = []
+            while true {
+                let page = list.page(prefix: prefixKey, after: after, limit: limit)
+                #expect(page.nicks.nicks.count <= limit)
+                seen += page.nicks.nicks
+                guard let next = page.next else { break }
+                #expect(next == seen.last)
+                after = NickKey(lookingUp: next)
+            }
+            #expect(seen == matching.map(\.nick), "prefix \(prefix ?? "none")")
+        }
+    }
+
     @Test("removing a nick that is not listed changes nothing")
     func removeUnknown() {
         var list = SortedNickList()
