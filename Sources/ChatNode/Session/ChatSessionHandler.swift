@@ -63,9 +63,8 @@ final class ChatSessionHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        ownLines.onSettled = { [unowned self] in ownLinesSettled() }
-        ownLines.onRefusal = { [unowned self] refusal in reply(refusal) }
-        outlet.notices.value.onRemovedFromRoom = { [unowned self] room in machine.left(room) }
+        ownLines.session = self
+        outlet.notices.value.session = self
         node.metrics.connections.increment()
         deadline = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(node.configuration.helloTimeout)) { [self] in
             helloTimedOut()
@@ -141,7 +140,7 @@ final class ChatSessionHandler: ChannelDuplexHandler {
 
     /// The lines in flight are all back, or there is room for more: what
     /// waited for them goes on.
-    private func ownLinesSettled() {
+    func ownLinesSettled() {
         if ownLines.count == 0, let action = actionAfterOwnLines?.action {
             actionAfterOwnLines = nil
             guard !membership.hasEnded, !node.isDraining else { return }
@@ -343,6 +342,16 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     private func reply(_ event: ServerEvent) {
         buffer.enqueue(ServerFrame.text(codec.encode(event)))
         node.metrics.eventsDelivered.increment()
+    }
+}
+
+extension ChatSessionHandler: SessionListener {
+    func ownLineRefused(_ refusal: ServerEvent) {
+        reply(refusal)
+    }
+
+    func removedFromRoom(_ room: RoomName) {
+        machine.left(room)
     }
 }
 

@@ -27,11 +27,9 @@ final class OwnLinesInFlight {
 
     /// Oldest first; empty, and holding no storage, while nothing is in flight.
     private var lines: [Line] = []
-    /// Called on the event loop when a refusal is due, in the order the lines were sent.
-    var onRefusal: ((ServerEvent) -> Void)?
-    /// Called on the event loop when the last line in flight came back, or
-    /// when the session may publish again after reaching `limit`.
-    var onSettled: (() -> Void)?
+    /// Told when a refusal is due, in the order the lines were sent, and
+    /// when the last line in flight came back or it may publish again after reaching `limit`.
+    weak var session: (any SessionListener)?
 
     /// How many lines are in flight.
     var count: Int { lines.count }
@@ -69,7 +67,7 @@ final class OwnLinesInFlight {
             return nil
         }
         if settled == lines.count { lines = [] } else { lines.removeFirst(settled) }
-        for refusal in refusals { onRefusal?(refusal) }
-        if lines.isEmpty || (wasFull && !isFull) { onSettled?() }
+        for refusal in refusals { session?.ownLineRefused(refusal) }
+        if lines.isEmpty || (wasFull && !isFull) { session?.ownLinesSettled() }
     }
 }

@@ -4,6 +4,6 @@ import ChatProtocol
 /// event loop: the server API removed it from a room (§7), so the
 /// session's own record of its rooms must follow.
 final class SessionNotices {
-    /// Called on the event loop after the member's `parted` was queued.
-    var onRemovedFromRoom: ((RoomName) -> Void)?
+    /// Told on the event loop after the member's `parted` was queued.
+    weak var session: (any SessionListener)?
 }

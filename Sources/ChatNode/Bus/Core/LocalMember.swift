@@ -88,7 +88,7 @@ final class ConnectionOutlet: Sendable {
     /// Tells the session it is no longer a member of `room` (after its `parted` was queued).
     func removedFromRoom(_ room: RoomName) {
         let notices = self.notices
-        eventLoop.execute { notices.value.onRemovedFromRoom?(room) }
+        eventLoop.execute { notices.value.session?.removedFromRoom(room) }
     }
 
     /// Sends a close frame with `code`, then closes.
