@@ -1,7 +1,11 @@
 import ChatProtocol
 
 /// Who a connection's login token says its user is (PROTOCOL.md §7).
-struct UserIdentity: Sendable, Equatable {
+///
+/// A class, so a session and its member each hold one reference to it
+/// rather than 48 bytes inline: most nodes run without login tokens, and
+/// every connection would pay for the space twice.
+final class UserIdentity: Sendable, Equatable {
     /// The user's id in the operator's account system (`sub`).
     let subject: String
     /// The nick the user must use (`nick`), if the token binds one.
@@ -10,6 +14,17 @@ struct UserIdentity: Sendable, Equatable {
     let rooms: Set<String>
     /// When the token expires (`exp`), in seconds since the Unix epoch.
     let expiresAt: Double
+
+    init(subject: String, nick: String?, rooms: Set<String>, expiresAt: Double) {
+        self.subject = subject
+        self.nick = nick
+        self.rooms = rooms
+        self.expiresAt = expiresAt
+    }
+
+    static func == (lhs: UserIdentity, rhs: UserIdentity) -> Bool {
+        (lhs.subject, lhs.nick, lhs.rooms, lhs.expiresAt) == (rhs.subject, rhs.nick, rhs.rooms, rhs.expiresAt)
+    }
 
     /// Whether this identity lets its user take `nick`: any nick, unless the
     /// token binds one, which is then compared case-insensitively.

@@ -50,8 +50,6 @@ struct SessionStateMachine {
     private(set) var identity: UserIdentity?
     /// Checks login tokens; nil when the node needs none (no `--auth-key`).
     private let login: LoginVerifier?
-    /// Seconds since the Unix epoch, for tokens' `exp` and `nbf`.
-    var wallClock: @Sendable () -> Double = { Date().timeIntervalSince1970 }
     /// v3: the rooms the session is a member of.
     private(set) var rooms: Set<RoomName> = []
     /// v3: how many rooms the session may be a member of at once (`--max-rooms`).
@@ -95,7 +93,7 @@ struct SessionStateMachine {
         case (.hello(let raw, let since, let token), .awaitingHello):
             guard let nick = Nick(validating: raw) else { return .reply(.error(.nickInvalid, ref: ref)) }
             guard let login else { return .join(nick, since: since, identity: nil, ref: ref) }
-            let verified = token.map { login.verify($0, now: wallClock()) } ?? .failure(.missing)
+            let verified = token.map { login.verify($0, now: Date().timeIntervalSince1970) } ?? .failure(.missing)
             switch verified {
             case .success(let identity) where identity.permits(nick):
                 return .join(nick, since: since, identity: identity, ref: ref)
@@ -106,7 +104,7 @@ struct SessionStateMachine {
             }
         case (.refresh(let token), .joined):
             guard let login, let current = identity else { return .refreshed(nil) }
-            switch login.verify(token, now: wallClock()) {
+            switch login.verify(token, now: Date().timeIntervalSince1970) {
             case .success(let renewed) where renewed.subject == current.subject:
                 identity = renewed
                 return .refreshed(renewed)
