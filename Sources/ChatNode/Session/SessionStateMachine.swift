@@ -6,7 +6,7 @@ import Foundation
 /// (rate limit, `bad_message`, `unknown_type`, joined state, field rules,
 /// the room rules among them: `room_invalid`, `already_in_room`, `too_many_rooms`).
 ///
-/// It performs no I/O; `ChatSessionHandler` carries out the returned action.
+/// It performs no I/O; `ChatSession` carries out the returned action.
 /// Bus-dependent checks (`unavailable`, `nick_taken`, `no_such_user`) come
 /// after it, in the session, and so does `not_in_room`, a cluster-state check.
 struct SessionStateMachine {

@@ -128,8 +128,8 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
     }
 
     /// Turns an upgraded channel into a chat connection: the outbound buffer
-    /// next to the head, then the transport (frames and their rules), then
-    /// the session. Nothing else stays: every handler costs each connection.
+    /// next to the head, then the transport (frames and their rules), which
+    /// holds the session. Nothing else stays: every handler costs each connection.
     private func addChatHandlers(to channel: any Channel, version: ProtocolVersion, isCompressed: Bool) throws {
         let configuration = node.configuration
         let operations = channel.pipeline.syncOperations
@@ -165,7 +165,7 @@ struct ChatServerChannel: ServerChildChannel, HTTPChannelHandler {
         )
         try operations.addHandler(buffer, position: .first)
         try operations.addHandler(transport)
-        try operations.addHandler(ChatSessionHandler(node: node, connectionID: connectionID, version: version, outlet: outlet))
+        ChatSession(node: node, connectionID: connectionID, version: version, outlet: outlet).start()
     }
 
     private func decide(_ head: HTTPRequestHead) -> HandshakeDecision {

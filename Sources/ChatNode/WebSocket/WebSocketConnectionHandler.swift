@@ -5,12 +5,14 @@ import NIOWebSocket
 /// frames, assembles text messages, enforces the transport rules (1002,
 /// 1003, 1007, 1009), runs the heartbeat and the close handshake.
 ///
-/// Outbound events do not pass through it: the fan-out hands them to the
-/// connection's `OutboundBuffer`. The control frames it writes (pong, ping,
-/// close) travel the pipeline into that same buffer, so they keep their place.
-final class WebSocketConnectionHandler: ChannelInboundHandler {
+/// It passes messages to its session (`receiver`), which may hold back
+/// reads while its inbox is full. Outbound events do not pass through it:
+/// the fan-out hands them to the connection's `OutboundBuffer`. The control
+/// frames it writes (pong, ping, close) travel the pipeline into that same
+/// buffer, so they keep their place.
+final class WebSocketConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
-    typealias InboundOut = ConnectionEvent
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     /// The limits and intervals a connection runs with.
@@ -26,6 +28,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
     private let parser: WebSocketFrameParser
     private let delivery: LoopDelivery
     private var context: ChannelHandlerContext?
+    /// The session; released when the connection ends, which breaks the two's reference cycle.
+    private var receiver: (any ConnectionEventReceiver)?
     /// The start of a frame whose bytes have not all arrived; nil between
     /// frames, so an idle connection holds no buffer here.
     private var unparsed: ByteBuffer?
@@ -66,6 +70,23 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         closeTimer?.cancel()
         delivery.unregister(self)
         context = nil
+        let receiver = self.receiver
+        self.receiver = nil
+        receiver?.connectionEnded()
+    }
+
+    /// Makes `receiver` the connection's session.
+    func attach(_ receiver: any ConnectionEventReceiver) {
+        self.receiver = receiver
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if receiver?.readRequested() ?? true { context.read() }
+    }
+
+    /// Passes on a read the session held back.
+    func resumeReading() {
+        context?.read()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -179,7 +200,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         guard Self.isValidUTF8(bytes) else {
             return close(context: context, code: .dataInconsistentWithMessage, reason: "text is not valid UTF-8")
         }
-        context.fireChannelRead(wrapInboundOut(.message(bytes)))
+        receiver?.receive(.message(bytes))
     }
 
     private func receivedClose(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
@@ -239,7 +260,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler {
         let silence = now - lastHeard
         if silence >= settings.pingInterval * 2 {
             // The peer is presumed gone: no close handshake, just drop the TCP connection.
-            context.fireChannelRead(wrapInboundOut(.heartbeatTimedOut))
+            receiver?.receive(.heartbeatTimedOut)
             context.close(promise: nil)
             return
         }

@@ -20,7 +20,7 @@ struct WebSocketConnectionHandlerTests {
         )
         channel = EmbeddedChannel(loop: loop)
         try channel.pipeline.syncOperations.addHandler(handler)
-        try channel.pipeline.syncOperations.addHandler(received)
+        handler.attach(received)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     }
 
@@ -112,6 +112,22 @@ struct WebSocketConnectionHandlerTests {
         #expect(received.messages.isEmpty)
     }
 
+    @Test("reads wait while the session holds them back and go on when it resumes them; the session hears the end once")
+    func readsAndEnd() throws {
+        let reads = ReadCounter()
+        try channel.pipeline.syncOperations.addHandler(reads, position: .first)
+        channel.read()
+        #expect(reads.count == 1)
+        received.isReading = false
+        channel.read()
+        #expect(reads.count == 1)
+        handler.resumeReading()
+        #expect(reads.count == 2)
+        #expect(!received.hasEnded)
+        _ = try channel.finish()
+        #expect(received.hasEnded)
+    }
+
     @Test("a ping is answered with a pong carrying its data")
     func ping() throws {
         try send(.ping, [7, 8])
@@ -158,15 +174,36 @@ struct WebSocketConnectionHandlerTests {
 }
 
 /// What the transport handler passes on to the session.
-final class ConnectionEventRecorder: ChannelInboundHandler {
-    typealias InboundIn = ConnectionEvent
+final class ConnectionEventRecorder: ConnectionEventReceiver {
     private(set) var messages: [[UInt8]] = []
     private(set) var timedOut = false
+    private(set) var hasEnded = false
+    /// Whether reads go on; while false, the transport holds NIO's reads back.
+    var isReading = true
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+    func receive(_ event: ConnectionEvent) {
+        switch event {
         case .message(let bytes): messages.append(bytes)
         case .heartbeatTimedOut: timedOut = true
         }
+    }
+
+    func readRequested() -> Bool {
+        isReading
+    }
+
+    func connectionEnded() {
+        hasEnded = true
+    }
+}
+
+/// Counts the reads that reach it from the handlers after it.
+final class ReadCounter: ChannelOutboundHandler {
+    typealias OutboundIn = Never
+    private(set) var count = 0
+
+    func read(context: ChannelHandlerContext) {
+        count += 1
+        context.read()
     }
 }

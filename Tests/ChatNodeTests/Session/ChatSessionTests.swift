@@ -9,7 +9,7 @@ import Testing
 @testable import ChatNode
 
 @Suite("Chat session handler on an embedded channel: replies, order and the hello deadline, without a socket")
-struct ChatSessionHandlerTests {
+struct ChatSessionTests {
     private let loop = EmbeddedEventLoop()
     private let channel: EmbeddedChannel
     private let node: ChatNode
@@ -32,7 +32,7 @@ struct ChatSessionHandlerTests {
         let operations = channel.pipeline.syncOperations
         try operations.addHandler(connection.buffer)
         try operations.addHandler(connection.transport)
-        try operations.addHandler(ChatSessionHandler(node: node, connectionID: 1, version: .v2, outlet: connection.outlet))
+        ChatSession(node: node, connectionID: 1, version: .v2, outlet: connection.outlet).start()
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     }
 

@@ -15,11 +15,10 @@ import NIOWebSocket
 /// meanwhile but any other reply waits until the client's own lines are
 /// back (`OwnLinesInFlight`). An inbox that fills up stops reading from
 /// the socket until it drains. An idle connection costs no task and no
-/// actor, only this handler.
-final class ChatSessionHandler: ChannelDuplexHandler {
-    typealias InboundIn = ConnectionEvent
-    typealias OutboundIn = Never
-
+/// actor, only this object, which its transport handler holds: it is not
+/// a pipeline handler of its own, which would cost every connection one
+/// more handler context.
+final class ChatSession {
     /// Reading pauses while this many bytes of messages wait.
     static let inboxHighWatermark = 64 * 1024
 
@@ -35,16 +34,16 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     private var actionAfterOwnLines: WaitingAction?
     private var machine: SessionStateMachine
     private var membership = SessionMembership()
-    private var context: ChannelHandlerContext?
     /// Messages waiting for the bus operation in flight; empty (and free) when idle.
-    private var inbox = SessionInbox(highWatermark: ChatSessionHandler.inboxHighWatermark)
+    private var inbox = SessionInbox(highWatermark: ChatSession.inboxHighWatermark)
     private var isBusy = false
     /// The connection's one deadline: for the hello until the join, then for
     /// the login token's expiry when it has one and no newer one came (§7).
     private var deadline: Scheduled<Void>?
     private var leaveReason = LeaveReason.quit
 
-    /// Made on the connection's event loop, which `outlet`'s handlers belong to.
+    /// Made on the connection's event loop, which `outlet`'s handlers belong to;
+    /// it hears from the connection once `start()` attached it to the transport.
     init(node: ChatNode, connectionID: UInt64, version: ProtocolVersion, outlet: ConnectionOutlet) {
         self.node = node
         self.connectionID = connectionID
@@ -61,28 +60,19 @@ final class ChatSessionHandler: ChannelDuplexHandler {
 
     // MARK: Lifecycle
 
-    func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
+    /// Attaches the session to its connection's transport and starts the hello deadline.
+    func start() {
+        transport.attach(self)
         ownLines.session = self
         outlet.notices.value.session = self
         node.metrics.connections.increment()
-        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(node.configuration.helloTimeout)) { [self] in
+        deadline = outlet.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(node.configuration.helloTimeout)) { [self] in
             helloTimedOut()
         }
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
-        end()
-        context.fireChannelInactive()
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) {
-        end()
-    }
-
     private func end() {
         guard let action = membership.connectionEnded() else { return }
-        context = nil
         deadline?.cancel()
         inbox.removeAll()
         node.metrics.connections.decrement()
@@ -100,28 +90,11 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         }
     }
 
-    // MARK: Inbound
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .message(let payload):
-            inbox.append(payload)
-            processInbox()
-        case .heartbeatTimedOut:
-            node.metrics.heartbeatTimeouts.increment()
-            leaveReason = .timeout
-        }
-    }
-
-    func read(context: ChannelHandlerContext) {
-        if inbox.readRequested() { context.read() }
-    }
-
     private func processInbox() {
         while !isBusy, !ownLines.isFull, actionAfterOwnLines == nil, !membership.hasEnded, let payload = inbox.next() {
             handle(payload)
         }
-        if inbox.resumeReading(), let context { context.read() }
+        if inbox.resumeReading() { transport.resumeReading() }
     }
 
     private func handle(_ payload: [UInt8]) {
@@ -210,10 +183,10 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     /// meanwhile (up to `OwnLinesInFlight.limit`), and only a refusal comes
     /// back to this loop, after the lines sent before it.
     private func say(_ text: String, in room: RoomName, ref: String?) {
-        guard let member = membership.member, let context else { return }
+        guard let member = membership.member, !membership.hasEnded else { return }
         let line = ChatLine(id: node.messageIDs.next(), from: member.nick.canonical, text: text, ts: Clock.milliseconds(), room: room)
         ownLines.published(line.id)
-        let session = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let session = NIOLoopBound(self, eventLoop: outlet.eventLoop)
         node.bus.broadcast(line, from: member, ref: ref, receivedAt: .now()).whenComplete { result in
             if case .success(.done) = result { return }
             session.eventLoop.execute { session.value.refused(line.id, result, ref: ref) }
@@ -304,9 +277,9 @@ final class ChatSessionHandler: ChannelDuplexHandler {
         _ operation: @autoclosure () -> EventLoopFuture<Value>,
         then completion: @escaping (Result<Value, BusError>) -> Void
     ) {
-        guard let context else { return }
+        guard !membership.hasEnded else { return }
         isBusy = true
-        operation().hop(to: context.eventLoop).assumeIsolated().whenComplete { [self] result in
+        operation().hop(to: outlet.eventLoop).assumeIsolated().whenComplete { [self] result in
             isBusy = false
             completion(result.mapError { $0 as? BusError ?? .unavailable("\($0)") })
             processInbox()
@@ -321,11 +294,11 @@ final class ChatSessionHandler: ChannelDuplexHandler {
 
     /// A connection has until `loginGrace` (30 s) after its token's `exp` to send a newer one (§7).
     private func scheduleLoginDeadline(_ identity: UserIdentity) {
-        guard let context else { return }
+        guard !membership.hasEnded else { return }
         deadline?.cancel()
         let grace = Double(node.configuration.loginGrace.components.seconds) + Double(node.configuration.loginGrace.components.attoseconds) / 1e18
         let remaining = identity.expiresAt + grace - Date().timeIntervalSince1970
-        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(max(0, remaining) * 1e9))) { [self] in
+        deadline = outlet.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(max(0, remaining) * 1e9))) { [self] in
             node.metrics.loginsExpired.increment()
             reply(.error(code: .unauthorized, message: "the login token expired; reconnect with a new one", ref: nil))
             transport.close(code: .policyViolation, reason: "login token expired")
@@ -345,7 +318,28 @@ final class ChatSessionHandler: ChannelDuplexHandler {
     }
 }
 
-extension ChatSessionHandler: SessionListener {
+extension ChatSession: ConnectionEventReceiver {
+    func receive(_ event: ConnectionEvent) {
+        switch event {
+        case .message(let payload):
+            inbox.append(payload)
+            processInbox()
+        case .heartbeatTimedOut:
+            node.metrics.heartbeatTimeouts.increment()
+            leaveReason = .timeout
+        }
+    }
+
+    func readRequested() -> Bool {
+        inbox.readRequested()
+    }
+
+    func connectionEnded() {
+        end()
+    }
+}
+
+extension ChatSession: SessionListener {
     func ownLineRefused(_ refusal: ServerEvent) {
         reply(refusal)
     }
