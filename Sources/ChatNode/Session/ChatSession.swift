@@ -24,11 +24,7 @@ final class ChatSession {
 
     private let node: ChatNode
     private let connectionID: UInt64
-    private let codec: any ChatCodec.Type
     private let outlet: ConnectionOutlet
-    private let buffer: OutboundBuffer
-    private let transport: WebSocketConnectionHandler
-    private let ownLines: OwnLinesInFlight
     /// An action that must wait until the client's own lines are back; boxed
     /// because it is rare and an action inline would cost every session 113 bytes.
     private var actionAfterOwnLines: WaitingAction?
@@ -47,16 +43,19 @@ final class ChatSession {
     init(node: ChatNode, connectionID: UInt64, version: ProtocolVersion, outlet: ConnectionOutlet) {
         self.node = node
         self.connectionID = connectionID
-        self.codec = version.codec
         self.outlet = outlet
-        self.buffer = outlet.buffer.value
-        self.transport = outlet.transport.value
-        self.ownLines = outlet.ownLines.value
         self.machine = SessionStateMachine(
             version: version, rate: node.configuration.rate, burst: node.configuration.burst,
             maximumRooms: node.configuration.maximumRooms, login: node.login, now: .now
         )
     }
+
+    // The connection's parts, reached through the outlet rather than kept
+    // here too: every field is paid for by every connection.
+    private var buffer: OutboundBuffer { outlet.buffer.value }
+    private var transport: WebSocketConnectionHandler { outlet.transport.value }
+    private var ownLines: OwnLinesInFlight { outlet.ownLines.value }
+    private var codec: any ChatCodec.Type { outlet.kind.version.codec }
 
     // MARK: Lifecycle
 

@@ -34,7 +34,7 @@ struct BusCore {
     /// This node's users' connections.
     private(set) var users: [UInt64: LocalUser] = [:]
     /// The connections of each nick here: one, or a logged-in user's several.
-    private var connectionsByNick: [NickKey: [UInt64]] = [:]
+    private var connectionsByNick: [NickKey: NickConnections] = [:]
     /// The rooms this node holds.
     private(set) var rooms: [RoomName: Room] = [:]
     /// Compresses broadcasts for every room, one at a time (on the bus's executor).
@@ -51,7 +51,7 @@ struct BusCore {
 
     /// A local connection of the nick with this key, if any.
     func member(_ key: NickKey) -> LocalMember? {
-        connectionsByNick[key]?.first.flatMap { users[$0]?.member }
+        connectionsByNick[key].flatMap { users[$0.first]?.member }
     }
 
     /// Every local connection of the nick with this key.
@@ -112,7 +112,11 @@ struct BusCore {
     /// Records a connection the cluster granted its nick.
     private mutating func record(_ member: LocalMember) {
         users[member.connectionID] = LocalUser(member: member)
-        connectionsByNick[member.nick.key, default: []].append(member.connectionID)
+        if connectionsByNick[member.nick.key] == nil {
+            connectionsByNick[member.nick.key] = NickConnections(member.connectionID)
+        } else {
+            connectionsByNick[member.nick.key]!.append(member.connectionID)
+        }
     }
 
     /// Admits a v3 `member`, whose nick the cluster granted, into no room:
@@ -167,8 +171,7 @@ struct BusCore {
     /// listing it until its departures are applied (`listLeft`).
     mutating func dismiss(_ member: LocalMember) -> Set<RoomName>? {
         guard let user = users.removeValue(forKey: member.connectionID) else { return nil }
-        connectionsByNick[member.nick.key]?.removeAll { $0 == member.connectionID }
-        if connectionsByNick[member.nick.key]?.isEmpty == true { connectionsByNick[member.nick.key] = nil }
+        if connectionsByNick[member.nick.key]?.remove(member.connectionID) == false { connectionsByNick[member.nick.key] = nil }
         for room in user.rooms {
             _ = rooms[room]?.fanout.remove(connectionID: member.connectionID)
         }
