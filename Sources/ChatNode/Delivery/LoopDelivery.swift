@@ -29,11 +29,17 @@ final class LoopDelivery {
     /// than 4 ms for a p99 latency of about 11 ms instead of 5 (docs/DECISIONS.md).
     static let coalescingWindow = TimeAmount.milliseconds(10)
 
+    /// A member's connection and where it starts in its group's run (bytes, events).
+    private struct Recipient {
+        let buffer: OutboundBuffer
+        var runStart: (bytes: Int, events: Int)
+    }
+
     /// The members of one kind in one room and the broadcast bytes they have yet to get.
     private struct RecipientGroup {
-        var recipients: [OutboundBuffer] = []
-        /// Where each recipient starts in the run (bytes, events), by slot.
-        var runStarts: [(bytes: Int, events: Int)] = []
+        /// The recipients, by slot, each with where it starts in the run: one
+        /// array, not two, since a node holds a group per room and loop.
+        var recipients: [Recipient] = []
         var run = ByteBuffer()
         var runEvents = 0
 
@@ -93,8 +99,7 @@ final class LoopDelivery {
         while rooms[room]!.groups.count <= index { rooms[room]!.groups.append(RecipientGroup()) }
         let start = rooms[room]!.groups[index].runStart
         buffer.roomSlots[room] = rooms[room]!.groups[index].recipients.count
-        rooms[room]!.groups[index].recipients.append(buffer)
-        rooms[room]!.groups[index].runStarts.append(start)
+        rooms[room]!.groups[index].recipients.append(Recipient(buffer: buffer, runStart: start))
     }
 
     /// Stops delivering `room`'s broadcasts to `buffer`'s connection. Its
@@ -103,12 +108,10 @@ final class LoopDelivery {
     func removeRecipient(_ buffer: OutboundBuffer, room: RoomName) {
         guard let slot = buffer.roomSlots.removeValue(forKey: room) else { return }
         let index = Self.position(of: buffer.kind)
-        rooms[room]!.groups[index].runStarts.swapAt(slot, rooms[room]!.groups[index].runStarts.count - 1)
-        rooms[room]!.groups[index].runStarts.removeLast()
         let last = rooms[room]!.groups[index].recipients.removeLast()
-        if last !== buffer {
+        if last.buffer !== buffer {
             rooms[room]!.groups[index].recipients[slot] = last
-            last.roomSlots[room] = slot
+            last.buffer.roomSlots[room] = slot
         }
         rooms[room]!.count -= 1
         if rooms[room]!.count == 0, !rooms[room]!.hasRun { rooms[room] = nil }
@@ -118,7 +121,7 @@ final class LoopDelivery {
     func removeAllRecipients(of room: RoomName) {
         guard let recipients = rooms.removeValue(forKey: room) else { return }
         for group in recipients.groups {
-            for recipient in group.recipients { recipient.roomSlots[room] = nil }
+            for recipient in group.recipients { recipient.buffer.roomSlots[room] = nil }
         }
         roomsWithRuns.removeAll { $0 == room }
     }
@@ -127,7 +130,7 @@ final class LoopDelivery {
     func removeAllRecipients() {
         for room in rooms.values {
             for group in room.groups {
-                for recipient in group.recipients { recipient.roomSlots.removeAll() }
+                for recipient in group.recipients { recipient.buffer.roomSlots.removeAll() }
             }
         }
         rooms.removeAll()
@@ -149,7 +152,7 @@ final class LoopDelivery {
             if let senderSlot { catchUp(room: room, index: index, slot: senderSlot) }
             rooms[room]!.groups[index].run.writeImmutableBuffer(frames.bytes(for: kind))
             rooms[room]!.groups[index].runEvents += 1
-            if let senderSlot { rooms[room]!.groups[index].runStarts[senderSlot] = rooms[room]!.groups[index].runStart }
+            if let senderSlot { rooms[room]!.groups[index].recipients[senderSlot].runStart = rooms[room]!.groups[index].runStart }
             appended = true
         }
         guard appended else { return }
@@ -175,8 +178,8 @@ final class LoopDelivery {
         let events = rooms[room]!.groups[index].runEvents
         guard events > 0 else { return }
         let run = rooms[room]!.groups[index].run
-        handOut(run, events: events, from: rooms[room]!.groups[index].runStarts[slot], to: rooms[room]!.groups[index].recipients[slot])
-        rooms[room]!.groups[index].runStarts[slot] = (run.readableBytes, events)
+        handOut(run, events: events, to: rooms[room]!.groups[index].recipients[slot])
+        rooms[room]!.groups[index].recipients[slot].runStart = (run.readableBytes, events)
     }
 
     /// Marks one recipient of `room` (rotating) to record, at its next
@@ -188,7 +191,7 @@ final class LoopDelivery {
         var position = sampleCursor
         for group in room.groups {
             guard position >= group.recipients.count else {
-                group.recipients[position].timeNextWrite(since: receivedAt)
+                group.recipients[position].buffer.timeNextWrite(since: receivedAt)
                 return
             }
             position -= group.recipients.count
@@ -221,8 +224,8 @@ final class LoopDelivery {
                 recipients.groups[index].run = ByteBuffer()
                 recipients.groups[index].runEvents = 0
                 for slot in recipients.groups[index].recipients.indices {
-                    handOut(run, events: events, from: recipients.groups[index].runStarts[slot], to: recipients.groups[index].recipients[slot])
-                    recipients.groups[index].runStarts[slot] = (0, 0)
+                    handOut(run, events: events, to: recipients.groups[index].recipients[slot])
+                    recipients.groups[index].recipients[slot].runStart = (0, 0)
                 }
             }
             if let receivedAt = runReceivedAt {
@@ -235,11 +238,12 @@ final class LoopDelivery {
         runReceivedAt = nil
     }
 
-    /// Hands `recipient` the part of `run` that came after `start`.
-    private func handOut(_ run: ByteBuffer, events: Int, from start: (bytes: Int, events: Int), to recipient: OutboundBuffer) {
+    /// Hands `recipient` the part of `run` that came after its start.
+    private func handOut(_ run: ByteBuffer, events: Int, to recipient: Recipient) {
+        let start = recipient.runStart
         guard events > start.events else { return }
         let part = run.getSlice(at: run.readerIndex + start.bytes, length: run.readableBytes - start.bytes)!
-        recipient.enqueueBroadcast(part, events: events - start.events)
+        recipient.buffer.enqueueBroadcast(part, events: events - start.events)
     }
 
     /// Flushes `buffer` once everything already queued on this loop ran.
@@ -276,7 +280,7 @@ final class LoopDelivery {
             for group in room.groups {
                 bytes += group.run.readableBytes * group.recipients.count
                 events += group.runEvents * group.recipients.count
-                for recipient in group.recipients where counted.insert(ObjectIdentifier(recipient)).inserted {
+                for recipient in group.recipients.map(\.buffer) where counted.insert(ObjectIdentifier(recipient)).inserted {
                     bytes += recipient.queuedBytes
                     events += recipient.queuedEvents
                 }
