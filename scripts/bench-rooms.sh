@@ -4,6 +4,8 @@
 #   storm       10 000 v3 users each say hello, then join one room (500
 #               handshakes in flight), against the trivial server's storm
 #               (upgrade + welcome, no presence) of the same 10 000 connections
+#   memory      the same storm with each user also in 2 rooms of 20: RSS of
+#               the nodes and Redis per idle joined connection (kb_per_conn)
 #   many-rooms  3 000 users in 300 rooms of 10, each room's members on one
 #               node, 30 senders (10 per node) as fast as possible, against
 #               300 users in one room with 10 senders; deliveries per server
@@ -62,6 +64,13 @@ start_cluster
 "$bench" storm --ports "${ports[@]}" --users 10000 --subprotocol chat.v3.json --room one --in-flight 500 --sources 4 \
     --pids "${pids[@]}" --timeout 120 --idle 3 2>&1 | grep -E '^RESULT' \
     | grep -o 'joined=[^ ]* failed=[^ ]* join_s=[^ ]* complete_s=[^ ]* cpu_s=[^ ]* .*lists_equal=[^ ]* kb_per_conn=[^ ]*' | sed 's/^/cluster  /'
+cleanup
+
+echo "== memory: 10000 users, each in the one room and 2 rooms of 20, 3 s idle"
+start_cluster
+"$bench" storm --ports "${ports[@]}" --users 10000 --subprotocol chat.v3.json --room one --extra-rooms 2 --extra-room-size 20 \
+    --in-flight 500 --sources 4 --pids "${pids[@]}" --timeout 120 --idle 3 2>&1 | grep -E '^RESULT' \
+    | grep -o 'joined=[^ ]* failed=[^ ]* .*lists_equal=[^ ]* kb_per_conn=[^ ]*' | sed 's/^/3 rooms  /'
 cleanup
 
 for shape in "one room:300:1:10" "many rooms:3000:300:30"; do

@@ -33,8 +33,9 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     /// The start of a frame whose bytes have not all arrived; nil between
     /// frames, so an idle connection holds no buffer here.
     private var unparsed: ByteBuffer?
-    /// Set once the bytes stop being frames: the rest is ignored while the close handshake runs.
-    private var isUnparsable = false
+    /// What is left of a refused frame: skipped, so the frames after it
+    /// (the client's close) are still read.
+    private var bytesToSkip: UInt64 = 0
     private var fragments: ByteBuffer?
     /// Whether the message being assembled is compressed (RSV1 on its first frame).
     private var isFragmentedMessageCompressed = false
@@ -106,7 +107,6 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
     // MARK: Inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !isUnparsable else { return }
         var bytes = unwrapInboundIn(data)
         if var partial = unparsed {
             unparsed = nil
@@ -114,17 +114,25 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
             bytes = partial
         }
         lastHeard = .now()
-        do {
-            while let frame = try parser.nextFrame(from: &bytes) {
-                received(frame, context: context)
+        while true {
+            if bytesToSkip > 0 {
+                let skipped = min(bytesToSkip, UInt64(bytes.readableBytes))
+                bytes.moveReaderIndex(forwardBy: Int(skipped))
+                bytesToSkip -= skipped
+                guard bytesToSkip == 0 else { return }
             }
-        } catch {
-            // A frame the parser refused (too big, bad control frame). Answer with
-            // the matching close code and wait for the timeout: closing at once
-            // would reset the connection and lose the close frame.
-            isUnparsable = true
-            let code: WebSocketErrorCode = error == .frameTooLarge ? .messageTooLarge : .protocolError
-            return close(context: context, code: code, reason: error == .frameTooLarge ? "message too big" : "protocol error")
+            do {
+                guard let frame = try parser.nextFrame(from: &bytes) else { break }
+                received(frame, context: context)
+            } catch {
+                // A frame the parser refused (too big, bad control frame): answer
+                // with the matching close code and read on past it until the
+                // client's close or the timeout. Closing at once would reset the
+                // connection and lose the close frame.
+                bytesToSkip = error.frameBytes
+                let isTooLarge = error.reason == .frameTooLarge
+                close(context: context, code: isTooLarge ? .messageTooLarge : .protocolError, reason: isTooLarge ? "message too big" : "protocol error")
+            }
         }
         // At most one frame's bytes wait here: the parser refuses a longer one from its header.
         if bytes.readableBytes > 0 { unparsed = bytes }

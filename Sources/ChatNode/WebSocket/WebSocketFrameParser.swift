@@ -8,13 +8,20 @@ import NIOWebSocket
 /// decoder as a pipeline handler: that handler and its buffers cost an idle
 /// connection about 400 bytes, and a node holds tens of thousands of them.
 struct WebSocketFrameParser {
-    /// Why the bytes are not a frame the node accepts. The header is checked
-    /// before the payload arrives, so an oversized frame is never buffered.
-    enum Failure: Error, Equatable {
-        /// A frame's payload is longer than the message limit.
-        case frameTooLarge
-        /// A control frame is fragmented or longer than 125 bytes (§5.5).
-        case invalidControlFrame
+    /// A frame the node does not accept. The header is checked before the
+    /// payload arrives, so an oversized frame is never buffered; its length is
+    /// known, so the bytes after it can still be read (the close handshake).
+    struct Failure: Error, Equatable {
+        enum Reason: Equatable {
+            /// The payload is longer than the message limit.
+            case frameTooLarge
+            /// A control frame is fragmented or longer than 125 bytes (§5.5).
+            case invalidControlFrame
+        }
+
+        let reason: Reason
+        /// The refused frame's length, header included: the bytes to skip.
+        let frameBytes: UInt64
     }
 
     /// The longest payload a frame may declare.
@@ -40,8 +47,10 @@ struct WebSocketFrameParser {
         }
         let fin = first & 0x80 != 0
         let isControlFrame = first & 0x08 != 0
-        if isControlFrame, !fin || length > 125 { throw .invalidControlFrame }
-        guard length <= UInt64(maximumFrameBytes) else { throw .frameTooLarge }
+        let headerBytes = offset - start + (second & 0x80 != 0 ? 4 : 0)
+        let frameBytes = UInt64(headerBytes).addingReportingOverflow(length).partialValue
+        if isControlFrame, !fin || length > 125 { throw Failure(reason: .invalidControlFrame, frameBytes: frameBytes) }
+        guard length <= UInt64(maximumFrameBytes) else { throw Failure(reason: .frameTooLarge, frameBytes: frameBytes) }
         var maskKey: WebSocketMaskingKey?
         if second & 0x80 != 0 {
             guard let key = buffer.getBytes(at: offset, length: 4) else { return nil }

@@ -104,6 +104,16 @@ struct WebSocketConnectionHandlerTests {
         #expect(try sentClose()?.code == 1009)
     }
 
+    @Test("after a refused frame, the frames behind it are read: the client's close ends the handshake at once")
+    func readsPastARefusedFrame() throws {
+        let tooLarge = ClientFrame.bytes(.text, Array(repeating: 0x61, count: 17))
+        try channel.writeInbound(tooLarge.getSlice(at: 0, length: 10)!)
+        #expect(try sentClose()?.code == 1009)
+        #expect(channel.isActive)
+        try channel.writeInbound(tooLarge.getSlice(at: 10, length: tooLarge.readableBytes - 10)! + ClientFrame.bytes(.connectionClose, [0x03, 0xF1]))
+        #expect(!channel.isActive)
+    }
+
     @Test("a fragmented or long control frame closes with 1002, and what follows is ignored")
     func invalidControlFrames() throws {
         try send(.ping, [1], fin: false)

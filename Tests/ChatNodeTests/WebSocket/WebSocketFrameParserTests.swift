@@ -39,14 +39,14 @@ struct WebSocketFrameParserTests {
         #expect(Array(frame.data.readableBytesView) == [0x61])
     }
 
-    @Test("the limits: a payload over the maximum, a control frame over 125 bytes or fragmented")
+    @Test("the limits: a payload over the maximum, a control frame over 125 bytes or fragmented; each refusal knows the frame's length")
     func limits() throws {
         var tooLong = ClientFrame.bytes(.text, Array(repeating: 0, count: 70_001))
-        #expect(throws: WebSocketFrameParser.Failure.frameTooLarge) { try parser.nextFrame(from: &tooLong) }
+        #expect(throws: WebSocketFrameParser.Failure(reason: .frameTooLarge, frameBytes: 70_015)) { try parser.nextFrame(from: &tooLong) }
         var longPing = ClientFrame.bytes(.ping, Array(repeating: 0, count: 126))
-        #expect(throws: WebSocketFrameParser.Failure.invalidControlFrame) { try parser.nextFrame(from: &longPing) }
+        #expect(throws: WebSocketFrameParser.Failure(reason: .invalidControlFrame, frameBytes: 134)) { try parser.nextFrame(from: &longPing) }
         var fragmentedClose = ClientFrame.bytes(.connectionClose, [3, 232], fin: false)
-        #expect(throws: WebSocketFrameParser.Failure.invalidControlFrame) { try parser.nextFrame(from: &fragmentedClose) }
+        #expect(throws: WebSocketFrameParser.Failure(reason: .invalidControlFrame, frameBytes: 8)) { try parser.nextFrame(from: &fragmentedClose) }
     }
 
     @Test("a server control frame is final, unmasked, and reads back as sent")
