@@ -26,6 +26,8 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
 
     private let settings: Settings
     private let parser: WebSocketFrameParser
+    /// The most bytes a message may take on the wire, compressed or not.
+    private let maximumReceivedBytes: Int
     private let delivery: LoopDelivery
     private var context: ChannelHandlerContext?
     /// The session; released when the connection ends, which breaks the two's reference cycle.
@@ -46,7 +48,11 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
 
     init(settings: Settings, delivery: LoopDelivery) {
         self.settings = settings
-        self.parser = WebSocketFrameParser(maximumFrameBytes: settings.maximumMessageBytes)
+        // The size limit applies to the message once inflated (PROTOCOL.md §2);
+        // a compressed message of that size may take a few bytes more.
+        self.maximumReceivedBytes = settings.inflater == nil
+            ? settings.maximumMessageBytes : MessageInflater.largestDeflated(of: settings.maximumMessageBytes)
+        self.parser = WebSocketFrameParser(maximumFrameBytes: maximumReceivedBytes)
         self.delivery = delivery
     }
 
@@ -163,7 +169,7 @@ final class WebSocketConnectionHandler: ChannelDuplexHandler {
                 return close(context: context, code: .protocolError, reason: "continuation without a message")
             }
             var data = frame.unmaskedData
-            guard assembled.readableBytes + data.readableBytes <= settings.maximumMessageBytes else {
+            guard assembled.readableBytes + data.readableBytes <= maximumReceivedBytes else {
                 fragments = nil
                 return close(context: context, code: .messageTooLarge, reason: "message too big")
             }

@@ -97,6 +97,23 @@ struct CompressionTests {
         }
     }
 
+    @Test("a message of 16384 bytes is accepted even when its compressed frame is longer (deflate's stored blocks add bytes)")
+    func storedBlockAtTheLimit() async throws {
+        try await withNode { node in
+            let zipped = try await node.connect(extensions: Self.browserOffer, inflate: Self.inflate)
+            try await sendCompressed(#"{"type":"hello","nick":"zip","ref":"h"}"#, on: zipped)
+            #expect(await zipped.nextMessage()?.string("ref") == "h")
+            let head = #"{"type":"say","ref":"big","text":""#
+            let message = Array((head + String(repeating: "a", count: 16_384 - head.utf8.count - 2) + #""}"#).utf8)
+            #expect(message.count == 16_384)
+            // One uncompressed ("stored") deflate block: 5 header bytes, then the message as it is.
+            let length = UInt16(message.count)
+            let stored = [0x00, UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF), UInt8(~length >> 8)] + message
+            try await zipped.sendFrame(opcode: 0x1, payload: stored, rsv1: true)
+            #expect(await zipped.nextMessage()?.string("ref") == "big", "answered, not closed with 1009")
+        }
+    }
+
     @Test("data that does not inflate is closed with 1007; RSV1 without compression with 1002")
     func badFrames() async throws {
         try await withNode { node in

@@ -67,6 +67,12 @@ final class MessageInflater {
         if isReady { inflateEnd(&stream) }
     }
 
+    /// The most bytes deflate can make of `size` bytes: data it cannot
+    /// shrink goes in stored blocks, a few bytes longer (zlib's `deflateBound`).
+    static func largestDeflated(of size: Int) -> Int {
+        size + (size >> 12) + (size >> 14) + (size >> 25) + 7
+    }
+
     /// The message's data inflated, at most `limit` bytes.
     func inflate(_ compressed: ByteBuffer, limit: Int) throws(Failure) -> ByteBuffer {
         guard isReady else { throw .corrupt }
