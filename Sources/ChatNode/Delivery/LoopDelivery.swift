@@ -280,9 +280,9 @@ final class LoopDelivery {
             for group in room.groups {
                 bytes += group.run.readableBytes * group.recipients.count
                 events += group.runEvents * group.recipients.count
-                for recipient in group.recipients.map(\.buffer) where counted.insert(ObjectIdentifier(recipient)).inserted {
-                    bytes += recipient.queuedBytes
-                    events += recipient.queuedEvents
+                for recipient in group.recipients where counted.insert(ObjectIdentifier(recipient.buffer)).inserted {
+                    bytes += recipient.buffer.queuedBytes
+                    events += recipient.buffer.queuedEvents
                 }
             }
         }

@@ -85,13 +85,17 @@ struct SortedNickList {
             slots[index].encodedLength = UInt16(encoded.count)
         }
 
-        /// The canonical nick at `index`, read back from the JSON. A valid
-        /// nick has no character JSON escapes, so its bytes sit between the quotes.
+        /// The canonical nick at `index`, read back from the JSON.
         func nick(at index: Int) -> String {
-            let start = jsonOffset(of: index)
-            let bytes = json[(start + 1)..<(start + Int(slots[index].encodedLength) - 1)]
-            guard bytes.contains(UInt8(ascii: "\\")) else { return String(decoding: bytes, as: UTF8.self) }
-            guard case .string(let nick) = try? JSONParser.parse(Array(json[start..<(start + Int(slots[index].encodedLength))])) else {
+            nick(at: index, jsonOffset: jsonOffset(of: index))
+        }
+
+        /// The nick at `index`, whose JSON starts at `start`. A valid nick has
+        /// no character JSON escapes, so its bytes sit between the quotes.
+        private func nick(at index: Int, jsonOffset start: Int) -> String {
+            let end = start + Int(slots[index].encodedLength)
+            let bytes = json[(start + 1)..<(end - 1)]
+            guard bytes.contains(UInt8(ascii: "\\")), case .string(let nick) = try? JSONParser.parse(Array(json[start..<end])) else {
                 return String(decoding: bytes, as: UTF8.self)
             }
             return nick
@@ -100,6 +104,15 @@ struct SortedNickList {
         /// The entry at `index`.
         func entry(at index: Int) -> Entry {
             Entry(key: slots[index].key, nick: nick(at: index), owner: slots[index].owner)
+        }
+
+        /// Every entry in order, reading the JSON once from start to end.
+        var entries: [Entry] {
+            var offset = 0
+            return slots.indices.map { index in
+                defer { offset += Int(slots[index].encodedLength) + 1 }
+                return Entry(key: slots[index].key, nick: nick(at: index, jsonOffset: offset), owner: slots[index].owner)
+            }
         }
 
         /// The page split at `index`: the slots before it and their JSON, then the rest.
@@ -159,9 +172,15 @@ struct SortedNickList {
     @discardableResult
     mutating func insert(_ nick: Nick, owner: NickOwner = .other("")) -> Bool {
         let key = nick.key.value
-        let pageIndex = pages.isEmpty ? 0 : min(self.pageIndex(for: key), pages.count - 1)
-        let index = pages.isEmpty ? 0 : pages[pageIndex].insertionIndex(key)
-        if index < (pages.isEmpty ? 0 : pages[pageIndex].slots.count), pages[pageIndex].slots[index].key == key {
+        guard !pages.isEmpty else {
+            let encoded = Self.encode(nick)
+            pages.append(Page(slots: [Slot(key: key, owner: owner, encodedLength: UInt16(encoded.count))], json: encoded))
+            count += 1
+            return true
+        }
+        let pageIndex = min(self.pageIndex(for: key), pages.count - 1)
+        let index = pages[pageIndex].insertionIndex(key)
+        if index < pages[pageIndex].slots.count, pages[pageIndex].slots[index].key == key {
             pages[pageIndex].slots[index].owner = owner
             if pages[pageIndex].nick(at: index) != nick.canonical {
                 pages[pageIndex].respell(at: index, encoded: Self.encode(nick))
@@ -172,10 +191,6 @@ struct SortedNickList {
         let encoded = Self.encode(nick)
         let slot = Slot(key: key, owner: owner, encodedLength: UInt16(encoded.count))
         count += 1
-        guard !pages.isEmpty else {
-            pages.append(Page(slots: [slot], json: encoded))
-            return true
-        }
         pages[pageIndex].insert(slot, encoded: encoded, at: index)
         if pages[pageIndex].slots.count > Self.maximumPageSize {
             let (first, second) = pages[pageIndex].split(at: Self.maximumPageSize / 2)
@@ -210,7 +225,7 @@ struct SortedNickList {
 
     /// Every entry in list order.
     var entries: [Entry] {
-        pages.flatMap { page in page.slots.indices.map { page.entry(at: $0) } }
+        pages.flatMap(\.entries)
     }
 
     /// Removes every nick.

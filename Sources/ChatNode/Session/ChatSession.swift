@@ -110,17 +110,6 @@ final class ChatSession {
         carryOut(action)
     }
 
-    /// The lines in flight are all back, or there is room for more: what
-    /// waited for them goes on.
-    func ownLinesSettled() {
-        if ownLines.count == 0, let action = actionAfterOwnLines?.action {
-            actionAfterOwnLines = nil
-            guard !membership.hasEnded, !node.isDraining else { return }
-            carryOut(action)
-        }
-        processInbox()
-    }
-
     private func carryOut(_ action: SessionStateMachine.Action) {
         switch action {
         case .reply(let event):
@@ -182,7 +171,7 @@ final class ChatSession {
     /// meanwhile (up to `OwnLinesInFlight.limit`), and only a refusal comes
     /// back to this loop, after the lines sent before it.
     private func say(_ text: String, in room: RoomName, ref: String?) {
-        guard let member = membership.member, !membership.hasEnded else { return }
+        guard let member = membership.member else { return }
         let line = ChatLine(id: node.messageIDs.next(), from: member.nick.canonical, text: text, ts: Clock.milliseconds(), room: room)
         ownLines.published(line.id)
         let session = NIOLoopBound(self, eventLoop: outlet.eventLoop)
@@ -339,6 +328,17 @@ extension ChatSession: ConnectionEventReceiver {
 }
 
 extension ChatSession: SessionListener {
+    /// The lines in flight are all back, or there is room for more: what
+    /// waited for them goes on.
+    func ownLinesSettled() {
+        if ownLines.count == 0, let action = actionAfterOwnLines?.action {
+            actionAfterOwnLines = nil
+            guard !membership.hasEnded, !node.isDraining else { return }
+            carryOut(action)
+        }
+        processInbox()
+    }
+
     func ownLineRefused(_ refusal: ServerEvent) {
         reply(refusal)
     }
