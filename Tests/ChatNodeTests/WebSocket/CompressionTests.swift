@@ -22,6 +22,14 @@ struct CompressionTests {
         try await client.sendFrame(opcode: 0x1, payload: deflated, rsv1: true)
     }
 
+    /// A client that negotiated compression and joined as `zip` with a compressed hello.
+    private func joinedCompressing(on node: TestNode) async throws -> WebSocketTestClient {
+        let zipped = try await node.connect(extensions: Self.browserOffer, inflate: Self.inflate)
+        try await sendCompressed(#"{"type":"hello","nick":"zip","ref":"h"}"#, on: zipped)
+        #expect(await zipped.nextMessage()?.string("ref") == "h")
+        return zipped
+    }
+
     @Test("a browser's offer is answered with no context takeover both ways")
     func negotiation() async throws {
         try await withNode { node in
@@ -57,9 +65,7 @@ struct CompressionTests {
     @Test("compressed messages in, one shared compressed copy out (when smaller); plain clients unaffected")
     func roundTrip() async throws {
         try await withNode { node in
-            let zipped = try await node.connect(extensions: Self.browserOffer, inflate: Self.inflate)
-            try await sendCompressed(#"{"type":"hello","nick":"zip","ref":"h"}"#, on: zipped)
-            #expect(await zipped.nextMessage()?.string("ref") == "h")
+            let zipped = try await joinedCompressing(on: node)
             let (plain, _) = try await node.join("plain")
             let long = String(repeating: "compress me please ", count: 40)
             try await plain.send(#"{"type":"say","text":"\#(long)"}"#)
@@ -100,9 +106,7 @@ struct CompressionTests {
     @Test("a message of 16384 bytes is accepted even when its compressed frame is longer (deflate's stored blocks add bytes)")
     func storedBlockAtTheLimit() async throws {
         try await withNode { node in
-            let zipped = try await node.connect(extensions: Self.browserOffer, inflate: Self.inflate)
-            try await sendCompressed(#"{"type":"hello","nick":"zip","ref":"h"}"#, on: zipped)
-            #expect(await zipped.nextMessage()?.string("ref") == "h")
+            let zipped = try await joinedCompressing(on: node)
             let head = #"{"type":"say","ref":"big","text":""#
             let message = Array((head + String(repeating: "a", count: 16_384 - head.utf8.count - 2) + #""}"#).utf8)
             #expect(message.count == 16_384)
