@@ -60,6 +60,9 @@ struct ChatNodeCommand: ParsableCommand {
     @Option(name: .customLong("max-rooms"), help: "Rooms one v3 connection may be a member of at once. [CHAT_MAX_ROOMS] (default: 50)")
     var maxRooms: String?
 
+    @Option(name: .customLong("event-loops"), help: "Event loops (threads) serving clients; with 1 the node is single-threaded, Redis included: the choice when several nodes share a few cores. [CHAT_EVENT_LOOPS] (default: one per core, Redis on a thread of its own)")
+    var eventLoops: String?
+
     @Option(name: .customLong("auth-key"), help: "Keys of login tokens: hs256:PATH (a shared-secret file), a PEM public key (RSA, P-256, Ed25519) or a JWKS file; every hello then needs a token. [CHAT_AUTH_KEY] (default: none)")
     var authKey: String?
 
@@ -93,6 +96,7 @@ struct ChatNodeCommand: ParsableCommand {
         settings.compression = compression
         settings.largeRoom = largeRoom
         settings.maxRooms = maxRooms
+        settings.eventLoops = eventLoops
         settings.authKey = authKey
         settings.authAudience = authAudience
         settings.authIssuer = authIssuer

@@ -24,7 +24,7 @@ actor InProcessBus: ChatBus {
         loop.executor.asUnownedSerialExecutor()
     }
 
-    init(configuration: NodeConfiguration, metrics: ChatMetrics, loop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()) {
+    init(configuration: NodeConfiguration, metrics: ChatMetrics, loop: any EventLoop) {
         self.loop = loop
         self.core = BusCore(
             nodeID: configuration.nodeID,

@@ -33,6 +33,9 @@ public struct NodeConfiguration: Sendable {
     public var largeRoom = 1000
     /// Rooms one v3 connection may be a member of at once.
     public var maximumRooms = 50
+    /// `--event-loops`: the event loops (threads) serving clients; with 1 the
+    /// Redis bus shares that loop. nil: one per core, and Redis on a thread of its own.
+    public var eventLoops: Int?
     /// `--auth-key`: the keys of login tokens (`hs256:PATH`, a PEM public key
     /// or a JWKS file, §7); nil: any free nick may be taken without a token.
     public var authKey: String?

@@ -40,6 +40,8 @@ public struct NodeSettings: Sendable {
     public var largeRoom: String?
     /// `--max-rooms` [CHAT_MAX_ROOMS]: rooms one connection may be a member of.
     public var maxRooms: String?
+    /// `--event-loops` [CHAT_EVENT_LOOPS]: event loops serving clients.
+    public var eventLoops: String?
     /// `--auth-key` [CHAT_AUTH_KEY]: `hs256:PATH`, a PEM public key or a JWKS file.
     public var authKey: String?
     /// `--auth-audience` [CHAT_AUTH_AUDIENCE]: the `aud` login tokens must carry.
@@ -116,6 +118,12 @@ public struct NodeSettings: Sendable {
                 throw ConfigurationError("--max-rooms must be a whole number from 1 to 10000 (got \"\(text)\")")
             }
             configuration.maximumRooms = count
+        }
+        if let text = value(eventLoops, "CHAT_EVENT_LOOPS") {
+            guard let count = Int(text), (1...256).contains(count) else {
+                throw ConfigurationError("--event-loops must be a whole number from 1 to 256 (got \"\(text)\")")
+            }
+            configuration.eventLoops = count
         }
         if let text = value(authKey, "CHAT_AUTH_KEY") {
             let path = text.hasPrefix("hs256:") ? String(text.dropFirst("hs256:".count)) : text

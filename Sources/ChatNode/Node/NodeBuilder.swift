@@ -18,8 +18,9 @@ public struct NodeStartupError: Error, CustomStringConvertible {
 public struct ChatNodeServer: Sendable {
     /// The node's shared state.
     public let node: ChatNode
-    /// Everything to run in one `ServiceGroup`, in this order: the bus, the
-    /// HTTP server, then the drain signal (shut down in reverse).
+    /// Everything to run in one `ServiceGroup`, in this order: the node's own
+    /// event loops (with `--event-loops`), the bus, the HTTP server, then the
+    /// drain signal (shut down in reverse).
     public let services: [any Service]
 
     /// Builds a node from its configuration. `onListening` receives the bound
@@ -39,6 +40,7 @@ public struct ChatNodeServer: Sendable {
             }
         }
         let apiKey = try configuration.apiKeyFile.map(APIKey.load)
+        let loops = NodeEventLoops(count: configuration.eventLoops)
         let bus: any ChatBus
         if let text = configuration.redisURL {
             var url: RedisURL
@@ -48,11 +50,11 @@ public struct ChatNodeServer: Sendable {
                 throw NodeStartupError(message: "--redis: \(error.message)")
             }
             url.certificateAuthorityFile = configuration.redisCertificateAuthorityFile
-            bus = try await RedisBus.start(configuration: configuration, url: url, metrics: metrics, logger: logger)
+            bus = try await RedisBus.start(configuration: configuration, url: url, metrics: metrics, logger: logger, sharedLoop: loops.sharedBusLoop)
         } else {
-            bus = InProcessBus(configuration: configuration, metrics: metrics)
+            bus = InProcessBus(configuration: configuration, metrics: metrics, loop: loops.group.any())
         }
-        let group = MultiThreadedEventLoopGroup.singleton
+        let group = loops.group
         let deliveries: EventLoopDeliveries
         do {
             deliveries = try await EventLoopDeliveries.make(for: group, pingInterval: TimeAmount(configuration.pingInterval))
@@ -79,6 +81,6 @@ public struct ChatNodeServer: Sendable {
             logger: logger
         )
         self.node = node
-        self.services = [BusService(bus: bus), app, DrainSignal(node: node)]
+        self.services = [loops.service].compactMap { $0 } + [BusService(bus: bus), app, DrainSignal(node: node)]
     }
 }

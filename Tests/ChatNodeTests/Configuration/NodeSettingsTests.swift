@@ -15,6 +15,7 @@ struct NodeSettingsTests {
         #expect(configuration.burst == 30)
         #expect(configuration.cluster == "chat")
         #expect(configuration.nodeID.contains("-"))
+        #expect(configuration.eventLoops == nil)
     }
 
     @Test("environment variables apply; a flag wins over its variable")
@@ -24,7 +25,7 @@ struct NodeSettingsTests {
         let configuration = try settings.resolve(environment: [
             "CHAT_PORT": "9000", "CHAT_HOST": "0.0.0.0", "CHAT_PING_INTERVAL": "0.5", "CHAT_RATE": "2.5",
             "CHAT_BURST": "3", "CHAT_CLUSTER": "blue_1", "CHAT_NODE_ID": "n7", "CHAT_ALLOWED_ORIGINS": "https://a.example, *",
-            "CHAT_REDIS": "redis://:pw@redis:6380/1", "CHAT_NODE_TTL": "2",
+            "CHAT_REDIS": "redis://:pw@redis:6380/1", "CHAT_NODE_TTL": "2", "CHAT_EVENT_LOOPS": "1",
         ])
         #expect(configuration.port == 9001)
         #expect(configuration.host == "0.0.0.0")
@@ -36,6 +37,7 @@ struct NodeSettingsTests {
         #expect(configuration.nodeID == "n7")
         #expect(configuration.allowedOrigins == ["https://a.example", "*"])
         #expect(configuration.redisURL == "redis://:pw@redis:6380/1")
+        #expect(configuration.eventLoops == 1)
     }
 
     @Test("bad values are refused with a sentence naming the flag", arguments: [
@@ -44,6 +46,7 @@ struct NodeSettingsTests {
         ("nodeTTL", "0", "--node-ttl"), ("rate", "-1", "--rate"), ("rate", "fast", "--rate"),
         ("burst", "0", "--burst"), ("burst", "1.5", "--burst"), ("cluster", "", "--cluster"), ("cluster", "a b", "--cluster"),
         ("cluster", String(repeating: "c", count: 33), "--cluster"), ("redis", "http://x", "--redis"), ("redis", "redis://h:0", "--redis"),
+        ("eventLoops", "0", "--event-loops"), ("eventLoops", "257", "--event-loops"), ("eventLoops", "two", "--event-loops"),
     ])
     func badValues(field: String, value: String, flag: String) {
         var settings = NodeSettings()
@@ -54,6 +57,7 @@ struct NodeSettingsTests {
         case "rate": settings.rate = value
         case "burst": settings.burst = value
         case "cluster": settings.cluster = value
+        case "eventLoops": settings.eventLoops = value
         default: settings.redis = value
         }
         let error = #expect(throws: ConfigurationError.self) { try settings.resolve(environment: [:]) }

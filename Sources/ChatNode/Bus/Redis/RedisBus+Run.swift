@@ -8,7 +8,7 @@ extension RedisBus {
         await runUntilStopped()
         // Only now that nothing runs on it any more can the Redis event loop
         // stop, and only from off that loop (this function is not isolated to the bus).
-        try? await redisLoops.shutdownGracefully()
+        try? await redisLoops?.shutdownGracefully()
     }
 
     private func runUntilStopped() async {
@@ -16,7 +16,7 @@ extension RedisBus {
             group.addTask { await self.commands.run() }
             group.addTask { await self.subscriber.run() }
             let inbox = self.inbox
-            if let watcher = RedisSentinelWatcher(url: commands.url, eventLoop: redisLoops.next(), logger: logger, onFailover: { master in
+            if let watcher = RedisSentinelWatcher(url: commands.url, eventLoop: redisLoop, logger: logger, onFailover: { master in
                 inbox.post(.failover(master))
             }) {
                 group.addTask { await watcher.run() }
@@ -33,7 +33,7 @@ extension RedisBus {
                 connection: commands,
                 commands: livenessCommands,
                 nodeTTL: nodeTTL,
-                eventLoop: redisLoops.next(),
+                eventLoop: redisLoop,
                 metrics: metrics,
                 logger: logger
             ) {

@@ -48,12 +48,13 @@ actor RedisBus: ChatBus {
     let isCluster: Bool
     /// One subscriber connection, or a Redis Cluster's sharded subscribers (one per master).
     let subscriber: any RedisSubscription
-    /// The one-thread group of `redisLoop`.
-    let redisLoops: MultiThreadedEventLoopGroup
+    /// The one-thread group of `redisLoop`, when the bus has a thread of its own.
+    let redisLoops: MultiThreadedEventLoopGroup?
     /// The event loop this actor, both Redis connections and the liveness
-    /// beacon run on, apart from the loops that serve clients: a reply or a
-    /// subscription message reaches the bus with no thread hop, and the
-    /// clients' loops never wait behind Redis.
+    /// beacon run on: a reply or a subscription message reaches the bus with
+    /// no thread hop. It is a thread of its own, so that the clients' loops
+    /// never wait behind Redis, unless the node has a single loop for
+    /// everything (`NodeEventLoops.sharedBusLoop`).
     nonisolated let redisLoop: any EventLoop
     let metrics: ChatMetrics
     let logger: Logger
@@ -86,7 +87,7 @@ actor RedisBus: ChatBus {
         configuration: NodeConfiguration,
         commands: any RedisCommandTransport,
         subscriber: any RedisSubscription,
-        redisLoops: MultiThreadedEventLoopGroup,
+        redisLoops: MultiThreadedEventLoopGroup?,
         metrics: ChatMetrics,
         logger: Logger
     ) {
@@ -118,9 +119,20 @@ actor RedisBus: ChatBus {
 
     /// Connects to Redis, subscribes, and loads the cluster's users and history.
     /// Fails with one operator-readable sentence when Redis is unreachable.
-    static func start(configuration: NodeConfiguration, url: RedisURL, metrics: ChatMetrics, logger: Logger) async throws(NodeStartupError) -> RedisBus {
-        let redisLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let redisLoop = redisLoops.next()
+    /// The bus runs on `sharedLoop` when given, else on a thread of its own.
+    static func start(
+        configuration: NodeConfiguration, url: RedisURL, metrics: ChatMetrics, logger: Logger, sharedLoop: (any EventLoop)? = nil
+    ) async throws(NodeStartupError) -> RedisBus {
+        let redisLoops: MultiThreadedEventLoopGroup?
+        let redisLoop: any EventLoop
+        if let sharedLoop {
+            redisLoops = nil
+            redisLoop = sharedLoop
+        } else {
+            let ownLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            redisLoops = ownLoops
+            redisLoop = ownLoops.next()
+        }
         let commands: any RedisCommandTransport
         let subscriber: any RedisSubscription
         if url.clusterSeeds == nil {
@@ -180,10 +192,10 @@ actor RedisBus: ChatBus {
     }
 
     /// Closes the connections of a bus whose start failed.
-    private static func shutDown(_ commands: any RedisCommandTransport, _ subscriber: any RedisSubscription, _ loops: MultiThreadedEventLoopGroup) async {
+    private static func shutDown(_ commands: any RedisCommandTransport, _ subscriber: any RedisSubscription, _ loops: MultiThreadedEventLoopGroup?) async {
         await commands.shutdown()
         await subscriber.shutdown()
-        try? await loops.shutdownGracefully()
+        try? await loops?.shutdownGracefully()
     }
 
     var isAvailable: Bool { link.isAvailable }
