@@ -13,7 +13,10 @@
 #               then the same two shapes against `chat-bench minimal-rooms-server`
 #               (one process relaying lines to rooms, no Redis: the floor)
 #
-#   scripts/bench-rooms.sh [--node BIN] [--messages 2000]
+#   scripts/bench-rooms.sh [--node BIN] [--messages 2000] [--event-loops N]
+#
+# --event-loops N starts every node with it (OPERATIONS.md, "Threads"): with 1,
+# each node is single-threaded, Redis included.
 #
 # The machine is shared and noisy: compare figures of one sitting only.
 set -euo pipefail
@@ -22,10 +25,12 @@ cd "$(dirname "$0")/.."
 node=.build/release/chat-node
 bench=.build/release/chat-bench
 messages=2000
+node_args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --node) node=$2; shift 2 ;;
         --messages) messages=$2; shift 2 ;;
+        --event-loops) node_args=(--event-loops "$2"); shift 2 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -42,7 +47,7 @@ start_cluster() {
     redis-server --port 16490 --save '' --appendonly no --dir "$work" --bind 127.0.0.1 > "$work/redis.log" 2>&1 & pids+=($!)
     wait_for_port 16490
     for port in "${ports[@]}"; do
-        "$node" --port "$port" --node-id "n$port" --rate 0 --redis redis://127.0.0.1:16490 > "$work/node-$port.log" 2>&1 & pids+=($!)
+        "$node" --port "$port" --node-id "n$port" --rate 0 "${node_args[@]}" --redis redis://127.0.0.1:16490 > "$work/node-$port.log" 2>&1 & pids+=($!)
     done
     for port in "${ports[@]}"; do wait_for_port "$port"; done
     sleep 0.5
