@@ -42,24 +42,17 @@ public struct ChatNodeServer: Sendable {
         let apiKey = try configuration.apiKeyFile.map(APIKey.load)
         let loops = NodeEventLoops(count: configuration.eventLoops)
         let bus: any ChatBus
-        if let text = configuration.redisURL {
-            var url: RedisURL
-            do {
-                url = try RedisURL(parsing: text)
-            } catch {
-                throw NodeStartupError(message: "--redis: \(error.message)")
-            }
-            url.certificateAuthorityFile = configuration.redisCertificateAuthorityFile
-            bus = try await RedisBus.start(configuration: configuration, url: url, metrics: metrics, logger: logger, sharedLoop: loops.sharedBusLoop)
-        } else {
-            bus = InProcessBus(configuration: configuration, metrics: metrics, loop: loops.group.any())
-        }
-        let group = loops.group
         let deliveries: EventLoopDeliveries
-        do {
-            deliveries = try await EventLoopDeliveries.make(for: group, pingInterval: TimeAmount(configuration.pingInterval))
+        do throws(NodeStartupError) {
+            bus = try await Self.makeBus(configuration: configuration, metrics: metrics, logger: logger, loops: loops)
+            do {
+                deliveries = try await EventLoopDeliveries.make(for: loops.group, pingInterval: TimeAmount(configuration.pingInterval))
+            } catch {
+                throw NodeStartupError(message: "cannot prepare the event loops: \(error)")
+            }
         } catch {
-            throw NodeStartupError(message: "cannot prepare the event loops: \(error)")
+            await loops.shutDownIfOwned()
+            throw error
         }
         let node = ChatNode(
             configuration: configuration, bus: bus, deliveries: deliveries, metrics: metrics, logger: logger, login: login, apiKey: apiKey
@@ -77,10 +70,28 @@ public struct ChatNodeServer: Sendable {
                 node.beginServing()
                 await onListening(configuration.host, port)
             },
-            eventLoopGroupProvider: .shared(group),
+            eventLoopGroupProvider: .shared(loops.group),
             logger: logger
         )
         self.node = node
         self.services = [loops.service].compactMap { $0 } + [BusService(bus: bus), app, DrainSignal(node: node)]
+    }
+
+    /// The Redis bus for `--redis` (on the clients' loop when the node has
+    /// only one), else the in-process bus.
+    private static func makeBus(
+        configuration: NodeConfiguration, metrics: ChatMetrics, logger: Logger, loops: NodeEventLoops
+    ) async throws(NodeStartupError) -> any ChatBus {
+        guard let text = configuration.redisURL else {
+            return InProcessBus(configuration: configuration, metrics: metrics, loop: loops.group.any())
+        }
+        var url: RedisURL
+        do {
+            url = try RedisURL(parsing: text)
+        } catch {
+            throw NodeStartupError(message: "--redis: \(error.message)")
+        }
+        url.certificateAuthorityFile = configuration.redisCertificateAuthorityFile
+        return try await RedisBus.start(configuration: configuration, url: url, metrics: metrics, logger: logger, sharedLoop: loops.sharedBusLoop)
     }
 }

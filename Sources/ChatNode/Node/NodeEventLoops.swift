@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// machine) the bus shares it: the node is then single-threaded, and a
 /// client's request reaches Redis and comes back without a thread hop. That
 /// is the better choice where several nodes share a few cores.
-public struct NodeEventLoops: Sendable {
+struct NodeEventLoops: Sendable {
     /// The loops that serve clients.
     let group: MultiThreadedEventLoopGroup
     /// How many loops `group` has.
@@ -42,6 +42,12 @@ public struct NodeEventLoops: Sendable {
     /// service started after it has stopped (a `ServiceGroup` stops its
     /// services in reverse order); nil for the process-wide group.
     var service: (any Service)? { isOwned ? OwnedLoopsService(group: group) : nil }
+
+    /// Stops a group of the node's own; for a node that failed to start.
+    func shutDownIfOwned() async {
+        guard isOwned else { return }
+        try? await group.shutdownGracefully()
+    }
 }
 
 /// Keeps a node's own event loops until the node shuts down, then stops them.
