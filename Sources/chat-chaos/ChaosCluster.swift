@@ -48,6 +48,13 @@ final class ChaosCluster: @unchecked Sendable {
         if let directory = redis.dataDirectory { try? FileManager.default.removeItem(atPath: directory) }
     }
 
+    /// What every node's environment holds: quiet logs, and the suite's own
+    /// `CHAT_*` settings, so that `CHAT_EVENT_LOOPS=1 scripts/chaos.sh` runs every
+    /// scenario against single-threaded nodes (a scenario's flags win over them).
+    private static var nodeEnvironment: [String: String] {
+        ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("CHAT_") }.merging(["LOG_LEVEL": "error"]) { $1 }
+    }
+
     /// Starts node `index` (again) on its port and waits until it listens.
     func startNode(_ index: Int) async throws {
         var arguments = ["--port", String(ports[index]), "--redis", redis.url, "--node-id", "chaos-\(index)"]
@@ -59,7 +66,7 @@ final class ChaosCluster: @unchecked Sendable {
             ]
             launcher = isolation.launcher
         }
-        let node = try NodeProcess(arguments: arguments + nodeArguments, environment: ["LOG_LEVEL": "error"], launcher: launcher)
+        let node = try NodeProcess(arguments: arguments + nodeArguments, environment: Self.nodeEnvironment, launcher: launcher)
         _ = try await node.waitUntilListening()
         nodes[index] = node
     }
