@@ -6,7 +6,7 @@ public final class RedisServerProcess: @unchecked Sendable {
     // @unchecked: `process` is replaced only by start/stop, which a test calls
     // sequentially from one task.
     /// The port it listens on; kept across restarts.
-    public private(set) var port: Int
+    public let port: Int
     /// The password it requires, if any.
     public let password: String?
     /// The certificate and key it serves TLS with (then it speaks only TLS), if any.
@@ -34,7 +34,7 @@ public final class RedisServerProcess: @unchecked Sendable {
         password: String? = nil, tls: TestCertificates.Server? = nil, replicaOf: Int? = nil, dataDirectory: String? = nil,
         bindAddresses: [String] = ["127.0.0.1"], extraArguments: [String] = []
     ) throws {
-        self.port = 0
+        self.port = try FreePort.find()
         self.extraArguments = extraArguments
         self.scratchDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratchDirectory, withIntermediateDirectories: true)
@@ -43,22 +43,8 @@ public final class RedisServerProcess: @unchecked Sendable {
         self.password = password
         self.tls = tls
         self.replicaOf = replicaOf
-        // A port found free can be taken before the server binds it (by a
-        // test process running beside this one): then this server exits, and
-        // the port is another server's. Such a start is retried on another port.
-        for attempt in 1...5 {
-            port = try FreePort.find()
-            do {
-                try start()
-                return
-            } catch is PortTaken where attempt < 5 {
-                continue
-            }
-        }
+        try start()
     }
-
-    /// The server exited at start, its port taken by another.
-    struct PortTaken: Error {}
 
     deinit {
         stop()
@@ -131,13 +117,10 @@ public final class RedisServerProcess: @unchecked Sendable {
         if let process, process.isRunning { kill(process.processIdentifier, SIGCONT) }
     }
 
-    /// Waits until this server, not merely something, listens on `port`.
     private func waitUntilListening() throws {
-        guard let process else { throw TestSupportError("redis-server is not running") }
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
-            if !process.isRunning { throw PortTaken() }
-            if FreePort.isListening(port), ListeningSockets.process(process.processIdentifier, listensOn: port) { return }
+            if FreePort.isListening(port) { return }
             usleep(20_000)
         }
         throw TestSupportError("redis-server did not start listening on port \(port)")
