@@ -166,6 +166,66 @@ struct RedisConnectionTests {
         try await group.shutdownGracefully()
     }
 
+    @Test("the set-up (PING, AUTH, SELECT, a SCRIPT LOAD per script) goes out in one flush, before any reply")
+    func setUpIsOneRoundTrip() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let received = SetUpRecorder()
+        let listener = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(received) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(listener.localAddress?.port)
+        let scripts = (1...5).map { RedisScript("return \($0)") }
+        let connection = RedisConnection(
+            url: try RedisURL(parsing: "redis://:secret@127.0.0.1:\(port)/2"), scripts: scripts, logger: logger
+        )
+        // The recorder answers nothing: only a pipelined set-up has sent every step by the deadline.
+        _ = await #expect(throws: RedisError.self) { try await connection.connect() }
+        let text = await received.text
+        #expect(text.contains("PING"))
+        #expect(text.contains("AUTH\r\n$6\r\nsecret"))
+        #expect(text.contains("SELECT\r\n$1\r\n2"))
+        for script in scripts { #expect(text.contains(script.source), "\(script.source) was sent before any reply") }
+        try await listener.close()
+        try await group.shutdownGracefully()
+    }
+
+    @Test("a frozen server (SIGSTOP) that takes the connection fails the connect after 3 s without an answer, saying so")
+    func frozenServer() async throws {
+        let server = try RedisServerProcess()
+        defer { server.stop() }
+        server.pause()
+        defer { server.resume() }
+        let connection = RedisConnection(url: try RedisURL(parsing: server.url), logger: logger)
+        let error = await #expect(throws: RedisError.self) { try await connection.connect() }
+        #expect(error?.code == .notConnected)
+        #expect(error?.message == "Redis did not answer for 3.0 s; the connection counts as lost", "\(String(describing: error))")
+    }
+
+    @Test("a server that answers, but too slowly to finish the set-up within 4 s, fails the connect saying so")
+    func slowSetUp() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let listener = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(SetUpRecorder(answerEvery: .milliseconds(900)))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(listener.localAddress?.port)
+        let scripts = (1...10).map { RedisScript("return \($0)") }
+        let connection = RedisConnection(url: RedisURL(host: "127.0.0.1", port: port), scripts: scripts, logger: logger)
+        let error = await #expect(throws: RedisError.self) { try await connection.connect() }
+        #expect(error?.code == .connectionFailed)
+        #expect(
+            error?.message == "Redis at 127.0.0.1:\(port) took the connection but did not answer the set-up commands within 4.0 s",
+            "\(String(describing: error))"
+        )
+        try await listener.close()
+        try await group.shutdownGracefully()
+    }
+
     @Test("run() reconnects after the server restarts")
     func reconnects() async throws {
         let server = try RedisServerProcess()
@@ -193,5 +253,38 @@ private final class HTTPRefusal: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let response = ByteBuffer(string: "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
         context.writeAndFlush(wrapOutboundOut(response)).whenComplete { _ in context.close(promise: nil) }
+    }
+}
+
+/// Keeps what a client sends; answers nothing, or `+OK` at a slow pace.
+private final class SetUpRecorder: ChannelInboundHandler, @unchecked Sendable {
+    // @unchecked: `bytes` is guarded by `lock`; the rest is set in `init`.
+    typealias InboundIn = ByteBuffer
+    private let answerEvery: TimeAmount?
+    private var bytes: [UInt8] = []
+    private let lock = NSLock()
+
+    init(answerEvery: TimeAmount? = nil) {
+        self.answerEvery = answerEvery
+    }
+
+    var text: String {
+        get async { lock.withLock { String(decoding: bytes, as: UTF8.self) } }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let answerEvery {
+            let channel = context.channel
+            context.eventLoop.scheduleRepeatedTask(initialDelay: answerEvery, delay: answerEvery) { task in
+                guard channel.isActive else { return task.cancel() }
+                channel.writeAndFlush(ByteBuffer(string: "+OK\r\n"), promise: nil)
+            }
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        lock.withLock { bytes += buffer.readableBytesView }
     }
 }

@@ -92,7 +92,14 @@ enum RedisChannelConnector {
         }
         // A server that takes the connection but never answers must not hold the
         // caller forever: the set-up steps must finish within the connect timeout.
-        let deadline = channel.eventLoop.scheduleTask(in: connectTimeout * 2) { channel.close(promise: nil) }
+        let setUpTimeout = connectTimeout * 2
+        let deadline = channel.eventLoop.scheduleTask(in: setUpTimeout) {
+            let seconds = Double(setUpTimeout.nanoseconds) / 1e9
+            let reason = RedisError(
+                .connectionFailed, "Redis at \(url.address) took the connection but did not answer the set-up commands within \(seconds) s"
+            )
+            channel.triggerUserOutboundEvent(RedisCloseRequest(reason: reason), promise: nil)
+        }
         defer { deadline.cancel() }
         // Cancelling the caller (a node shutting down) abandons the set-up at once.
         let outcome = await withTaskCancellationHandler {
@@ -119,6 +126,11 @@ enum RedisChannelConnector {
     /// The steps after TCP (and TLS): the server must answer `PING`, then
     /// `AUTH`, `SELECT` and, behind Sentinel, `ROLE` as the URL asks; then
     /// `SCRIPT LOAD` for each script (a restarted or promoted server has none).
+    ///
+    /// The steps go out in one flush and their replies are checked in order,
+    /// so a connection is up after one round trip however many scripts there
+    /// are; a refused step makes the later ones fail too, and the first
+    /// refusal is what the caller hears.
     private static func setUp(
         _ channel: any Channel, url: RedisURL, handshake: EventLoopPromise<Void>?, requireMaster: Bool, scripts: [RedisScript]
     ) async throws(RedisError) {
@@ -129,47 +141,67 @@ enum RedisChannelConnector {
                 throw RedisError(.connectionFailed, TLSFailure.sentence(for: error, server: url.address))
             }
         }
-        // A server must answer before the connection counts as up: a frozen or
-        // partitioned one still completes TCP handshakes from its backlog.
-        let pong = try await send(RedisCommand(["PING"]), on: channel)
-        if case .error(let text) = pong {
-            // PING before AUTH is refused with NOAUTH, which still proves the server answers.
-            guard text.hasPrefix("NOAUTH") else { throw RedisError(.errorReply, "Redis refused PING: \(text)") }
-            guard url.password != nil else {
-                throw RedisError(
-                    .errorReply,
-                    "Redis at \(url.address) requires a password: put it in the URL, redis://:PASSWORD@host:port (or USER:PASSWORD@ for an ACL user)"
-                )
+        var steps: [SetUpStep] = [
+            // A server must answer before the connection counts as up: a frozen or
+            // partitioned one still completes TCP handshakes from its backlog.
+            SetUpStep(RedisCommand(["PING"])) { (reply: RedisReply) throws(RedisError) in
+                guard case .error(let text) = reply else { return }
+                // PING before AUTH is refused with NOAUTH, which still proves the server answers.
+                guard text.hasPrefix("NOAUTH") else { throw RedisError(.errorReply, "Redis refused PING: \(text)") }
+                guard url.password != nil else {
+                    throw RedisError(
+                        .errorReply,
+                        "Redis at \(url.address) requires a password: put it in the URL, redis://:PASSWORD@host:port (or USER:PASSWORD@ for an ACL user)"
+                    )
+                }
             }
-        }
+        ]
         if let password = url.password {
             let command = url.user.map { RedisCommand(["AUTH", $0, password]) } ?? RedisCommand(["AUTH", password])
-            try await expectOK(command, on: channel, what: url.user.map { "AUTH as user \($0)" } ?? "AUTH")
+            steps.append(.expectingOK(command, what: url.user.map { "AUTH as user \($0)" } ?? "AUTH"))
         }
         if url.database != 0 {
-            try await expectOK(RedisCommand(["SELECT", String(url.database)]), on: channel, what: "SELECT \(url.database)")
+            steps.append(.expectingOK(RedisCommand(["SELECT", String(url.database)]), what: "SELECT \(url.database)"))
         }
         if requireMaster {
-            let role = try await send(RedisCommand(["ROLE"]), on: channel)
-            if case .error(let text) = role {
-                throw RedisError(.errorReply, "Redis refused ROLE, which a node behind Sentinel needs (+role for an ACL user): \(text)")
-            }
-            guard role.array?.first?.string == "master" else {
-                throw RedisError(.connectionFailed, "the Sentinels named \(url.address) as master, but it is not one (yet)")
-            }
+            steps.append(
+                SetUpStep(RedisCommand(["ROLE"])) { (reply: RedisReply) throws(RedisError) in
+                    if case .error(let text) = reply {
+                        throw RedisError(.errorReply, "Redis refused ROLE, which a node behind Sentinel needs (+role for an ACL user): \(text)")
+                    }
+                    guard reply.array?.first?.string == "master" else {
+                        throw RedisError(.connectionFailed, "the Sentinels named \(url.address) as master, but it is not one (yet)")
+                    }
+                }
+            )
         }
         for script in scripts {
-            let reply = try await send(script.loadCommand, on: channel)
-            if case .error(let text) = reply {
-                throw RedisError(.errorReply, "Redis refused SCRIPT LOAD: \(text)")
-            }
+            steps.append(
+                SetUpStep(script.loadCommand) { (reply: RedisReply) throws(RedisError) in
+                    if case .error(let text) = reply { throw RedisError(.errorReply, "Redis refused SCRIPT LOAD: \(text)") }
+                }
+            )
+        }
+        let replies = try await sendBatch(steps.map(\.command), on: channel)
+        for (step, reply) in zip(steps, replies) {
+            try step.check(reply)
         }
     }
 
-    private static func expectOK(_ command: RedisCommand, on channel: any Channel, what: String) async throws(RedisError) {
-        let reply = try await send(command, on: channel)
-        if case .error(let text) = reply {
-            throw RedisError(.errorReply, "Redis refused \(what): \(text)")
+    /// A set-up command and what its reply must be.
+    private struct SetUpStep {
+        var command: RedisCommand
+        var check: (RedisReply) throws(RedisError) -> Void
+
+        init(_ command: RedisCommand, check: @escaping (RedisReply) throws(RedisError) -> Void) {
+            self.command = command
+            self.check = check
+        }
+
+        static func expectingOK(_ command: RedisCommand, what: String) -> SetUpStep {
+            SetUpStep(command) { (reply: RedisReply) throws(RedisError) in
+                if case .error(let text) = reply { throw RedisError(.errorReply, "Redis refused \(what): \(text)") }
+            }
         }
     }
 
@@ -195,6 +227,31 @@ enum RedisChannelConnector {
         channel.writeAndFlush(RedisRequest(command: command, reply: .promise(promise)), promise: written)
         do {
             return try await promise.futureResult.get()
+        } catch let error as RedisError {
+            throw error
+        } catch {
+            throw .notConnected("Redis connection failed: \(NetworkFailure.sentence(for: error))")
+        }
+    }
+
+    /// Writes several commands in one flush and waits for all their replies, in order.
+    static func sendBatch(_ commands: [RedisCommand], on channel: any Channel) async throws(RedisError) -> [RedisReply] {
+        let batch = RedisReplyBatch(expected: commands.count, promise: channel.eventLoop.makePromise())
+        channel.eventLoop.execute {
+            // As in `send`: a write that never reached the handler must fail the batch.
+            let written = channel.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenFailure { error in
+                batch.fail(RedisError.notConnected("Redis connection closed before the command was sent: \(NetworkFailure.sentence(for: error))"))
+            }
+            for command in commands.dropLast() {
+                channel.write(RedisRequest(command: command, reply: .batch(batch)), promise: nil)
+            }
+            if let last = commands.last {
+                channel.writeAndFlush(RedisRequest(command: last, reply: .batch(batch)), promise: written)
+            }
+        }
+        do {
+            return try await batch.promise.futureResult.get()
         } catch let error as RedisError {
             throw error
         } catch {

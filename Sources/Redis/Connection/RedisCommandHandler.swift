@@ -20,6 +20,12 @@ struct RedisRequest {
 /// Asks the handler to resume reading after the consumer of pushes caught up.
 struct RedisResumeReading {}
 
+/// Asks the handler to close the connection and fail every waiting command
+/// with `reason`, so callers learn why rather than just "closed".
+struct RedisCloseRequest {
+    var reason: RedisError
+}
+
 /// Decodes replies with hiredis and matches them, in order, to the commands
 /// written on this connection, which makes pipelining free.
 ///
@@ -170,6 +176,11 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     }
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        if let request = event as? RedisCloseRequest {
+            promise?.succeed()
+            if closedBecause == nil { close(context: context, because: request.reason) }
+            return
+        }
         guard event is RedisResumeReading else {
             context.triggerUserOutboundEvent(event, promise: promise)
             return
