@@ -15,6 +15,10 @@
 #   fewer rooms 300 users in 30 rooms of 10, a sender in each: the many-rooms
 #               lines without its 270 idle rooms and 2 700 idle users, so
 #               the two show what idle rooms and users cost each line
+#   alone       30 users, each alone in a room and sending: the many-rooms
+#               lines with nobody to deliver them to but their senders, so
+#               CPU per line against the many-rooms run shows what a line
+#               costs apart from its deliveries
 #
 #   scripts/bench-rooms.sh [--node BIN] [--messages 2000] [--event-loops N]
 #
@@ -81,7 +85,7 @@ start_cluster
     | grep -o 'joined=[^ ]* failed=[^ ]* .*lists_equal=[^ ]* kb_per_conn=[^ ]*' | sed 's/^/3 rooms  /'
 cleanup
 
-for shape in "one room:300:1:10" "many rooms:3000:300:30" "the same lines, fewer rooms:300:30:30"; do
+for shape in "one room:300:1:10" "many rooms:3000:300:30" "the same lines, fewer rooms:300:30:30" "the same lines, alone:30:30:30"; do
     IFS=: read -r name clients rooms senders <<< "$shape"
     echo "== $name: $clients users in $rooms room(s), $senders senders x $messages lines"
     start_cluster

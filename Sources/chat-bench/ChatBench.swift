@@ -129,7 +129,11 @@ struct FanoutBenchmark: AsyncParsableCommand {
         if rooms > 0 { print("rooms: \(rooms) of \(roomSize) members, each room's members on one node") }
         print("fan-out: \(sending.count) x \(messages) messages (sent in \(String(format: "%.2f", seconds(sent))) s) x \(clients) receivers over \(ports.count) node(s): \(total.totalCount)/\(expected) deliveries in \(String(format: "%.2f", seconds(elapsed))) s (\(String(format: "%.0f", Double(total.totalCount) / seconds(elapsed))) per second)")
         if !pids.isEmpty {
-            print(String(format: "server CPU: %.2f s, %.0f deliveries per server CPU-second", cpu, Double(total.totalCount) / max(cpu, 0.001)))
+            let lines = Double(messages * sending.count)
+            print(String(
+                format: "server CPU: %.2f s, %.0f deliveries per server CPU-second, %.1f µs per line",
+                cpu, Double(total.totalCount) / max(cpu, 0.001), cpu * 1e6 / lines
+            ))
         }
         print("latency µs: p50 \(total.valueAtPercentile(50)) p90 \(total.valueAtPercentile(90)) p99 \(total.valueAtPercentile(99)) max \(total.maxRecorded)")
         for receiver in receivers { try? await receiver.channel.close() }
