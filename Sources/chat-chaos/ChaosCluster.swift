@@ -30,7 +30,7 @@ final class ChaosCluster: @unchecked Sendable {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             dataDirectory = directory.path
         }
-        redis = try RedisServerProcess(
+        redis = try await RedisServerProcess(
             dataDirectory: dataDirectory, bindAddresses: ["127.0.0.1"] + (isolation.map { [$0.hostAddress] } ?? [])
         )
         ports = try (0..<count).map { _ in try FreePort.find() }

@@ -12,7 +12,7 @@ struct RedisConnectionTests {
 
     @Test("10 000 pipelined commands get their replies in order")
     func pipeliningKeepsOrder() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess()
         let connection = RedisConnection(url: try RedisURL(parsing: server.url), logger: logger)
         try await connection.connect()
         let replies = try await connection.sendBatch((1...10_000).map { _ in RedisCommand(["INCR", "counter"]) })
@@ -22,7 +22,7 @@ struct RedisConnectionTests {
 
     @Test("concurrent callers each get their own reply")
     func concurrentCallers() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess()
         let connection = RedisConnection(url: try RedisURL(parsing: server.url), logger: logger)
         try await connection.connect()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -39,7 +39,7 @@ struct RedisConnectionTests {
 
     @Test("an error reply surfaces as an error carrying Redis's text")
     func errorReply() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess()
         let connection = RedisConnection(url: try RedisURL(parsing: server.url), logger: logger)
         try await connection.connect()
         try await connection.send("SET", "k", "not a number")
@@ -53,7 +53,7 @@ struct RedisConnectionTests {
 
     @Test("binary-safe values round-trip")
     func binarySafe() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess()
         let connection = RedisConnection(url: try RedisURL(parsing: server.url), logger: logger)
         try await connection.connect()
         let value: [UInt8] = [0, 13, 10, 255, 36, 42]
@@ -64,7 +64,7 @@ struct RedisConnectionTests {
 
     @Test("AUTH is sent from the URL's password; a wrong one is refused; a missing one is asked for")
     func auth() async throws {
-        let server = try RedisServerProcess(password: "s3cret")
+        let server = try await RedisServerProcess(password: "s3cret")
         let good = RedisConnection(url: try RedisURL(parsing: "redis://:s3cret@127.0.0.1:\(server.port)/1"), logger: logger)
         try await good.connect()
         #expect(try await good.send("PING").string == "PONG")
@@ -81,7 +81,7 @@ struct RedisConnectionTests {
 
     @Test("an ACL user in the URL sends AUTH user password; a wrong password or an unknown user is refused")
     func aclUser() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess()
         defer { server.stop() }
         let admin = RedisConnection(url: RedisURL(host: "127.0.0.1", port: server.port), logger: logger)
         try await admin.connect()
@@ -103,7 +103,7 @@ struct RedisConnectionTests {
     @Test("rediss:// speaks TLS, verifying the server against --redis-ca; another authority is refused")
     func tls() async throws {
         let certificates = try await TestCertificates.make()
-        let server = try RedisServerProcess(password: "s3cret", tls: certificates)
+        let server = try await RedisServerProcess(password: "s3cret", tls: certificates)
         defer { server.stop() }
         var url = try RedisURL(parsing: server.url)
         url.certificateAuthorityFile = certificates.authority
@@ -127,7 +127,7 @@ struct RedisConnectionTests {
 
     @Test("rediss:// to a server that speaks no TLS is refused with a sentence, not the TLS library's dump")
     func tlsToPlainServer() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess()
         defer { server.stop() }
         let connection = RedisConnection(url: try RedisURL(parsing: "rediss://127.0.0.1:\(server.port)"), logger: logger)
         let error = await #expect(throws: RedisError.self) { try await connection.connect() }
@@ -193,7 +193,7 @@ struct RedisConnectionTests {
 
     @Test("a frozen server (SIGSTOP) that takes the connection fails the connect within the set-up deadline, saying it did not answer")
     func frozenServer() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess()
         defer { server.stop() }
         server.pause()
         defer { server.resume() }
@@ -230,7 +230,7 @@ struct RedisConnectionTests {
 
     @Test("run() reconnects after the server restarts")
     func reconnects() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess()
         let connection = RedisConnection(url: try RedisURL(parsing: server.url), logger: logger)
         try await connection.connect()
         let runner = Task { await connection.run() }
@@ -238,7 +238,7 @@ struct RedisConnectionTests {
         #expect(await states.next() == true)
         server.stop()
         #expect(await states.next() == false)
-        try server.start()
+        try await server.start()
         #expect(await states.next() == true)
         #expect(try await connection.send("PING").string == "PONG")
         await connection.shutdown()

@@ -17,7 +17,7 @@ struct RedisScriptTests {
 
     @Test("a connection loads its scripts when it connects, so EVALSHA works at once, under the name Redis gives them")
     func scriptsAreLoadedOnConnect() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess()
         let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1]) .. ' — Åsa'")
         let connection = RedisConnection(url: try RedisURL(parsing: server.url), scripts: [script], logger: logger)
         try await connection.connect()
@@ -30,7 +30,7 @@ struct RedisScriptTests {
 
     @Test("after SCRIPT FLUSH, EVALSHA is refused with NOSCRIPT until the next connection loads the scripts again")
     func flushedScriptsComeBackWithTheNextConnection() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess()
         let script = RedisScript("return 7")
         let connection = RedisConnection(url: try RedisURL(parsing: server.url), scripts: [script], logger: logger)
         let running = Task { await connection.run() }

@@ -11,7 +11,7 @@ struct RedisSentinelTests {
 
     @Test("a connection goes to the master the Sentinels name, with the master's password")
     func connectsToTheMaster() async throws {
-        let deployment = try RedisSentinelDeployment(password: "pw")
+        let deployment = try await RedisSentinelDeployment(password: "pw")
         try await deployment.waitUntilReady()
         let connection = RedisConnection(url: try RedisURL(parsing: deployment.url(password: "pw")), logger: logger)
         try await connection.connect()
@@ -23,7 +23,7 @@ struct RedisSentinelTests {
 
     @Test("an ACL user the master refuses ROLE is told that a node behind Sentinel needs +role")
     func roleRefused() async throws {
-        let deployment = try RedisSentinelDeployment()
+        let deployment = try await RedisSentinelDeployment()
         try await deployment.waitUntilReady()
         let admin = RedisConnection(url: try RedisURL(parsing: deployment.master.url), logger: logger)
         try await admin.connect()
@@ -39,7 +39,7 @@ struct RedisSentinelTests {
     @Test("rediss-sentinel:// reaches the Sentinels and the master over TLS, checked against --redis-ca")
     func overTLS() async throws {
         let certificates = try await TestCertificates.make()
-        let deployment = try RedisSentinelDeployment(tls: certificates)
+        let deployment = try await RedisSentinelDeployment(tls: certificates)
         try await deployment.waitUntilReady()
         var url = try RedisURL(parsing: deployment.url())
         #expect(url.usesTLS)
@@ -57,7 +57,7 @@ struct RedisSentinelTests {
 
     @Test("a READONLY reply (the master was demoted) drops the connection so that it asks the Sentinels again")
     func readOnlyDropsTheConnection() async throws {
-        let deployment = try RedisSentinelDeployment()
+        let deployment = try await RedisSentinelDeployment()
         try await deployment.waitUntilReady()
         let connection = RedisConnection(url: try RedisURL(parsing: deployment.url()), logger: logger)
         try await connection.connect()
@@ -75,7 +75,7 @@ struct RedisSentinelTests {
 
     @Test("the Sentinels' failover announcement names the new master")
     func switchMasterAnnouncement() async throws {
-        let deployment = try RedisSentinelDeployment()
+        let deployment = try await RedisSentinelDeployment()
         try await deployment.waitUntilReady()
         let announcements = AsyncStream.makeStream(of: RedisServerAddress.self)
         let watcher = try #require(

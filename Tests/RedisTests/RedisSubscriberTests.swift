@@ -19,7 +19,7 @@ struct RedisSubscriberTests {
 
     @Test("a published message arrives on the subscribed channel")
     func roundTrip() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess()
         let (publisher, subscriber) = try await connectedPair(to: server)
         try await subscriber.subscribe(["room"])
         #expect(try await publisher.send("PUBLISH", "room", "hello").integer == 1)
@@ -32,7 +32,7 @@ struct RedisSubscriberTests {
 
     @Test("subscribing to several channels at once waits for every confirmation")
     func severalChannels() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess()
         let (publisher, subscriber) = try await connectedPair(to: server)
         try await subscriber.subscribe(["a", "b", "c"])
         for channel in ["a", "b", "c"] {
@@ -44,7 +44,7 @@ struct RedisSubscriberTests {
 
     @Test("pattern subscriptions report the pattern and the channel")
     func patterns() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess()
         let (publisher, subscriber) = try await connectedPair(to: server)
         try await subscriber.psubscribe(["node.*"])
         try await publisher.send("PUBLISH", "node.7", "x")
@@ -56,7 +56,7 @@ struct RedisSubscriberTests {
 
     @Test("many messages arrive in publish order")
     func order() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess()
         let (publisher, subscriber) = try await connectedPair(to: server, bufferedMessages: 64)
         try await subscriber.subscribe(["seq"])
         let count = 5000
@@ -73,7 +73,7 @@ struct RedisSubscriberTests {
 
     @Test("after a server restart the subscriber re-subscribes and later messages arrive")
     func survivesRestart() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess()
         let (publisher, subscriber) = try await connectedPair(to: server)
         try await subscriber.subscribe(["room"])
         let runners = [Task { await publisher.run() }, Task { await subscriber.run() }]
@@ -82,7 +82,7 @@ struct RedisSubscriberTests {
         #expect(await states.next() == true)
         server.stop()
         #expect(await states.next() == false)
-        try server.start()
+        try await server.start()
         #expect(await states.next() == true)
 
         // The re-SUBSCRIBE may still be in flight: publish until a subscriber counts it.
@@ -103,7 +103,7 @@ struct RedisSubscriberTests {
 
     @Test("a subscription Redis refuses (an ACL user without that channel) throws NOPERM instead of waiting for ever")
     func refusedSubscription() async throws {
-        let server = try RedisServerProcess()
+        let server = try await RedisServerProcess()
         let (admin, _) = try await connectedPair(to: server)
         _ = try await admin.send(RedisCommand(["ACL", "SETUSER", "narrow", "on", ">pw", "~*", "resetchannels", "&allowed", "+@all"]))
         let subscriber = RedisSubscriber(url: try RedisURL(parsing: "redis://narrow:pw@127.0.0.1:\(server.port)"), logger: logger)

@@ -22,15 +22,22 @@ public final class RedisClusterDeployment: @unchecked Sendable {
         self.password = password
         self.tls = tls
         let tlsArguments = tls == nil ? [] : ["--tls-cluster", "yes", "--tls-replication", "yes"]
-        servers = try (0..<masters * (1 + replicasPerMaster)).map { _ in
-            try RedisServerProcess(password: password, tls: tls, extraArguments: tlsArguments + (password.map { ["--masterauth", $0] } ?? []) + [
-                "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", String(try FreePort.find()),
-                // Long enough that a loaded test machine does not fail masters over by itself.
-                "--cluster-node-timeout", "3000",
-                // Slots whose master is down must not stop the others: a failed shard is that shard's outage only.
-                "--cluster-require-full-coverage", "no",
-            ])
+        let arguments = tlsArguments + (password.map { ["--masterauth", $0] } ?? []) + [
+            "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+            // Long enough that a loaded test machine does not fail masters over by itself.
+            "--cluster-node-timeout", "3000",
+            // Slots whose master is down must not stop the others: a failed shard is that shard's outage only.
+            "--cluster-require-full-coverage", "no",
+        ]
+        var servers: [RedisServerProcess] = []
+        for _ in 0..<masters * (1 + replicasPerMaster) {
+            servers.append(
+                try await RedisServerProcess(
+                    password: password, tls: tls, extraArguments: arguments + ["--cluster-port", String(try FreePort.find())]
+                )
+            )
         }
+        self.servers = servers
         let create = try await ExternalCommand.run(
             ["redis-cli"] + (password.map { ["-a", $0, "--no-auth-warning"] } ?? []) + (tls.map { ["--tls", "--cacert", $0.authority] } ?? [])
                 + ["--cluster", "create"] + servers.map { "127.0.0.1:\($0.port)" }

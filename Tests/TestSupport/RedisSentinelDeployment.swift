@@ -21,10 +21,10 @@ public final class RedisSentinelDeployment: @unchecked Sendable {
 
     /// Starts the servers and Sentinels (quorum 2, a master counts as down after 1 s);
     /// with `tls`, everything, replication included, speaks only TLS.
-    public init(password: String? = nil, tls: TestCertificates.Server? = nil) throws {
+    public init(password: String? = nil, tls: TestCertificates.Server? = nil) async throws {
         self.tls = tls
-        master = try RedisServerProcess(password: password, tls: tls)
-        replica = try RedisServerProcess(password: password, tls: tls, replicaOf: master.port)
+        master = try await RedisServerProcess(password: password, tls: tls)
+        replica = try await RedisServerProcess(password: password, tls: tls, replicaOf: master.port)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("sentinel-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         sentinelPorts = try (0..<3).map { _ in try FreePort.find() }

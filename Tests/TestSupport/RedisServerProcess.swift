@@ -26,14 +26,15 @@ public final class RedisServerProcess: @unchecked Sendable {
     private let scratchDirectory: URL
     private var process: Process?
 
-    /// Starts a server; `password` turns on `requirepass`, `tls` makes it speak
-    /// TLS only, `replicaOf` makes it a replica of the server on that port.
-    /// `dataDirectory` makes it persistent (append-only file, fsync on every write).
-    /// `bindAddresses` beyond loopback let other network namespaces reach it.
+    /// Starts a server and returns once it listens; `password` turns on
+    /// `requirepass`, `tls` makes it speak TLS only, `replicaOf` makes it a
+    /// replica of the server on that port. `dataDirectory` makes it persistent
+    /// (append-only file, fsync on every write). `bindAddresses` beyond
+    /// loopback let other network namespaces reach it.
     public init(
         password: String? = nil, tls: TestCertificates.Server? = nil, replicaOf: Int? = nil, dataDirectory: String? = nil,
         bindAddresses: [String] = ["127.0.0.1"], extraArguments: [String] = []
-    ) throws {
+    ) async throws {
         self.port = try FreePort.find()
         self.extraArguments = extraArguments
         self.scratchDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("redis-\(UUID().uuidString)")
@@ -43,7 +44,7 @@ public final class RedisServerProcess: @unchecked Sendable {
         self.password = password
         self.tls = tls
         self.replicaOf = replicaOf
-        try start()
+        try await start()
     }
 
     deinit {
@@ -58,8 +59,9 @@ public final class RedisServerProcess: @unchecked Sendable {
         return "\(scheme)://127.0.0.1:\(port)"
     }
 
-    /// Starts the server (again) on the same port: empty, or with its data when persistent.
-    public func start() throws {
+    /// Starts the server (again) on the same port: empty, or with its data
+    /// when persistent. Returns once it listens.
+    public func start() async throws {
         let process = Process()
         process.executableURL = try Self.executable()
         var arguments = [
@@ -87,7 +89,7 @@ public final class RedisServerProcess: @unchecked Sendable {
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         self.process = process
-        try waitUntilListening()
+        try await waitUntilListening()
     }
 
     /// Stops the server and waits for it to exit.
@@ -117,11 +119,14 @@ public final class RedisServerProcess: @unchecked Sendable {
         if let process, process.isRunning { kill(process.processIdentifier, SIGCONT) }
     }
 
-    private func waitUntilListening() throws {
-        let deadline = Date().addingTimeInterval(10)
-        while Date() < deadline {
+    /// Sleeps between checks rather than blocking: dozens of tests start
+    /// servers at once, and a blocked thread is one of the few that run every
+    /// test's async code (a blocking poll here once stalled them all for seconds).
+    private func waitUntilListening() async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
             if FreePort.isListening(port) { return }
-            usleep(20_000)
+            try await Task.sleep(for: .milliseconds(20))
         }
         throw TestSupportError("redis-server did not start listening on port \(port)")
     }

@@ -32,7 +32,7 @@ struct RedisRestartScenario {
         }
         report.check("readyz 503 during the outage", noticed != nil, noticed.map { "all nodes after \(seconds($0))" } ?? "not seen")
         try await Task.sleep(for: .seconds(2))
-        try cluster.redis.start()
+        try await cluster.redis.start()
         let restartedAt = ContinuousClock.now
         let sent = await attempts
 

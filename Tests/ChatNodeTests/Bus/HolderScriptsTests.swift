@@ -22,7 +22,7 @@ struct HolderScriptsTests {
 
     /// Runs `body` with a connection to a fresh Redis that knows the node's scripts.
     private func withRedis(_ body: (_ run: (RedisScript, [String], [String]) async throws -> RedisReply, RedisConnection) async throws -> Void) async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess()
         defer { redis.stop() }
         let connection = RedisConnection(url: try RedisURL(parsing: redis.url), scripts: ClusterScripts.all, logger: Logger(label: "test"))
         try await connection.connect()

@@ -8,7 +8,7 @@ import Testing
 struct RedisBusResynchronizationTests {
     @Test("an outage while a run is under way: that run ends first, then exactly one more runs; never two at once")
     func oneAtATime() async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess()
         defer { redis.stop() }
         var configuration = NodeConfiguration(nodeID: "solo")
         configuration.redisURL = redis.url

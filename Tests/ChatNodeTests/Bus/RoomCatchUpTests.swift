@@ -24,7 +24,7 @@ struct RoomCatchUpTests {
 
     @Test("the catch-up script returns the lines newer than the node's newest, all kept lines when that one is gone or none is known, and the room's members and event number")
     func catchUpScriptReadsWhatWasMissed() async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess()
         defer { redis.stop() }
         let connection = RedisConnection(url: try RedisURL(parsing: redis.url), scripts: ClusterScripts.all, logger: Logger(label: "test"))
         try await connection.connect()

@@ -112,7 +112,7 @@ struct ClusterFailureTests {
             try await Task.sleep(for: .seconds(2))
 
             let restartedAt = ContinuousClock.now
-            try cluster.redis.start()
+            try await cluster.redis.start()
             var users: [String]?
             let complete = await waitUntil(timeout: .seconds(10)) {
                 try? await alice.send(#"{"type":"who"}"#)
@@ -219,7 +219,7 @@ struct DurableRedisTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("redis-data-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let redis = try RedisServerProcess(dataDirectory: directory.path)
+        let redis = try await RedisServerProcess(dataDirectory: directory.path)
         defer { redis.stop() }
         var configuration = NodeConfiguration(nodeID: "durable")
         configuration.port = 0
@@ -241,7 +241,7 @@ struct DurableRedisTests {
             await new.disconnect()
 
             redis.stop()
-            try redis.start()
+            try await redis.start()
             var ready = false
             for _ in 0..<100 where !ready {
                 try await Task.sleep(for: .milliseconds(100))

@@ -68,7 +68,7 @@ struct ClusterScriptSlotTests {
 
     @Test("the room directory keeps the count of a room's latest event, whatever order the writes arrive in")
     func directoryKeepsTheLatestCount() async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess()
         let connection = RedisConnection(url: try RedisURL(parsing: redis.url), scripts: ClusterScripts.all, logger: Logger(label: "test"))
         try await connection.connect()
         func write(_ room: String, count: Int, sequence: Int) async throws -> Int64? {

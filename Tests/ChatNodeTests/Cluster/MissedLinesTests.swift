@@ -68,7 +68,7 @@ struct MissedLinesTests {
     /// Runs `body` with a Redis (an admin connection to it) and two nodes
     /// started one after the other, then stops them.
     private func withTwoNodes(_ body: (RedisConnection, RunningNode, RunningNode) async throws -> Void) async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess()
         defer { redis.stop() }
         let admin = RedisConnection(url: try RedisURL(parsing: redis.url), logger: Logger(label: "test"))
         try await admin.connect()

@@ -12,7 +12,7 @@ import Testing
 struct RedisLayoutTests {
     @Test("a nick is a key of its own, listed in its instance's set of nicks; quitting removes both, and no all-users hash exists")
     func nickKeys() async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess()
         defer { redis.stop() }
         let node = try NodeProcess(arguments: ["--port", "0", "--redis", redis.url])
         let port = try await node.waitUntilListening()
@@ -44,7 +44,7 @@ struct RedisLayoutTests {
 
     @Test("a dead instance's nicks, memberships and sets are removed by another node's reaper")
     func reaperReadsTheDeadInstancesSets() async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess()
         defer { redis.stop() }
         let doomed = try NodeProcess(arguments: ["--port", "0", "--redis", redis.url, "--node-ttl", "1"])
         let survivor = try NodeProcess(arguments: ["--port", "0", "--redis", redis.url, "--node-ttl", "1"])

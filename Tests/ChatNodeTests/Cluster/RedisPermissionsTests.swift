@@ -21,7 +21,7 @@ struct RedisPermissionsTests {
         ["~chat:*", "&chat:*", "-@all", "+@connection", "+@read", "+@write", "+@pubsub"],
     ])
     func refusedAtStart(_ rules: [String]) async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess()
         defer { redis.stop() }
         try await addUser("narrow", rules: rules, to: redis)
         let outcome = try await NodeProcess(arguments: ["--port", "0", "--redis", "redis://narrow:pw@127.0.0.1:\(redis.port)"])
@@ -34,7 +34,7 @@ struct RedisPermissionsTests {
 
     @Test("the ACL rules docs/OPERATIONS.md documents are enough: joins, lines, direct messages and who work")
     func documentedRulesSuffice() async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess()
         defer { redis.stop() }
         try await addUser("chat", rules: Self.documentedRules, to: redis)
         let node = try NodeProcess(arguments: ["--port", "0", "--redis", "redis://chat:pw@127.0.0.1:\(redis.port)"])
@@ -57,7 +57,7 @@ struct RedisPermissionsTests {
 
     @Test("a command Redis refuses while running (out of memory) is answered unavailable and logged for the operator")
     func refusedWhileRunning() async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess()
         defer { redis.stop() }
         let node = try NodeProcess(arguments: ["--port", "0", "--redis", redis.url])
         let port = try await node.waitUntilListening()
@@ -82,7 +82,7 @@ struct RedisPermissionsTests {
 
     @Test("after SCRIPT FLUSH the node loads its scripts again: a refused line is answered unavailable, the next ones get through")
     func flushedScriptsAreLoadedAgain() async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess()
         defer { redis.stop() }
         let node = try NodeProcess(arguments: ["--port", "0", "--redis", redis.url])
         let port = try await node.waitUntilListening()

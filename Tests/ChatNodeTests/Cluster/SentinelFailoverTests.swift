@@ -10,7 +10,7 @@ import Testing
 struct SentinelFailoverTests {
     @Test("kill -9 of the master while clients chat: chat works again within 10 s of the Sentinels naming the new master, lists equal who")
     func masterKilled() async throws {
-        let deployment = try RedisSentinelDeployment()
+        let deployment = try await RedisSentinelDeployment()
         try await deployment.waitUntilReady()
         try await withSentinelCluster(deployment) { nodes in
             var clients: [(nick: String, client: WebSocketTestClient, list: UserList)] = []
@@ -62,7 +62,7 @@ struct SentinelFailoverTests {
 
     @Test("a failover ordered while the old master stays up (it becomes a replica): nodes move to the new master")
     func masterDemoted() async throws {
-        let deployment = try RedisSentinelDeployment()
+        let deployment = try await RedisSentinelDeployment()
         try await deployment.waitUntilReady()
         try await withSentinelCluster(deployment, nodes: 2) { nodes in
             var clients: [(nick: String, client: WebSocketTestClient, list: UserList)] = []
@@ -90,7 +90,7 @@ struct SentinelFailoverTests {
 
     @Test("an unknown master name or no reachable Sentinel at start-up is one line on standard error and a non-zero exit")
     func unusableAtStartup() async throws {
-        let deployment = try RedisSentinelDeployment()
+        let deployment = try await RedisSentinelDeployment()
         try await deployment.waitUntilReady()
         let unknown = "redis-sentinel://127.0.0.1:\(deployment.sentinelPorts[0])#nosuchmaster"
         let nobody = "redis-sentinel://127.0.0.1:\(try FreePort.find()),127.0.0.1:\(try FreePort.find())#chat"

@@ -173,7 +173,7 @@ struct DeploymentFilesTests {
 
     @Test("the Sentinel configuration starts a Sentinel that finds the master (with the compose host names replaced)")
     func sentinelConfiguration() async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess()
         let port = try FreePort.find()
         var config = try String(contentsOf: repositoryRoot.appendingPathComponent("deploy/sentinel/sentinel.conf"), encoding: .utf8)
         config = config.replacingOccurrences(of: "port 26379", with: "port \(port)")

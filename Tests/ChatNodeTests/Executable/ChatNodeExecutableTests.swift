@@ -50,7 +50,7 @@ struct ChatNodeExecutableTests {
     @Test("a cluster node over rediss:// with --redis-ca serves chat; an untrusted certificate is one sentence and exit 1")
     func redisOverTLS() async throws {
         let certificates = try await TestCertificates.make()
-        let redis = try RedisServerProcess(tls: certificates)
+        let redis = try await RedisServerProcess(tls: certificates)
         defer { redis.stop() }
         let node = try NodeProcess(arguments: ["--port", "0", "--redis", redis.url, "--redis-ca", certificates.authority])
         let port = try await node.waitUntilListening()
@@ -122,7 +122,7 @@ struct ChatNodeExecutableTests {
 
     @Test("every start-up refusal is one sentence on standard error: no type dump, no source path")
     func startupRefusalsAreSentences() async throws {
-        let protected = try RedisServerProcess(password: "right-password")
+        let protected = try await RedisServerProcess(password: "right-password")
         defer { protected.stop() }
         // A privileged port nothing listens on: a free port found now could be another test's Redis by the time the node tries it.
         let nobody = 1
@@ -151,7 +151,7 @@ struct ChatNodeExecutableTests {
 
     @Test("what a node logs while Redis goes away and comes back is sentences: no type dump, no source path")
     func runtimeLogLinesAreSentences() async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess()
         defer { redis.stop() }
         let node = try NodeProcess(arguments: ["--port", "0", "--redis", redis.url])
         let port = try await node.waitUntilListening()
@@ -160,7 +160,7 @@ struct ChatNodeExecutableTests {
         #expect(await client.nextMessage()?.string("type") == "welcome")
         redis.stop()
         try await Task.sleep(for: .seconds(2))
-        try redis.start()
+        try await redis.start()
         try await Task.sleep(for: .seconds(3))
         node.signal(SIGTERM)
         let outcome = await node.waitForExit()
@@ -237,7 +237,7 @@ struct ChatNodeExecutableTests {
 
     @Test("SIGTERM exits 0 within 5 s while its Redis is frozen (SIGSTOP): no shutdown step waits on Redis for long")
     func sigtermWithFrozenRedis() async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess()
         defer { redis.stop() }
         let node = try NodeProcess(arguments: ["--port", "0", "--node-id", "exe", "--redis", redis.url])
         let port = try await node.waitUntilListening()

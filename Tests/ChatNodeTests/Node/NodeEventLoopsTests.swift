@@ -29,7 +29,7 @@ struct NodeEventLoopsTests {
 
     @Test("single-threaded nodes chat in rooms, in the lobby and by whisper with a node of default threads, then stop")
     func singleThreadedCluster() async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess()
         defer { redis.stop() }
         var configurations = nodeConfigurations(3, redisURL: redis.url) { _ in }
         configurations[0].eventLoops = 1

@@ -15,7 +15,7 @@ func withCluster<T>(
     _ configure: (inout NodeConfiguration) -> Void = { _ in },
     _ body: (TestCluster) async throws -> T
 ) async throws -> T {
-    let redis = try RedisServerProcess()
+    let redis = try await RedisServerProcess()
     defer { redis.stop() }
     let configurations = nodeConfigurations(count, redisURL: redis.url, configure)
     return try await withRunningNodes(configurations) { nodes in

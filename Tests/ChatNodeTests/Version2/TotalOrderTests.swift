@@ -115,7 +115,7 @@ struct TotalOrderTests {
 
     @Test("the cluster keeps its history for resuming through node restarts")
     func historySurvivesNodes() async throws {
-        let redis = try RedisServerProcess()
+        let redis = try await RedisServerProcess()
         defer { redis.stop() }
         func configuration(_ id: String) -> NodeConfiguration {
             var configuration = NodeConfiguration(nodeID: id)

@@ -104,13 +104,15 @@ struct TransportRulesTests {
 
     @Test("the server pings; a client that stops answering is dropped and others see left/timeout")
     func heartbeatTimeout() async throws {
-        try await withNode({ $0.pingInterval = .milliseconds(500) }) { node in
+        // Not shorter: the watcher answers pings from a loop it shares with every test in the process,
+        // and on a loaded machine a shorter interval drops it too.
+        try await withNode({ $0.pingInterval = .milliseconds(1500) }) { node in
             let (watcher, _) = try await node.join("watcher")
             let (silent, _) = try await node.join("silent", autoPong: false)
             _ = await watcher.nextMessage()
-            #expect(await silent.next(timeout: .seconds(2)) == .ping)
-            // Due after two intervals (1 s); the wait is long only so a test machine busy for seconds still sees it.
-            let left = try #require(await watcher.nextMessage(timeout: .seconds(10)))
+            #expect(await silent.next(timeout: .seconds(5)) == .ping)
+            // Due after two intervals (3 s); the wait is long only so a test machine busy for seconds still sees it.
+            let left = try #require(await watcher.nextMessage(timeout: .seconds(15)))
             #expect(left.string("type") == "left")
             #expect(left.string("nick") == "silent")
             #expect(left.string("reason") == "timeout")
