@@ -332,9 +332,17 @@ public actor RedisClusterClient: RedisCommandTransport {
             return try await connection.sendBatch([command])[0]
         }
         let once = RedisConnection(url: url.node(address), eventLoop: eventLoop, logger: logger)
-        defer { Task { await once.shutdown() } }
-        try await once.connect()
-        return try await once.sendBatch([command])[0]
+        // Shut down before returning, not from a task of its own: a node whose start
+        // failed stops this event loop next, and a late task would find it gone.
+        do {
+            try await once.connect()
+            let reply = try await once.sendBatch([command])[0]
+            await once.shutdown()
+            return reply
+        } catch {
+            await once.shutdown()
+            throw error
+        }
     }
 
     /// The pooled connection to `address`, connected on first use and kept
