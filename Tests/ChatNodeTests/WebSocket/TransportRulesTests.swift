@@ -132,8 +132,9 @@ struct TransportRulesTests {
     func slowConsumer() async throws {
         try await withNode({
             $0.rate = 0
-            // Far below the 1.9 MB sent, yet room enough for a reader that a busy test process starves a while.
-            $0.maximumQueuedBytes = 256 * 1024
+            // Far below the 3.8 MB sent, yet room enough for a reader that a test process busy
+            // on 2 cores (the first seconds of a run) starves for a while.
+            $0.maximumQueuedBytes = 1024 * 1024
         }) { node in
             let (sender, _) = try await node.join("sender")
             let (reader, _) = try await node.join("reader")
@@ -141,7 +142,7 @@ struct TransportRulesTests {
             try await stuck.pauseReading()
             _ = await sender.nextMessage(); _ = await sender.nextMessage(); _ = await reader.nextMessage()
             let text = String(repeating: "y", count: 1900)
-            let count = 1000
+            let count = 2000
             for index in 0..<count {
                 try await sender.send(#"{"type":"say","text":"\#(index) \#(text)"}"#)
             }
