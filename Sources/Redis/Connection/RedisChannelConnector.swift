@@ -216,29 +216,17 @@ enum RedisChannelConnector {
 
     /// Writes one command and waits for its reply.
     static func send(_ command: RedisCommand, on channel: any Channel) async throws(RedisError) -> RedisReply {
-        let promise = channel.eventLoop.makePromise(of: RedisReply.self)
-        // If the channel closed before the write reached the command handler (a
-        // refused TLS handshake can close it at any moment), the handler never
-        // sees the request: the failed write must fail the reply, or it waits forever.
-        let written = channel.eventLoop.makePromise(of: Void.self)
-        written.futureResult.whenFailure { error in
-            promise.fail(RedisError.notConnected("Redis connection closed before the command was sent: \(NetworkFailure.sentence(for: error))"))
-        }
-        channel.writeAndFlush(RedisRequest(command: command, reply: .promise(promise)), promise: written)
-        do {
-            return try await promise.futureResult.get()
-        } catch let error as RedisError {
-            throw error
-        } catch {
-            throw .notConnected("Redis connection failed: \(NetworkFailure.sentence(for: error))")
-        }
+        try await sendBatch([command], on: channel)[0]
     }
 
     /// Writes several commands in one flush and waits for all their replies, in order.
     static func sendBatch(_ commands: [RedisCommand], on channel: any Channel) async throws(RedisError) -> [RedisReply] {
+        guard !commands.isEmpty else { return [] }
         let batch = RedisReplyBatch(expected: commands.count, promise: channel.eventLoop.makePromise())
         channel.eventLoop.execute {
-            // As in `send`: a write that never reached the handler must fail the batch.
+            // If the channel closed before the writes reached the command handler (a
+            // refused TLS handshake can close it at any moment), the handler never
+            // sees them: the failed write must fail the batch, or it waits forever.
             let written = channel.eventLoop.makePromise(of: Void.self)
             written.futureResult.whenFailure { error in
                 batch.fail(RedisError.notConnected("Redis connection closed before the command was sent: \(NetworkFailure.sentence(for: error))"))
@@ -250,13 +238,7 @@ enum RedisChannelConnector {
                 channel.writeAndFlush(RedisRequest(command: last, reply: .batch(batch)), promise: written)
             }
         }
-        do {
-            return try await batch.promise.futureResult.get()
-        } catch let error as RedisError {
-            throw error
-        } catch {
-            throw .notConnected("Redis connection failed: \(NetworkFailure.sentence(for: error))")
-        }
+        return try await batch.promise.futureResult.redisValue()
     }
 }
 

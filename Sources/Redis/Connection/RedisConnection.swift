@@ -103,14 +103,7 @@ public actor RedisConnection: ReconnectingConnection {
         guard let channel, channel.isActive else { throw .notConnected() }
         let promise = eventLoop.makePromise(of: RedisReply.self)
         write(RedisRequest(command: command, reply: .promise(promise)), to: channel)
-        let reply: RedisReply
-        do {
-            reply = try await promise.futureResult.get()
-        } catch let error as RedisError {
-            throw error
-        } catch {
-            throw .notConnected("Redis connection failed: \(NetworkFailure.sentence(for: error))")
-        }
+        let reply = try await promise.futureResult.redisValue()
         if case .error(let text) = reply { throw RedisError(.errorReply, text) }
         return reply
     }
@@ -124,13 +117,7 @@ public actor RedisConnection: ReconnectingConnection {
         for command in commands {
             write(RedisRequest(command: command, reply: .batch(batch)), to: channel)
         }
-        do {
-            return try await batch.promise.futureResult.get()
-        } catch let error as RedisError {
-            throw error
-        } catch {
-            throw .notConnected("Redis connection failed: \(NetworkFailure.sentence(for: error))")
-        }
+        return try await batch.promise.futureResult.redisValue()
     }
 
     /// Sends several commands like `sendBatch`, without a task: called on the
