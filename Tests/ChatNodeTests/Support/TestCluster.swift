@@ -40,6 +40,7 @@ func nodeConfigurations(_ count: Int, redisURL: String, _ configure: (inout Node
         configuration.port = 0
         configuration.redisURL = redisURL
         configuration.nodeTTL = .seconds(1)
+        configuration.helloTimeout = TestTimeouts.hello
         configure(&configuration)
         return configuration
     }

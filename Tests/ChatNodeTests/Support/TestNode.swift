@@ -40,6 +40,14 @@ struct TestNode {
     }
 }
 
+/// Timeouts of the nodes tests start, where they differ from a node's defaults.
+enum TestTimeouts {
+    /// Tests that connect and send before `hello` must not be closed by a
+    /// stalled test process (the start of a run on 2 cores stalls for
+    /// seconds); the hello timeout's own tests set a short one.
+    static let hello: Duration = .seconds(60)
+}
+
 /// Runs `body` against a fresh standalone node, then shuts the node down gracefully.
 func withNode<T>(
     _ configure: (inout NodeConfiguration) -> Void = { _ in },
@@ -47,6 +55,7 @@ func withNode<T>(
 ) async throws -> T {
     var configuration = NodeConfiguration(nodeID: "test-node")
     configuration.port = 0
+    configuration.helloTimeout = TestTimeouts.hello
     configure(&configuration)
     return try await withRunningNodes([configuration]) { nodes in try await body(nodes[0]) }
 }
