@@ -35,6 +35,8 @@ public actor RedisClusterClient: RedisCommandTransport {
     /// Connections making their first attempt, which other callers wait for.
     private var firstAttempts: [RedisServerAddress: Task<RedisError?, Never>] = [:]
     private var refresh: Task<Void, Never>?
+    /// Connections to former masters being closed, which `shutdown()` waits for.
+    private var retiring: [RedisServerAddress: Task<Void, Never>] = [:]
     private var isShutDown = false
     /// Which masters' connections are up, for `connectionStates()`.
     private var connected: Set<RedisServerAddress> = []
@@ -304,11 +306,18 @@ public actor RedisClusterClient: RedisCommandTransport {
             connections[address] = nil
             connected.remove(address)
             reconnecting.removeValue(forKey: address)?.cancel()
-            Task { await connection.shutdown() }
+            // Keyed by address, so a master that leaves again and again holds one task, not a list.
+            retiring[address] = Task { [before = retiring[address]] in
+                await before?.value
+                await connection.shutdown()
+            }
         }
         // A master just named is connected now, so the cluster counts as up as soon as it is.
         for master in serving where connections[master] == nil {
-            Task { _ = try? await self.connection(to: master) }
+            Task {
+                guard !self.isShutDown else { return }
+                _ = try? await self.connection(to: master)
+            }
         }
         publishState()
         if changed { slotMapChanged() }
@@ -400,5 +409,8 @@ public actor RedisClusterClient: RedisCommandTransport {
         reconnecting = [:]
         for connection in connections.values { await connection.shutdown() }
         connections = [:]
+        // The caller stops the event loop next: nothing of ours may still be scheduled on it.
+        for task in retiring.values { await task.value }
+        retiring = [:]
     }
 }

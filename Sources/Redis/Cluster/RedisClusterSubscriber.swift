@@ -24,6 +24,8 @@ public actor RedisClusterSubscriber: RedisSubscription {
     /// One sharded subscriber per master that holds channels.
     private var shards: [RedisServerAddress: RedisSubscriber] = [:]
     private var shardTasks: [RedisServerAddress: Task<Void, Never>] = [:]
+    /// Subscribers of former masters being closed, which `shutdown()` waits for.
+    private var retiring: [RedisServerAddress: Task<Void, Never>] = [:]
     private var shardsUp: Set<RedisServerAddress> = []
     /// Where each subscribed channel is subscribed now.
     private var homes: [String: RedisServerAddress] = [:]
@@ -78,6 +80,9 @@ public actor RedisClusterSubscriber: RedisSubscription {
         for task in shardTasks.values { task.cancel() }
         for shard in shards.values { await shard.shutdown() }
         shards = [:]
+        // The caller stops the event loop next: nothing of ours may still be scheduled on it.
+        for task in retiring.values { await task.value }
+        retiring = [:]
     }
 
     /// Up while some shard's subscriber is up: a shard whose master is
@@ -215,7 +220,11 @@ public actor RedisClusterSubscriber: RedisSubscription {
             shards[address] = nil
             shardsUp.remove(address)
             shardTasks.removeValue(forKey: address)?.cancel()
-            Task { await shard.shutdown() }
+            // Keyed by address, so a master that leaves again and again holds one task, not a list.
+            retiring[address] = Task { [before = retiring[address]] in
+                await before?.value
+                await shard.shutdown()
+            }
         }
         publishState()
     }
