@@ -54,7 +54,7 @@ extension InProcessBus: ServerAPIBus {
             member.removedFromRoom(room)
         }
         guard inRoom.contains(where: { $0.kind.version >= .v3 }) else { return }
-        arrange(core.listLeft(first.nick, in: room, owner: owner(of: first), ts: Clock.milliseconds(), reason: .kicked))
+        listLeft(first, in: room, ts: Clock.milliseconds(), reason: .kicked)
     }
 
     nonisolated func disconnect(_ nick: NickKey, reason: String) -> EventLoopFuture<Void> {

@@ -12,9 +12,15 @@ actor InProcessBus: ChatBus {
     enum Input: Sendable {
         case presence(PresenceInput)
         case leave(LocalMember, LeaveReason)
+        /// Time to forget the rooms that have been idle long enough.
+        case forgetIdleRooms
     }
 
     var core: BusCore
+    /// Rooms that emptied, until they are forgotten or have members again.
+    private var idleRooms: IdleRoomSchedule
+    /// Whether an `.forgetIdleRooms` input is on its way.
+    private var isSweepArranged = false
     private let inbox: BusInbox<Input>
     /// The event loop this actor runs on (one of the node's), so a chat line
     /// reaches it from a client's loop with one hop and no task.
@@ -34,6 +40,7 @@ actor InProcessBus: ChatBus {
             largeRoom: configuration.largeRoom,
             metrics: metrics
         )
+        self.idleRooms = IdleRoomSchedule(idleLimit: configuration.forgetIdleRoomsAfter)
         self.inbox = BusInbox(timerLoop: loop)
     }
 
@@ -71,7 +78,7 @@ actor InProcessBus: ChatBus {
         guard let rooms = core.dismiss(member) else { return }
         let ts = Clock.milliseconds()
         for room in rooms where !core.hasOtherConnection(of: member, in: room) {
-            arrange(core.listLeft(member.nick, in: room, owner: owner(of: member), ts: ts, reason: reason))
+            listLeft(member, in: room, ts: ts, reason: reason)
         }
     }
 
@@ -89,7 +96,7 @@ actor InProcessBus: ChatBus {
             self.assumeIsolated { bus in
                 guard bus.core.dismiss(member, from: room) else { return .notInRoom }
                 if !bus.core.hasOtherConnection(of: member, in: room) {
-                    bus.arrange(bus.core.listLeft(member.nick, in: room, owner: bus.owner(of: member), ts: Clock.milliseconds(), reason: .part))
+                    bus.listLeft(member, in: room, ts: Clock.milliseconds(), reason: .part)
                 }
                 return .done
             }
@@ -154,6 +161,7 @@ actor InProcessBus: ChatBus {
             switch input {
             case .presence(let presence): arrange(core.receive(presence))
             case .leave(let member, let reason): depart(member, reason: reason)
+            case .forgetIdleRooms: forgetIdleRooms()
             }
         }
     }
@@ -164,5 +172,38 @@ actor InProcessBus: ChatBus {
 
     func arrange(_ followUp: PresenceFollowUp) {
         inbox.arrange(followUp, as: Input.presence)
+    }
+
+    // MARK: Forgetting idle rooms
+
+    /// Takes `member` off `room`'s list, telling the other members; a room
+    /// left empty is dropped at once when it has no history (it no longer
+    /// exists), else forgotten once idle for a day.
+    func listLeft(_ member: LocalMember, in room: RoomName, ts: Int64, reason: LeaveReason) {
+        arrange(core.listLeft(member.nick, in: room, owner: owner(of: member), ts: ts, reason: reason))
+        guard room != .lobby, let view = core.view(of: room), view.count == 0 else { return }
+        if view.history.isEmpty {
+            core.close(room)
+        } else {
+            idleRooms.emptied(room, at: ts)
+            arrangeSweep()
+        }
+    }
+
+    private func forgetIdleRooms() {
+        isSweepArranged = false
+        let forgotten = idleRooms.idleRooms(at: Clock.milliseconds()) { room in
+            guard let view = core.view(of: room), view.count == 0 else { return .occupied }
+            return .vacant(lastMessage: view.history.all.last?.ts)
+        }
+        for room in forgotten { core.close(room) }
+        arrangeSweep()
+    }
+
+    /// Posts `.forgetIdleRooms` for when the first waiting room falls due, unless one is on its way.
+    private func arrangeSweep() {
+        guard !isSweepArranged, let due = idleRooms.nextDue else { return }
+        isSweepArranged = true
+        inbox.post(.forgetIdleRooms, after: .milliseconds(max(0, due - Clock.milliseconds())))
     }
 }

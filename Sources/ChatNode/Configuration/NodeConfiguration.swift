@@ -77,6 +77,9 @@ public struct NodeConfiguration: Sendable {
     public var historyLength = 50
     /// How many `message` events the cluster keeps for resuming (v2 `since`).
     public var historyRetention = 1000
+    /// A room whose last member left and that received no message for this
+    /// long is forgotten, history included (PROTOCOL.md §6); `lobby` never is.
+    public var forgetIdleRoomsAfter: Duration = .seconds(86_400)
 
     /// Creates a configuration with the protocol's defaults.
     public init(nodeID: String) {

@@ -42,6 +42,9 @@ actor RedisBus: ChatBus {
     let instance: String
     let nodeID: String
     let nodeTTL: Duration
+    /// How long a room's history outlives its last member, in whole seconds
+    /// for Redis's `EXPIRE` (PROTOCOL.md §6: a day).
+    nonisolated let forgetAfterSeconds: Int
     /// One Redis server's command connection, or a Redis Cluster's (one per master).
     let commands: any RedisCommandTransport
     /// Whether Redis is a Redis Cluster, whose keys live in many hash slots.
@@ -97,6 +100,7 @@ actor RedisBus: ChatBus {
         self.instance = String(UInt64.random(in: .min ... .max), radix: 36)
         self.nodeID = configuration.nodeID
         self.nodeTTL = configuration.nodeTTL
+        self.forgetAfterSeconds = max(1, Int(configuration.forgetIdleRoomsAfter.components.seconds))
         self.commands = commands
         self.isCluster = commands.url.clusterSeeds != nil
         self.subscriber = subscriber
@@ -524,7 +528,7 @@ actor RedisBus: ChatBus {
         var commands: [RedisCommand] = byRoom.map { room, members in
             // The script announces, in one `left_many`, the users with no connection left in the room.
             var arguments = [
-                Array(instance.utf8), Array(room.value.utf8), Array(String(Self.forgetAfterSeconds).utf8), Array(String(ts).utf8),
+                Array(instance.utf8), Array(room.value.utf8), Array(String(forgetAfterSeconds).utf8), Array(String(ts).utf8),
                 Array(LeaveReason.quit.rawValue.utf8),
             ]
             for member in members { arguments.append(contentsOf: memberArguments(for: member)) }
@@ -544,8 +548,6 @@ actor RedisBus: ChatBus {
 
     // MARK: Rooms held
 
-    /// How long a room's history outlives its last member (PROTOCOL.md §6: 24 hours).
-    static let forgetAfterSeconds = 86_400
 
     /// Starts holding `room` unless this node does: subscribes to its
     /// channel, then loads its members and history at one point of its
@@ -704,7 +706,7 @@ actor RedisBus: ChatBus {
         scriptCommand(
             ClusterScripts.leaveRoom,
             keys: keys.roomScriptKeys(room),
-            arguments: [Array(key.utf8), record, announcement.encoded(), Array(room.value.utf8), Array(String(Self.forgetAfterSeconds).utf8)]
+            arguments: [Array(key.utf8), record, announcement.encoded(), Array(room.value.utf8), Array(String(forgetAfterSeconds).utf8)]
         )
     }
 
