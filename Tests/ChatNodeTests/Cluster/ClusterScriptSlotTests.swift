@@ -43,13 +43,14 @@ struct ClusterScriptSlotTests {
         #expect(try await run(ClusterScripts.appendMessage, history, [#"{"v":1,"kind":"message"}"#, "1000"]).integer == 0)
         #expect(try await run(ClusterScripts.roomSnapshot, [keys.members(room), keys.history(room), keys.sequence(room)], ["50"]).array?.count == 3)
         #expect(try await run(ClusterScripts.roomCatchUp, [keys.members(room), keys.history(room), keys.sequence(room)], ["50", "m1"]).array?.count == 3)
-        let left = try await run(ClusterScripts.leaveRoom, roomKeys, [nick.value, record, envelope, "rust", "86400"])
-        #expect(RoomChange(reply: left) == RoomChange(changed: 1, count: 0, sequence: 3, room: "rust"))
+        let left = try #require(RoomChange(reply: try await run(ClusterScripts.leaveRoom, roomKeys, [nick.value, record, envelope, "rust", "86400"])))
+        #expect(left.changed == 1 && left.count == 0 && left.room == "rust")
         _ = try await run(ClusterScripts.joinRoom, roomKeys, [nick.value, record, envelope, "rust"])
         #expect(RoomChange(reply: try await run(ClusterScripts.reapRoom, roomKeys, ["i1", "2", "rust", "86400"]))?.changed == 1)
         _ = try await run(ClusterScripts.joinRoom, roomKeys, [nick.value, record, envelope, "rust"])
         #expect(RoomChange(reply: try await run(ClusterScripts.leaveRoomMany, roomKeys, ["i1", "rust", "86400", "2", "quit", nick.value, record]))?.changed == 1)
-        #expect(try await run(ClusterScripts.roomCount, [keys.rooms, keys.roomSequences], ["rust", "1", "9"]).integer == 1)
+        let directory = [keys.rooms, keys.directorySequence(room)]
+        #expect(try await run(ClusterScripts.roomCount, directory, ["rust", "1", String(left.sequence + 9), "86400"]).integer == 1)
         #expect(try await run(ClusterScripts.release, [keys.nick(nick)], [record]).integer == 1)
         _ = try await run(ClusterScripts.claim, [keys.nick(nick)], [record])
         #expect(try await run(ClusterScripts.releaseOfInstance, [keys.nick(nick)], ["i1"]).integer == 1)
@@ -71,17 +72,25 @@ struct ClusterScriptSlotTests {
         let redis = try await RedisServerProcess()
         let connection = RedisConnection(url: try RedisURL(parsing: redis.url), scripts: ClusterScripts.all, logger: Logger(label: "test"))
         try await connection.connect()
+        let number = keys.directorySequence(RoomName(trusted: "rust"))
         func write(_ room: String, count: Int, sequence: Int) async throws -> Int64? {
             let command = ClusterScripts.roomCount.command(
-                keys: [keys.rooms, keys.roomSequences].map(bytes), arguments: [room, String(count), String(sequence)].map(bytes)
+                keys: [keys.rooms, keys.directorySequence(RoomName(trusted: room))].map(bytes),
+                arguments: [room, String(count), String(sequence), "60"].map(bytes)
             )
             return try await connection.send(command).integer
         }
         #expect(try await write("rust", count: 3, sequence: 5) == 1)
         #expect(try await write("rust", count: 1, sequence: 4) == 0, "an older event's count arrives late")
         #expect(try await connection.send("ZSCORE", keys.rooms, "rust").string == "3")
+        #expect(try await connection.send("TTL", number).integer == -1, "a room with members keeps its number")
         #expect(try await write("rust", count: 0, sequence: 6) == 1)
         #expect(try await connection.send("ZSCORE", keys.rooms, "rust") == .null, "an empty room leaves the directory")
+        #expect(try await write("rust", count: 2, sequence: 5) == 0, "a late write still finds the empty room's number")
+        let ttl = try #require(try await connection.send("TTL", number).integer)
+        #expect(ttl > 0 && ttl <= 60, "the empty room's number goes with the room")
+        #expect(try await write("rust", count: 1, sequence: 7) == 1)
+        #expect(try await connection.send("TTL", number).integer == -1, "members again: the number is kept")
         await connection.shutdown()
     }
 }

@@ -17,8 +17,9 @@ struct ClusterKeys: Sendable {
     var instances: String { "\(prefix):instances" }
     /// Sorted set: room name → members, for `room_list` (the room directory).
     var rooms: String { "\(prefix):{rooms}" }
-    /// Hash: room name → the room event whose count `rooms` shows (same slot as `rooms`).
-    var roomSequences: String { "\(prefix):{rooms}:seq" }
+    /// The number of the room event whose count `rooms` shows for `room`
+    /// (same slot as `rooms`); it expires a while after the room emptied.
+    func directorySequence(_ room: RoomName) -> String { "\(prefix):{rooms}:seq:\(room.value)" }
 
     /// Hash of one room's members: nick key → `PresenceRecord`.
     func members(_ room: RoomName) -> String { "\(prefix):room:{\(room.value)}:members" }

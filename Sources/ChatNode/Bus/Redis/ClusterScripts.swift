@@ -5,21 +5,31 @@ import Redis
 ///
 /// A room script takes the room's keys as `ClusterKeys.roomScriptKeys`
 /// names them (members, channel, history, sequence: one hash slot) and the
-/// room's name; a room's history expires `forgetAfter` seconds after its
-/// last member left (never `lobby`'s), and is kept again when someone
-/// joins. Every event a room script publishes carries the room's next
-/// sequence number as its first field, `seq` (`numbered`). A script that
+/// room's name; a room's history and sequence expire `forgetAfter` seconds
+/// after its last member left (never `lobby`'s), and are kept again when
+/// someone joins, so a forgotten room leaves no key behind. Every event a
+/// room script publishes carries the room's next sequence number as its
+/// first field, `seq` (`numbered`). A script that
 /// changes a room's members answers `{changed, count, seq, room}`
 /// (`RoomChange`), which the node then writes to the room directory
 /// (`roomCount`): that key lives in another slot.
 enum ClusterScripts {
     /// `numbered(envelope, sequenceKey)`: the envelope with the room's next
-    /// sequence number in front; `sequence` keeps the number.
+    /// sequence number in front; `sequence` keeps the number. A room's first
+    /// number is the time in microseconds, so a room forgotten and used
+    /// again numbers its events above the ones before, which the room
+    /// directory may still remember (`roomCount`). Numbers are written with
+    /// `%d`: Lua would write one of 16 digits as `1.7e+15`.
     private static let numbering = """
         local sequence = 0
         local function numbered(envelope, sequenceKey)
           sequence = redis.call('INCR', sequenceKey)
-          return '{"seq":' .. sequence .. ',' .. string.sub(envelope, 2)
+          if sequence == 1 then
+            local now = redis.call('TIME')
+            sequence = tonumber(now[1]) * 1000000 + tonumber(now[2])
+            redis.call('SET', sequenceKey, string.format('%d', sequence))
+          end
+          return '{"seq":' .. string.format('%d', sequence) .. ',' .. string.sub(envelope, 2)
         end
         """
 
@@ -107,10 +117,12 @@ enum ClusterScripts {
           -- Another connection of a user the room lists already: no news for the others.
           redis.call('HSET', KEYS[\(k)], ARGV[1], cjson.encode(withHolder(listed, mine)))
           redis.call('PERSIST', KEYS[\(k + 2)])
+          redis.call('PERSIST', KEYS[\(k + 3)])
           return {0, redis.call('HLEN', KEYS[\(k)]), 0, ARGV[4]}
         end
         redis.call('HSET', KEYS[\(k)], ARGV[1], ARGV[2])
         redis.call('PERSIST', KEYS[\(k + 2)])
+        redis.call('PERSIST', KEYS[\(k + 3)])
         redis.call('PUBLISH', KEYS[\(k + 1)], numbered(ARGV[3], KEYS[\(k + 3)]))
         return {1, redis.call('HLEN', KEYS[\(k)]), sequence, ARGV[4]}
         """
@@ -138,12 +150,13 @@ enum ClusterScripts {
         """)
 
     /// The body that, after members of room `room` were unlisted, starts
-    /// its history's expiry when it is empty; answers the room change.
+    /// the expiry of its history and sequence when it is empty; answers the room change.
     private static let roomDepartureBody = """
         local function departed(removed, room, forgetAfter)
           local count = redis.call('HLEN', KEYS[1])
           if room ~= 'lobby' and count == 0 then
             redis.call('EXPIRE', KEYS[3], forgetAfter)
+            redis.call('EXPIRE', KEYS[4], forgetAfter)
           end
           return {removed, count, sequence, room}
         end
@@ -252,7 +265,7 @@ enum ClusterScripts {
 
     /// Appends a server API line to an existing room's history and
     /// publishes it, as `appendMessage` does a member's line.
-    /// A room without members forgets its history `forgetAfter` seconds after this line.
+    /// A room without members forgets its history and sequence `forgetAfter` seconds after this line.
     /// KEYS: the room's keys. ARGV: message envelope, retention, room, forget-after seconds.
     /// Returns -1 when the room does not exist (no members, no history, not `lobby`), else the receivers.
     static let appendServerMessage = RedisScript("""
@@ -261,7 +274,10 @@ enum ClusterScripts {
         local line = numbered(ARGV[1], KEYS[4])
         redis.call('LPUSH', KEYS[3], line)
         redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[2]) - 1)
-        if redis.call('EXISTS', KEYS[1]) == 0 and ARGV[3] ~= 'lobby' then redis.call('EXPIRE', KEYS[3], ARGV[4]) end
+        if redis.call('EXISTS', KEYS[1]) == 0 and ARGV[3] ~= 'lobby' then
+          redis.call('EXPIRE', KEYS[3], ARGV[4])
+          redis.call('EXPIRE', KEYS[4], ARGV[4])
+        end
         return redis.call('PUBLISH', KEYS[2], line)
         """)
 
@@ -332,13 +348,20 @@ enum ClusterScripts {
 
     /// Writes a room's member count to the room directory (`room_list`),
     /// unless a write of a later event of the room got there first (the
-    /// writes of different nodes may arrive in any order).
-    /// KEYS: the directory's counts, the directory's sequence numbers. ARGV: room, count, seq.
+    /// writes of different nodes may arrive in any order). An empty room's
+    /// number is kept for `forgetAfter` seconds, far longer than a late
+    /// write takes, and then goes with the room.
+    /// KEYS: the directory's counts, the room's number there. ARGV: room, count, seq, forget-after seconds.
     /// Returns 1 when written.
     static let roomCount = RedisScript("""
-        if tonumber(ARGV[3]) <= tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0') then return 0 end
-        redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-        if tonumber(ARGV[2]) > 0 then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) else redis.call('ZREM', KEYS[1], ARGV[1]) end
+        if tonumber(ARGV[3]) <= tonumber(redis.call('GET', KEYS[2]) or '0') then return 0 end
+        if tonumber(ARGV[2]) > 0 then
+          redis.call('SET', KEYS[2], ARGV[3])
+          redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+        else
+          redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
+          redis.call('ZREM', KEYS[1], ARGV[1])
+        end
         return 1
         """)
 

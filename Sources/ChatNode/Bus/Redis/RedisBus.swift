@@ -798,8 +798,11 @@ actor RedisBus: ChatBus {
     private func writeRoomDirectory() {
         let directory = roomDirectoryChanges.values.map { change in
             scriptCommand(
-                ClusterScripts.roomCount, keys: [keys.rooms, keys.roomSequences],
-                arguments: [Array(change.room.utf8), Array(String(change.count).utf8), Array(String(change.sequence).utf8)]
+                ClusterScripts.roomCount, keys: [keys.rooms, keys.directorySequence(RoomName(trusted: change.room))],
+                arguments: [
+                    Array(change.room.utf8), Array(String(change.count).utf8), Array(String(change.sequence).utf8),
+                    Array(String(forgetAfterSeconds).utf8),
+                ]
             )
         }
         roomDirectoryChanges.removeAll()
