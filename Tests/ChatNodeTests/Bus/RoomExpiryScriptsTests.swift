@@ -27,21 +27,22 @@ struct RoomExpiryScriptsTests {
             try await connection.send(script.command(keys: scriptKeys.map(bytes), arguments: arguments.map(bytes)))
         }
         let record = String(decoding: PresenceRecord(nick: "ann", instance: "i1", node: "n1", connection: 1).encoded(), as: UTF8.self)
-        let joined = #"{"v":1,"origin":"i1","kind":"joined","nick":"ann","owner":"i1/1","ts":1,"room":"tea"}"#
+        func joined(at ts: Int64) -> String { #"{"v":1,"origin":"i1","kind":"joined","nick":"ann","owner":"i1/1","ts":\#(ts),"room":"tea"}"# }
         let left = #"{"v":1,"origin":"i1","kind":"left","nick":"ann","owner":"i1/1","ts":2,"room":"tea","reason":"part"}"#
         let roomKeys = keys.roomScriptKeys(room)
         let historyKeys = [keys.history(room), keys.channel(room), keys.sequence(room)]
         func join() async throws -> RoomChange? {
-            RoomChange(reply: try await run(ClusterScripts.joinRoom, roomKeys, ["ann", record, joined, "tea"]))
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            return RoomChange(reply: try await run(ClusterScripts.joinRoom, roomKeys, ["ann", record, joined(at: now), "tea"]))
         }
         func leave(forgetAfter: String) async throws -> RoomChange? {
             RoomChange(reply: try await run(ClusterScripts.leaveRoom, roomKeys, ["ann", record, left, "tea", forgetAfter]))
         }
         func ttl(_ key: String) async throws -> Int64? { try await connection.send("TTL", key).integer }
 
-        let startedAt = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        let startedAt = Int64(Date().timeIntervalSince1970 * 1000)
         let first = try #require(try await join())
-        #expect(first.sequence >= startedAt, "a room's first number is the time in microseconds")
+        #expect(first.sequence >= startedAt * 1000, "a room's first number is its first event's time × 1000")
         _ = try await run(ClusterScripts.appendMessage, historyKeys, [#"{"v":1,"kind":"message","id":"m1"}"#, "1000"])
         let emptied = try #require(try await leave(forgetAfter: "60"))
         #expect(emptied.count == 0 && emptied.sequence == first.sequence + 2)

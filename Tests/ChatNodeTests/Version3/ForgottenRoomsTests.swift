@@ -37,16 +37,7 @@ struct ForgottenRoomsTests {
             #expect(try await dan.enter("busy").historyTexts == ["still here"])
             #expect(try await dan.enter("lobby").historyTexts.contains("hello lobby"))
             // The room used again is listed with its new count.
-            try await dan.send(#"{"type":"rooms","ref":"r"}"#)
-            let list = try #require(await dan.next(ofType: "room_list"))
-            guard case .array(let rooms) = list["rooms"] else {
-                Issue.record("no rooms in \(list)")
-                return
-            }
-            let entries = rooms.compactMap { room -> String? in
-                guard case .object(let fields) = room, let name = fields.string("room"), let count = fields.integer("count") else { return nil }
-                return "\(name):\(count)"
-            }
+            let entries = try await dan.roomList()
             #expect(entries.contains("tea:1"), "\(entries)")
         }
     }

@@ -43,6 +43,18 @@ extension WebSocketTestClient {
     func nextErrorCode() async -> String? {
         await next(ofType: "error")?.string("code")
     }
+
+    /// Sends `rooms` and returns the `room_list` reply's entries as `name:count`, in its order.
+    func roomList() async throws -> [String] {
+        try await send(#"{"type":"rooms","ref":"rooms"}"#)
+        let list = try #require(await next(ofType: "room_list"))
+        try #require(list.string("ref") == "rooms")
+        guard case .array(let rooms) = list["rooms"] else { throw TestSupportError("no rooms in \(list)") }
+        return rooms.compactMap { room in
+            guard case .object(let fields) = room, let name = fields.string("room"), let count = fields.integer("count") else { return nil }
+            return "\(name):\(count)"
+        }
+    }
 }
 
 extension Dictionary where Key == String, Value == JSONValue {
@@ -201,18 +213,7 @@ struct RoomsTests {
             _ = try await hal.enter("beta")
             try await gus.send(#"{"type":"part","room":"alpha"}"#)
             _ = await gus.next(ofType: "parted")
-            try await gus.send(#"{"type":"rooms","ref":"r"}"#)
-            let list = try #require(await gus.next(ofType: "room_list"))
-            #expect(list.string("ref") == "r")
-            guard case .array(let rooms) = list["rooms"] else {
-                Issue.record("no rooms in \(list)")
-                return
-            }
-            let entries = rooms.compactMap { room -> String? in
-                guard case .object(let fields) = room, let name = fields.string("room"), let count = fields.integer("count") else { return nil }
-                return "\(name):\(count)"
-            }
-            #expect(entries == ["zeta:2", "beta:1", "lobby:0"])
+            #expect(try await gus.roomList() == ["zeta:2", "beta:1", "lobby:0"])
         }
     }
 

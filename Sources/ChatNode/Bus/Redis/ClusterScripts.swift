@@ -16,18 +16,22 @@ import Redis
 enum ClusterScripts {
     /// `numbered(envelope, sequenceKey)`: the envelope with the room's next
     /// sequence number in front; `sequence` keeps the number. A room's first
-    /// number is the time in microseconds, so a room forgotten and used
-    /// again numbers its events above the ones before, which the room
-    /// directory may still remember (`roomCount`). Numbers are written with
-    /// `%d`: Lua would write one of 16 digits as `1.7e+15`.
+    /// number is its first event's `ts` (milliseconds) × 1000, so a room
+    /// forgotten and used again numbers its events above the ones before,
+    /// which the room directory may still remember (`roomCount`). The time
+    /// comes from the envelope, not Redis's `TIME`, which the documented ACL
+    /// rules do not allow. Numbers are written with `%d`: Lua would write
+    /// one of 16 digits as `1.7e+15`.
     private static let numbering = """
         local sequence = 0
         local function numbered(envelope, sequenceKey)
           sequence = redis.call('INCR', sequenceKey)
           if sequence == 1 then
-            local now = redis.call('TIME')
-            sequence = tonumber(now[1]) * 1000000 + tonumber(now[2])
-            redis.call('SET', sequenceKey, string.format('%d', sequence))
+            local ts = tonumber(string.match(envelope, '"ts":(%d+)'))
+            if ts then
+              sequence = ts * 1000
+              redis.call('SET', sequenceKey, string.format('%d', sequence))
+            end
           end
           return '{"seq":' .. string.format('%d', sequence) .. ',' .. string.sub(envelope, 2)
         end
