@@ -17,9 +17,7 @@ extension InProcessBus: ServerAPIBus {
 
     nonisolated func allRooms() -> EventLoopFuture<[RoomCount]> {
         loop.submit {
-            self.assumeIsolated { bus in
-                RoomCount.ranked(bus.core.rooms.map { RoomCount(room: $0.key, count: $0.value.view.count) })
-            }
+            self.assumeIsolated { $0.ranking.all }
         }
     }
 

@@ -19,6 +19,8 @@ actor InProcessBus: ChatBus {
     var core: BusCore
     /// Rooms that emptied, until they are forgotten or have members again.
     private var idleRooms: IdleRoomSchedule
+    /// The rooms with members in `room_list` order.
+    var ranking = RoomRanking()
     /// Whether an `.forgetIdleRooms` input is on its way.
     private var isSweepArranged = false
     private let inbox: BusInbox<Input>
@@ -66,6 +68,7 @@ actor InProcessBus: ChatBus {
             core.admit(member, ref: ref)
         } else {
             arrange(core.admitToLobby(member, owner: owner(of: member), ts: Clock.milliseconds(), since: since, ref: ref))
+            rank(.lobby)
         }
         return .joined
     }
@@ -86,6 +89,7 @@ actor InProcessBus: ChatBus {
         loop.submit {
             self.assumeIsolated { bus in
                 bus.arrange(bus.core.admit(member, to: room, owner: bus.owner(of: member), ts: Clock.milliseconds(), since: since, ref: ref))
+                bus.rank(room)
                 return .done
             }
         }
@@ -140,9 +144,7 @@ actor InProcessBus: ChatBus {
 
     nonisolated func roomList() -> EventLoopFuture<[RoomCount]> {
         loop.submit {
-            self.assumeIsolated { bus in
-                RoomCount.busiest(bus.core.rooms.map { RoomCount(room: $0.key, count: $0.value.view.count) })
-            }
+            self.assumeIsolated { $0.ranking.busiest() }
         }
     }
 
@@ -174,13 +176,19 @@ actor InProcessBus: ChatBus {
         inbox.arrange(followUp, as: Input.presence)
     }
 
-    // MARK: Forgetting idle rooms
+    // MARK: Room lists and forgetting idle rooms
+
+    /// Notes `room`'s member count in the ranking `room_list` reads.
+    func rank(_ room: RoomName) {
+        ranking.set(room, count: core.view(of: room)?.count ?? 0)
+    }
 
     /// Takes `member` off `room`'s list, telling the other members; a room
     /// left empty is dropped at once when it has no history (it no longer
     /// exists), else forgotten once idle for a day.
     func listLeft(_ member: LocalMember, in room: RoomName, ts: Int64, reason: LeaveReason) {
         arrange(core.listLeft(member.nick, in: room, owner: owner(of: member), ts: ts, reason: reason))
+        rank(room)
         guard room != .lobby, let view = core.view(of: room), view.count == 0 else { return }
         if view.history.isEmpty {
             core.close(room)

@@ -1,0 +1,51 @@
+import ChatProtocol
+
+/// The rooms of a node running alone in `room_list` order (PROTOCOL.md §6:
+/// the most members first, ties by name, `lobby` always), kept sorted as
+/// counts change, so a `rooms` request reads the first entries instead of
+/// sorting every room: it costs the same with ten rooms as with a million.
+struct RoomRanking {
+    private struct Entry: Comparable {
+        let room: RoomName
+        let count: Int
+
+        static func < (lhs: Entry, rhs: Entry) -> Bool {
+            lhs.count != rhs.count ? lhs.count > rhs.count : lhs.room < rhs.room
+        }
+    }
+
+    /// The member count of every room that has members.
+    private var counts: [RoomName: Int] = [:]
+    private var order = SortedPages<Entry>()
+
+    /// Notes that `room` has `count` members now.
+    mutating func set(_ room: RoomName, count: Int) {
+        let old = counts[room] ?? 0
+        guard count != old else { return }
+        if old > 0 { order.remove(Entry(room: room, count: old)) }
+        if count > 0 {
+            order.insert(Entry(room: room, count: count))
+            counts[room] = count
+        } else {
+            counts[room] = nil
+        }
+    }
+
+    /// The `room_list`: at most `limit` rooms with members, and `lobby`
+    /// (in the last place when it would not make the list).
+    func busiest(limit: Int = RoomCount.listLength) -> [RoomCount] {
+        var list = order.prefix(limit).map { RoomCount(room: $0.room, count: $0.count) }
+        if !list.contains(where: { $0.room == .lobby }) {
+            let lobby = RoomCount(room: .lobby, count: counts[.lobby] ?? 0)
+            if list.count < limit { list.append(lobby) } else { list[limit - 1] = lobby }
+        }
+        return list
+    }
+
+    /// Every room with members, and `lobby`, in order (the server API's list).
+    var all: [RoomCount] {
+        var list = order.all.map { RoomCount(room: $0.room, count: $0.count) }
+        if counts[.lobby] == nil { list.append(RoomCount(room: .lobby, count: 0)) }
+        return list
+    }
+}
