@@ -1,24 +1,13 @@
+import TestSupport
 import Testing
 
 @testable import ChatNode
 
 @Suite("Sorted pages: a sorted list that changes in place")
 struct SortedPagesTests {
-    /// A deterministic generator, so a failure can be replayed.
-    private struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test("after any mix of insertions and removals it holds exactly what a sorted array would, in order")
     func matchesASortedArray() {
-        var random = SplitMix(state: 7)
+        var random = SplitMix64(seed: 7)
         var pages = SortedPages<Int>()
         var model: [Int] = []
         // Enough elements for pages to split, and removals enough for them to empty and merge.
