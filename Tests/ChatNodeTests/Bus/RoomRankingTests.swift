@@ -37,4 +37,15 @@ struct RoomRankingTests {
         #expect(ranking.busiest().last == RoomCount(room: .lobby, count: 4))
         #expect(ranking.all.count == 151)
     }
+
+    @Test("a cluster's list, from Redis's busiest rooms and lobby's count, puts lobby last with its count when it would not make the list")
+    func clusterList() {
+        var counts = (0..<200).map { RoomCount(room: room("r\(1000 + $0)"), count: 300 - $0) }
+        counts.append(RoomCount(room: .lobby, count: 7))
+        let list = RoomCount.busiest(counts)
+        #expect(list.count == 100)
+        #expect(list.first == RoomCount(room: room("r1000"), count: 300))
+        #expect(list.last == RoomCount(room: .lobby, count: 7))
+        #expect(entries(RoomCount.busiest([RoomCount(room: room("a"), count: 1)])) == ["a:1", "lobby:0"])
+    }
 }

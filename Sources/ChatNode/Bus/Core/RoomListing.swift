@@ -5,12 +5,14 @@ extension RoomCount {
     static let listLength = 100
 
     /// The `room_list` of these rooms: those with members, the most first,
-    /// ties by name, at most `listLength`, and `lobby` always.
+    /// ties by name, at most `listLength`, and `lobby` always (in the last
+    /// place, with its count, when it would not make the list).
     static func busiest(_ counts: some Sequence<RoomCount>) -> [RoomCount] {
         var ranked = ranked(counts)
         if ranked.count > listLength {
+            let lobby = ranked.first { $0.room == .lobby }
             ranked.removeSubrange(listLength...)
-            if !ranked.contains(where: { $0.room == .lobby }) { ranked[listLength - 1] = RoomCount(room: .lobby, count: 0) }
+            if let lobby, !ranked.contains(where: { $0.room == .lobby }) { ranked[listLength - 1] = lobby }
         }
         return ranked
     }

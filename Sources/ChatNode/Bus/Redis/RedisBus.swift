@@ -508,10 +508,19 @@ actor RedisBus: ChatBus {
         redisLoop.flatSubmit {
             self.assumeIsolated { bus in
                 guard bus.isAvailable else { return bus.redisLoop.makeFailedFuture(bus.failure("not connected to Redis")) }
-                // Twice the list, so that ties at its end are still ordered by name.
-                let command = RedisCommand(["ZREVRANGE", bus.keys.rooms, "0", String(2 * RoomCount.listLength - 1), "WITHSCORES"])
-                return bus.batchOnLoop([command]).flatMapThrowing { result in
-                    RoomCount.busiest(RedisBus.roomCounts(in: try result.get().first))
+                // Twice the list, so that ties at its end are still ordered by name;
+                // and lobby's count, which the list always shows.
+                let commands = [
+                    RedisCommand(["ZREVRANGE", bus.keys.rooms, "0", String(2 * RoomCount.listLength - 1), "WITHSCORES"]),
+                    RedisCommand(["ZSCORE", bus.keys.rooms, RoomName.lobby.value]),
+                ]
+                return bus.batchOnLoop(commands).flatMapThrowing { result in
+                    let replies = try result.get()
+                    var counts = RedisBus.roomCounts(in: replies.first)
+                    if replies.count > 1, let lobby = replies[1].string.flatMap(Double.init), !counts.contains(where: { $0.room == .lobby }) {
+                        counts.append(RoomCount(room: .lobby, count: Int(lobby)))
+                    }
+                    return RoomCount.busiest(counts)
                 }
             }
         }
