@@ -26,6 +26,11 @@ public actor RedisClusterSubscriber: RedisSubscription {
     private var shardTasks: [RedisServerAddress: Task<Void, Never>] = [:]
     /// Subscribers of former masters being closed, which `shutdown()` waits for.
     private var retiring: [RedisServerAddress: Task<Void, Never>] = [:]
+    /// The slot map being asked for again, then the channels re-homed: one
+    /// at a time, and `shutdown()` waits for it.
+    private var rehoming: Task<Void, Never>?
+    /// A channel was lost while `rehoming` ran: ask once more after it.
+    private var isRehomingAgain = false
     private var shardsUp: Set<RedisServerAddress> = []
     /// Where each subscribed channel is subscribed now.
     private var homes: [String: RedisServerAddress] = [:]
@@ -83,6 +88,8 @@ public actor RedisClusterSubscriber: RedisSubscription {
         // The caller stops the event loop next: nothing of ours may still be scheduled on it.
         for task in retiring.values { await task.value }
         retiring = [:]
+        rehoming?.cancel()
+        await rehoming?.value
     }
 
     /// Up while some shard's subscriber is up: a shard whose master is
@@ -244,11 +251,7 @@ public actor RedisClusterSubscriber: RedisSubscription {
             ])
             for name in names where homes[name] == master { homes[name] = Self.nowhere }
             tell(.lost(master))
-            Task {
-                try? await Task.sleep(for: .milliseconds(200))
-                try? await client.refreshSlotMap()
-                rehome()
-            }
+            rehomeSoon(after: .milliseconds(200))
         }
     }
 
@@ -299,9 +302,27 @@ public actor RedisClusterSubscriber: RedisSubscription {
         cutOff([name])
         tell(.lost(home))
         publishState()
-        Task {
-            try? await client.refreshSlotMap()
+        rehomeSoon(after: .zero)
+    }
+
+    /// Asks for the slot map again after `delay`, then subscribes the
+    /// channels that are nowhere at their masters.
+    private func rehomeSoon(after delay: Duration) {
+        guard !isShutDown else { return }
+        guard rehoming == nil else {
+            isRehomingAgain = true
+            return
+        }
+        rehoming = Task {
+            if delay > .zero { try? await Task.sleep(for: delay) }
+            if !isShutDown { try? await client.refreshSlotMap() }
+            rehoming = nil
+            guard !isShutDown else { return }
             rehome()
+            if isRehomingAgain {
+                isRehomingAgain = false
+                rehomeSoon(after: .milliseconds(200))
+            }
         }
     }
 
