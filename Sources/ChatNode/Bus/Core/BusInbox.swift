@@ -8,7 +8,8 @@ import NIOCore
 ///
 /// Every producer posts at a bounded rate (one presence timer and one
 /// batch write-back at a time per room, one departure per connection, a beacon
-/// every third of the node TTL), so the stream needs no bound of its own.
+/// every third of the node TTL, one sweep of idle rooms at a time), so the
+/// stream needs no bound of its own.
 struct BusInbox<Input: Sendable>: Sendable {
     /// The posted inputs in order; read by the bus's `run()` alone.
     let inputs: AsyncStream<Input>
