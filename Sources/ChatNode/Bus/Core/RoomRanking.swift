@@ -31,15 +31,11 @@ struct RoomRanking {
         }
     }
 
-    /// The `room_list`: at most `limit` rooms with members, and `lobby`
-    /// (in the last place when it would not make the list).
-    func busiest(limit: Int = RoomCount.listLength) -> [RoomCount] {
-        var list = order.prefix(limit).map { RoomCount(room: $0.room, count: $0.count) }
-        if !list.contains(where: { $0.room == .lobby }) {
-            let lobby = RoomCount(room: .lobby, count: counts[.lobby] ?? 0)
-            if list.count < limit { list.append(lobby) } else { list[limit - 1] = lobby }
-        }
-        return list
+    /// The `room_list`: the busiest rooms and `lobby`, as `RoomCount.busiest`
+    /// lists them, from the first entries of the ranking.
+    func busiest() -> [RoomCount] {
+        let first = order.prefix(RoomCount.listLength).map { RoomCount(room: $0.room, count: $0.count) }
+        return RoomCount.busiest(first + [RoomCount(room: .lobby, count: counts[.lobby] ?? 0)])
     }
 
     /// Every room with members, and `lobby`, in order (the server API's list).

@@ -34,7 +34,7 @@ extension RedisBus {
             let roomCommands = rooms.map { room in
                 scriptCommand(
                     ClusterScripts.reapRoom, keys: keys.roomScriptKeys(room),
-                    arguments: [Array(other.utf8), ts, Array(room.value.utf8), Array(String(forgetAfterSeconds).utf8)]
+                    arguments: [Array(other.utf8), ts, Array(room.value.utf8), forgetAfterArgument]
                 )
             }
             if !roomCommands.isEmpty { _ = try await batch(roomCommands) }

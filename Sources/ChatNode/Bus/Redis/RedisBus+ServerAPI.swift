@@ -15,7 +15,7 @@ extension RedisBus: ServerAPIBus {
         let command = scriptCommand(
             ClusterScripts.appendServerMessage,
             keys: keys.roomScriptKeys(line.room),
-            arguments: [envelope, Array(String(core.historyRetention).utf8), Array(line.room.value.utf8), Array(String(forgetAfterSeconds).utf8)]
+            arguments: [envelope, Array(String(core.historyRetention).utf8), Array(line.room.value.utf8), forgetAfterArgument]
         )
         return replies(to: [command]).flatMapThrowing { replies in
             guard let receivers = replies.first?.integer else { throw ServerAPIFailure.unavailable("the publish script was refused: \(replies)") }

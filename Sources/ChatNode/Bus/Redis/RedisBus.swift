@@ -42,9 +42,9 @@ actor RedisBus: ChatBus {
     let instance: String
     let nodeID: String
     let nodeTTL: Duration
-    /// How long a room's history outlives its last member, in whole seconds
-    /// for Redis's `EXPIRE` (PROTOCOL.md §6: a day).
-    nonisolated let forgetAfterSeconds: Int
+    /// How long an empty room's keys outlive it, as the room scripts take it:
+    /// whole seconds for Redis's `EXPIRE` (PROTOCOL.md §6: a day).
+    nonisolated let forgetAfterArgument: [UInt8]
     /// One Redis server's command connection, or a Redis Cluster's (one per master).
     let commands: any RedisCommandTransport
     /// Whether Redis is a Redis Cluster, whose keys live in many hash slots.
@@ -100,7 +100,7 @@ actor RedisBus: ChatBus {
         self.instance = String(UInt64.random(in: .min ... .max), radix: 36)
         self.nodeID = configuration.nodeID
         self.nodeTTL = configuration.nodeTTL
-        self.forgetAfterSeconds = max(1, Int(configuration.forgetIdleRoomsAfter.components.seconds))
+        self.forgetAfterArgument = Array(String(max(1, configuration.forgetIdleRoomsAfter.components.seconds)).utf8)
         self.commands = commands
         self.isCluster = commands.url.clusterSeeds != nil
         self.subscriber = subscriber
@@ -517,7 +517,7 @@ actor RedisBus: ChatBus {
                 return bus.batchOnLoop(commands).flatMapThrowing { result in
                     let replies = try result.get()
                     var counts = RedisBus.roomCounts(in: replies.first)
-                    if replies.count > 1, let lobby = replies[1].string.flatMap(Double.init), !counts.contains(where: { $0.room == .lobby }) {
+                    if replies.count > 1, let lobby = replies[1].string.flatMap(Double.init) {
                         counts.append(RoomCount(room: .lobby, count: Int(lobby)))
                     }
                     return RoomCount.busiest(counts)
@@ -537,7 +537,7 @@ actor RedisBus: ChatBus {
         var commands: [RedisCommand] = byRoom.map { room, members in
             // The script announces, in one `left_many`, the users with no connection left in the room.
             var arguments = [
-                Array(instance.utf8), Array(room.value.utf8), Array(String(forgetAfterSeconds).utf8), Array(String(ts).utf8),
+                Array(instance.utf8), Array(room.value.utf8), forgetAfterArgument, Array(String(ts).utf8),
                 Array(LeaveReason.quit.rawValue.utf8),
             ]
             for member in members { arguments.append(contentsOf: memberArguments(for: member)) }
@@ -556,7 +556,6 @@ actor RedisBus: ChatBus {
     }
 
     // MARK: Rooms held
-
 
     /// Starts holding `room` unless this node does: subscribes to its
     /// channel, then loads its members and history at one point of its
@@ -715,7 +714,7 @@ actor RedisBus: ChatBus {
         scriptCommand(
             ClusterScripts.leaveRoom,
             keys: keys.roomScriptKeys(room),
-            arguments: [Array(key.utf8), record, announcement.encoded(), Array(room.value.utf8), Array(String(forgetAfterSeconds).utf8)]
+            arguments: [Array(key.utf8), record, announcement.encoded(), Array(room.value.utf8), forgetAfterArgument]
         )
     }
 
@@ -810,7 +809,7 @@ actor RedisBus: ChatBus {
                 ClusterScripts.roomCount, keys: [keys.rooms, keys.directorySequence(RoomName(trusted: change.room))],
                 arguments: [
                     Array(change.room.utf8), Array(String(change.count).utf8), Array(String(change.sequence).utf8),
-                    Array(String(forgetAfterSeconds).utf8),
+                    forgetAfterArgument,
                 ]
             )
         }
